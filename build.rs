@@ -1,0 +1,28 @@
+//! Compiles proto/ with protox (no system protoc) into prost/tonic code, and
+//! writes the descriptor set the server embeds for reflection.
+
+use std::{env, fs, path::PathBuf};
+
+use prost::Message;
+
+const PROTOS: &[&str] = &[
+    "gitpod/v1/agent.proto",
+    "gitpod/v1/gateway.proto",
+    "gitpod/v1/identity.proto",
+    "gitpod/v1/model.proto",
+    "gitpod/v1/pagination.proto",
+    "gitpod/v1/runner.proto",
+    "gitpod/v1/runner_configuration.proto",
+];
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    println!("cargo:rerun-if-changed=proto");
+    let fds = protox::compile(PROTOS, ["proto"])?;
+    let out = PathBuf::from(env::var("OUT_DIR")?);
+    fs::write(out.join("paddock_descriptor.bin"), fds.encode_to_vec())?;
+    tonic_prost_build::configure()
+        .build_server(true)
+        .build_client(true)
+        .compile_fds(fds)?;
+    Ok(())
+}
