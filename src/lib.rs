@@ -1,1 +1,19 @@
+//! paddock: a self-hostable control plane for dev-environment runners that
+//! speaks Gitpod/Ona's gitpod.v1 Runner APIs.
+
+pub mod api;
+pub mod auth;
+pub mod config;
+pub mod error;
+pub mod pagination;
 pub mod proto;
+pub mod secrets;
+pub mod server;
+pub mod state;
+pub mod store;
+pub mod telemetry;
+pub mod validate;
+
+/// The organization that CLI-created users and the bootstrap admin join
+/// unless told otherwise.
+pub const DEFAULT_ORGANIZATION: &str = "default";

@@ -1,1 +1,16 @@
+//! paddock's schema migrations. One file per change, never edited once
+//! released; migrations never import the application's entities, so an old
+//! migration does not change when an entity does.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261127_000001_create_core_tables;
+
 pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261127_000001_create_core_tables::Migration)]
+    }
+}

@@ -1,0 +1,9 @@
+//! Authentication (bearer token → principal, before dispatch) and
+//! authorization (who may do what to which runner).
+
+pub mod access;
+pub mod layer;
+pub mod principal;
+pub mod tokens;
+
+pub use principal::Principal;

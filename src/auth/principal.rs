@@ -1,0 +1,46 @@
+//! The authenticated caller of a request.
+
+use uuid::Uuid;
+
+use crate::store::tokens::Bearer;
+
+/// gitpod.v1.Principal numbers.
+pub const PRINCIPAL_USER: i32 = 2;
+pub const PRINCIPAL_RUNNER: i32 = 3;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Principal {
+    User { id: Uuid, organization_id: Uuid, org_admin: bool },
+    Runner { id: Uuid, organization_id: Uuid },
+}
+
+impl Principal {
+    pub fn organization_id(&self) -> Uuid {
+        match self {
+            Principal::User { organization_id, .. } | Principal::Runner { organization_id, .. } => *organization_id,
+        }
+    }
+
+    pub fn id(&self) -> Uuid {
+        match self {
+            Principal::User { id, .. } | Principal::Runner { id, .. } => *id,
+        }
+    }
+
+    /// The gitpod.v1.Principal number of this caller.
+    pub fn kind(&self) -> i32 {
+        match self {
+            Principal::User { .. } => PRINCIPAL_USER,
+            Principal::Runner { .. } => PRINCIPAL_RUNNER,
+        }
+    }
+}
+
+impl From<Bearer> for Principal {
+    fn from(b: Bearer) -> Self {
+        match b {
+            Bearer::User { id, organization_id, org_admin } => Principal::User { id, organization_id, org_admin },
+            Bearer::Runner { id, organization_id } => Principal::Runner { id, organization_id },
+        }
+    }
+}

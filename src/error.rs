@@ -1,0 +1,90 @@
+//! The one error type of paddock, and the single place it becomes a
+//! `tonic::Status`.
+
+use sea_orm::{DbErr, TransactionError};
+use tonic::{Code, Status};
+use tonic_types::{ErrorDetails, StatusExt};
+
+/// One failed validation rule: the request field (as a path such as
+/// `filter.creator_ids[2]`) and what is wrong with it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldViolation {
+    pub field: String,
+    pub description: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{}", describe(.0))]
+    InvalidArgument(Vec<FieldViolation>),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    AlreadyExists(String),
+    #[error("{0}")]
+    PermissionDenied(String),
+    #[error("{0}")]
+    Unauthenticated(String),
+    #[error("{0}")]
+    FailedPrecondition(String),
+    #[error("{0} is not implemented yet")]
+    Unimplemented(&'static str),
+    #[error("database: {0}")]
+    Database(#[from] DbErr),
+    #[error("internal: {0:#}")]
+    Internal(#[from] anyhow::Error),
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    pub fn invalid(field: impl Into<String>, description: impl Into<String>) -> Self {
+        Error::InvalidArgument(vec![FieldViolation {
+            field: field.into(),
+            description: description.into(),
+        }])
+    }
+}
+
+fn describe(violations: &[FieldViolation]) -> String {
+    let parts: Vec<String> = violations
+        .iter()
+        .map(|v| format!("{}: {}", v.field, v.description))
+        .collect();
+    format!("invalid request: {}", parts.join("; "))
+}
+
+impl From<TransactionError<Error>> for Error {
+    fn from(e: TransactionError<Error>) -> Self {
+        match e {
+            TransactionError::Connection(db) => Error::Database(db),
+            TransactionError::Transaction(inner) => inner,
+        }
+    }
+}
+
+impl From<Error> for Status {
+    fn from(e: Error) -> Self {
+        let message = e.to_string();
+        match e {
+            Error::InvalidArgument(violations) => {
+                let mut details = ErrorDetails::new();
+                for v in &violations {
+                    details.add_bad_request_violation(v.field.clone(), v.description.clone());
+                }
+                Status::with_error_details(Code::InvalidArgument, message, details)
+            }
+            Error::NotFound(_) => Status::not_found(message),
+            Error::AlreadyExists(_) => Status::already_exists(message),
+            Error::PermissionDenied(_) => Status::permission_denied(message),
+            Error::Unauthenticated(_) => Status::unauthenticated(message),
+            Error::FailedPrecondition(_) => Status::failed_precondition(message),
+            Error::Unimplemented(_) => Status::unimplemented(message),
+            // Details of internal failures go to the log, never to the client.
+            Error::Database(_) | Error::Internal(_) => {
+                tracing::error!(error = %message, "internal error");
+                Status::internal("internal error")
+            }
+        }
+    }
+}

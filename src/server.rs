@@ -1,0 +1,93 @@
+//! Assembles the one port: gRPC (h2c) and gRPC-Web (HTTP/1.1 and h2) for
+//! every service, reflection and health; graceful shutdown.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use anyhow::Context;
+use tokio::net::TcpListener;
+use tonic::codec::CompressionEncoding;
+use tonic::transport::Server;
+use tonic::transport::server::TcpIncoming;
+use tonic_web::GrpcWebLayer;
+
+use crate::api::identity::IdentityApi;
+use crate::api::runner::RunnerApi;
+use crate::api::runner_configuration::RunnerConfigurationApi;
+use crate::auth::layer::AuthLayer;
+use crate::config::Settings;
+use crate::proto::FILE_DESCRIPTOR_SET;
+use crate::proto::gitpod::v1::identity_service_server::IdentityServiceServer;
+use crate::proto::gitpod::v1::runner_configuration_service_server::RunnerConfigurationServiceServer;
+use crate::proto::gitpod::v1::runner_service_server::RunnerServiceServer;
+use crate::secrets::Secrets;
+use crate::state::AppState;
+use crate::store;
+use crate::telemetry::CallLogLayer;
+
+/// Requests above this size are refused (RESOURCE_EXHAUSTED / OUT_OF_RANGE).
+pub const MAX_MESSAGE_SIZE: usize = 4 * 1024 * 1024;
+
+/// Opens the database, checks the secret key, bootstraps the admin token.
+pub async fn prepare(settings: &Settings) -> anyhow::Result<AppState> {
+    let db = store::connect(&settings.database_url).await?;
+    let secrets = Secrets::new(&settings.secret_key);
+    store::secret_key::verify_or_record(&db, &secrets).await?;
+    if let Some(token) = &settings.admin_token {
+        store::organizations::ensure_admin(&db, crate::DEFAULT_ORGANIZATION, crate::auth::tokens::hash(token))
+            .await
+            .context("bootstrapping the PADDOCK_ADMIN_TOKEN admin")?;
+    }
+    Ok(AppState { db, secrets: Arc::new(secrets) })
+}
+
+/// Serves every protocol on `listener` until `shutdown` resolves; calls in
+/// flight then finish before this returns.
+pub async fn serve(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    macro_rules! gitpod_service {
+        ($server:ident, $api:expr) => {
+            $server::new($api)
+                .accept_compressed(CompressionEncoding::Gzip)
+                .send_compressed(CompressionEncoding::Gzip)
+                .max_decoding_message_size(MAX_MESSAGE_SIZE)
+        };
+    }
+    let runner = gitpod_service!(RunnerServiceServer, RunnerApi::new(state.clone()));
+    let configuration = gitpod_service!(RunnerConfigurationServiceServer, RunnerConfigurationApi::new(state.clone()));
+    let identity = gitpod_service!(IdentityServiceServer, IdentityApi::new(state.clone()));
+
+    let reflection_v1 = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(FILE_DESCRIPTOR_SET)
+        .build_v1()?;
+    let reflection_v1alpha = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(FILE_DESCRIPTOR_SET)
+        .build_v1alpha()?;
+
+    let (health_reporter, health) = tonic_health::server::health_reporter();
+    health_reporter.set_serving::<RunnerServiceServer<RunnerApi>>().await;
+    health_reporter
+        .set_serving::<RunnerConfigurationServiceServer<RunnerConfigurationApi>>()
+        .await;
+    health_reporter.set_serving::<IdentityServiceServer<IdentityApi>>().await;
+
+    let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
+    Server::builder()
+        .accept_http1(true)
+        .layer(CallLogLayer)
+        .layer(GrpcWebLayer::new())
+        .layer(AuthLayer::new(state.db.clone()))
+        .add_service(runner)
+        .add_service(configuration)
+        .add_service(identity)
+        .add_service(reflection_v1)
+        .add_service(reflection_v1alpha)
+        .add_service(health)
+        .serve_with_incoming_shutdown(incoming, shutdown)
+        .await
+        .context("serving")?;
+    Ok(())
+}

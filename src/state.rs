@@ -1,0 +1,12 @@
+//! What every request handler shares.
+
+use std::sync::Arc;
+
+use crate::secrets::Secrets;
+use crate::store::Db;
+
+#[derive(Clone, Debug)]
+pub struct AppState {
+    pub db: Db,
+    pub secrets: Arc<Secrets>,
+}

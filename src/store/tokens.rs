@@ -1,0 +1,145 @@
+//! Bearer tokens, kept only as SHA-256 hashes.
+
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::Expr;
+use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, TransactionTrait};
+use uuid::Uuid;
+
+use super::entities::{token, user};
+use crate::auth::tokens::TokenKind;
+use crate::error::Result;
+
+pub struct NewToken {
+    pub hash: [u8; 32],
+    pub kind: TokenKind,
+    pub organization_id: Uuid,
+    pub user_id: Option<Uuid>,
+    pub runner_id: Option<Uuid>,
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+pub async fn insert(db: &impl ConnectionTrait, new: NewToken) -> Result<()> {
+    let row = token::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        hash: Set(new.hash.to_vec()),
+        kind: Set(new.kind.as_str().to_owned()),
+        organization_id: Set(new.organization_id),
+        user_id: Set(new.user_id),
+        runner_id: Set(new.runner_id),
+        created_at: Set(Utc::now()),
+        expires_at: Set(new.expires_at),
+        used_at: Set(None),
+        revoked_at: Set(None),
+    };
+    token::Entity::insert(row).exec_without_returning(db).await?;
+    Ok(())
+}
+
+/// Who a presented bearer token stands for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Bearer {
+    User { id: Uuid, organization_id: Uuid, org_admin: bool },
+    Runner { id: Uuid, organization_id: Uuid },
+}
+
+/// The principal behind a bearer token, if the token is a live credential:
+/// known, not revoked, not expired, and of a kind that may call the API.
+pub async fn authenticate(db: &impl ConnectionTrait, hash: &[u8; 32], now: DateTime<Utc>) -> Result<Option<Bearer>> {
+    let Some(token) = token::Entity::find()
+        .filter(token::Column::Hash.eq(hash.to_vec()))
+        .one(db)
+        .await?
+    else {
+        return Ok(None);
+    };
+    if token.revoked_at.is_some() || token.expires_at.is_some_and(|t| t <= now) {
+        return Ok(None);
+    }
+    match (TokenKind::parse(&token.kind), token.user_id, token.runner_id) {
+        (Some(TokenKind::PersonalAccess), Some(user_id), _) => {
+            let user = user::Entity::find_by_id(user_id).one(db).await?;
+            Ok(user.map(|u| Bearer::User { id: u.id, organization_id: u.organization_id, org_admin: u.org_admin }))
+        }
+        (Some(TokenKind::RunnerAccess), _, Some(runner_id)) => {
+            Ok(Some(Bearer::Runner { id: runner_id, organization_id: token.organization_id }))
+        }
+        // Exchange tokens are traded, never presented as bearer tokens.
+        _ => Ok(None),
+    }
+}
+
+/// Why an exchange failed; all of them look the same to the caller.
+#[derive(Debug, PartialEq, Eq)]
+pub enum ExchangeRefused {
+    Unknown,
+    Used,
+    Expired,
+    Revoked,
+}
+
+/// Trades an unused, unexpired exchange token for a new runner access token
+/// (`access_hash`), once: of two concurrent exchanges of one token — even on
+/// different replicas — exactly one succeeds.
+pub async fn exchange(
+    db: &(impl ConnectionTrait + TransactionTrait),
+    exchange_hash: &[u8; 32],
+    access_hash: [u8; 32],
+    now: DateTime<Utc>,
+) -> Result<Result<Uuid, ExchangeRefused>> {
+    let txn = db.begin().await?;
+    let Some(token) = token::Entity::find()
+        .filter(token::Column::Hash.eq(exchange_hash.to_vec()))
+        .filter(token::Column::Kind.eq(TokenKind::RunnerExchange.as_str()))
+        .one(&txn)
+        .await?
+    else {
+        return Ok(Err(ExchangeRefused::Unknown));
+    };
+    let Some(runner_id) = token.runner_id else {
+        return Ok(Err(ExchangeRefused::Unknown));
+    };
+    if token.revoked_at.is_some() {
+        return Ok(Err(ExchangeRefused::Revoked));
+    }
+    if token.used_at.is_some() {
+        return Ok(Err(ExchangeRefused::Used));
+    }
+    if token.expires_at.is_some_and(|t| t <= now) {
+        return Ok(Err(ExchangeRefused::Expired));
+    }
+    // Claim the token; the condition makes a concurrent second claim a no-op.
+    let claimed = token::Entity::update_many()
+        .col_expr(token::Column::UsedAt, Expr::value(now))
+        .filter(token::Column::Id.eq(token.id))
+        .filter(token::Column::UsedAt.is_null())
+        .exec(&txn)
+        .await?;
+    if claimed.rows_affected != 1 {
+        return Ok(Err(ExchangeRefused::Used));
+    }
+    insert(
+        &txn,
+        NewToken {
+            hash: access_hash,
+            kind: TokenKind::RunnerAccess,
+            organization_id: token.organization_id,
+            user_id: None,
+            runner_id: Some(runner_id),
+            expires_at: None,
+        },
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(Ok(runner_id))
+}
+
+/// Revokes every token of a runner (used when the runner is deleted).
+pub async fn revoke_for_runner(db: &impl ConnectionTrait, runner_id: Uuid, now: DateTime<Utc>) -> Result<()> {
+    token::Entity::update_many()
+        .col_expr(token::Column::RevokedAt, Expr::value(now))
+        .filter(token::Column::RunnerId.eq(runner_id))
+        .filter(token::Column::RevokedAt.is_null())
+        .exec(db)
+        .await?;
+    Ok(())
+}

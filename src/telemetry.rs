@@ -1,0 +1,170 @@
+//! One log line per call: method, protocol, status code and latency. Bodies
+//! and headers (which carry tokens) are never logged.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Instant;
+
+use http::{HeaderMap, Request, Response};
+use http_body::{Body, Frame};
+use tower::{Layer, Service};
+
+#[derive(Clone, Copy, Default)]
+pub struct CallLogLayer;
+
+impl<S> Layer<S> for CallLogLayer {
+    type Service = CallLog<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        CallLog { inner }
+    }
+}
+
+#[derive(Clone)]
+pub struct CallLog<S> {
+    inner: S,
+}
+
+/// The call being served; logs itself once when the response body is done
+/// (or dropped, e.g. when the client went away).
+struct Call {
+    method: String,
+    protocol: &'static str,
+    started: Instant,
+    code: Option<String>,
+    http_status: u16,
+}
+
+impl Drop for Call {
+    fn drop(&mut self) {
+        let code = self.code.as_deref().unwrap_or(match self.http_status {
+            200 => "0",
+            _ => "",
+        });
+        tracing::info!(
+            target: "paddock::call",
+            method = %self.method,
+            protocol = self.protocol,
+            code = grpc_code_name(code),
+            http_status = self.http_status,
+            latency_us = self.started.elapsed().as_micros() as u64,
+            "call"
+        );
+    }
+}
+
+fn grpc_code_name(code: &str) -> &'static str {
+    match code {
+        "0" => "OK",
+        "1" => "CANCELLED",
+        "2" => "UNKNOWN",
+        "3" => "INVALID_ARGUMENT",
+        "4" => "DEADLINE_EXCEEDED",
+        "5" => "NOT_FOUND",
+        "6" => "ALREADY_EXISTS",
+        "7" => "PERMISSION_DENIED",
+        "8" => "RESOURCE_EXHAUSTED",
+        "9" => "FAILED_PRECONDITION",
+        "10" => "ABORTED",
+        "11" => "OUT_OF_RANGE",
+        "12" => "UNIMPLEMENTED",
+        "13" => "INTERNAL",
+        "14" => "UNAVAILABLE",
+        "15" => "DATA_LOSS",
+        "16" => "UNAUTHENTICATED",
+        _ => "-",
+    }
+}
+
+fn protocol(headers: &HeaderMap) -> &'static str {
+    let content_type = headers
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    if content_type.starts_with("application/grpc-web") {
+        "grpc-web"
+    } else if content_type.starts_with("application/grpc") {
+        "grpc"
+    } else {
+        "http"
+    }
+}
+
+fn grpc_status(headers: &HeaderMap) -> Option<String> {
+    headers.get("grpc-status").and_then(|v| v.to_str().ok()).map(str::to_owned)
+}
+
+type BoxFuture<T, E> = Pin<Box<dyn Future<Output = Result<T, E>> + Send>>;
+
+impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for CallLog<S>
+where
+    S: Service<Request<ReqBody>, Response = Response<ResBody>>,
+    S::Future: Send + 'static,
+{
+    type Response = Response<LoggedBody<ResBody>>;
+    type Error = S::Error;
+    type Future = BoxFuture<Self::Response, Self::Error>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
+        let method = request.uri().path().to_owned();
+        let protocol = protocol(request.headers());
+        let started = Instant::now();
+        let future = self.inner.call(request);
+        Box::pin(async move {
+            let response = future.await?;
+            let call = Call {
+                method,
+                protocol,
+                started,
+                // trailers-only responses (errors) carry the status in headers
+                code: grpc_status(response.headers()),
+                http_status: response.status().as_u16(),
+            };
+            Ok(response.map(|inner| LoggedBody { inner, call: Some(call) }))
+        })
+    }
+}
+
+pin_project_lite::pin_project! {
+    pub struct LoggedBody<B> {
+        #[pin]
+        inner: B,
+        call: Option<Call>,
+    }
+}
+
+impl<B: Body> Body for LoggedBody<B> {
+    type Data = B::Data;
+    type Error = B::Error;
+
+    fn poll_frame(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
+        let this = self.project();
+        let polled = this.inner.poll_frame(cx);
+        match &polled {
+            Poll::Ready(Some(Ok(frame))) => {
+                if let (Some(trailers), Some(call)) = (frame.trailers_ref(), this.call.as_mut()) {
+                    if let Some(code) = grpc_status(trailers) {
+                        call.code = Some(code);
+                    }
+                }
+            }
+            // end of body: log now rather than when the connection lets go of it
+            Poll::Ready(None) => drop(this.call.take()),
+            _ => {}
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.inner.size_hint()
+    }
+}
