@@ -1,0 +1,250 @@
+//! The shared test harness: a real paddock server on an ephemeral port over a
+//! real database (a fresh SQLite file, or a fresh PostgreSQL database when
+//! PADDOCK_TEST_DATABASE=postgres), called through real tonic clients over
+//! gRPC or gRPC-Web.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use http::{HeaderValue, Request, Response};
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+use paddock::secrets::SecretKey;
+use paddock::state::AppState;
+use paddock::{auth, config, server, store};
+use sea_orm::{ConnectionTrait, Database};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+use tonic::body::Body;
+use tonic::codec::CompressionEncoding;
+use tower::util::BoxCloneService;
+use tower::{BoxError, Layer, ServiceBuilder, ServiceExt};
+use uuid::Uuid;
+
+pub use paddock::proto::gitpod::v1 as pb;
+pub use pb::identity_service_client::IdentityServiceClient;
+pub use pb::runner_configuration_service_client::RunnerConfigurationServiceClient;
+pub use pb::runner_service_client::RunnerServiceClient;
+
+pub type Transport = BoxCloneService<Request<Body>, Response<Body>, BoxError>;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Protocol {
+    Grpc,
+    GrpcWeb,
+}
+
+pub const PROTOCOLS: [Protocol; 2] = [Protocol::Grpc, Protocol::GrpcWeb];
+
+/// A database of its own for one test; dropped with it.
+pub struct TestDb {
+    pub url: String,
+    _dir: Option<tempfile::TempDir>,
+    postgres: Option<(String, String)>,
+}
+
+fn postgres_admin_url() -> String {
+    std::env::var("PADDOCK_TEST_POSTGRES_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+}
+
+pub fn using_postgres() -> bool {
+    std::env::var("PADDOCK_TEST_DATABASE").is_ok_and(|v| v == "postgres")
+}
+
+impl TestDb {
+    pub async fn new() -> TestDb {
+        if using_postgres() {
+            let admin = postgres_admin_url();
+            let name = format!("paddock_test_{}", Uuid::now_v7().simple());
+            let conn = Database::connect(&admin).await.expect("connecting to PostgreSQL");
+            conn.execute_unprepared(&format!("CREATE DATABASE {name}")).await.expect("CREATE DATABASE");
+            conn.close().await.ok();
+            let base = admin.rsplit_once('/').map(|(b, _)| b).unwrap_or(&admin);
+            TestDb { url: format!("{base}/{name}"), _dir: None, postgres: Some((admin, name)) }
+        } else {
+            let dir = tempfile::tempdir().expect("temp dir");
+            let url = format!("sqlite://{}", dir.path().join("paddock.db").display());
+            TestDb { url, _dir: Some(dir), postgres: None }
+        }
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if let Some((admin, name)) = self.postgres.take() {
+            // Drop runs outside any runtime we may block; use a thread of its own.
+            let _ = std::thread::spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+                rt.block_on(async {
+                    if let Ok(conn) = Database::connect(&admin).await {
+                        let _ = conn.execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await;
+                    }
+                });
+            })
+            .join();
+        }
+    }
+}
+
+/// A running paddock.
+pub struct TestServer {
+    pub addr: SocketAddr,
+    pub state: AppState,
+    pub db: Arc<TestDb>,
+    pub key: SecretKey,
+    /// An organization admin of the default organization.
+    pub admin: User,
+    shutdown: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<anyhow::Result<()>>>,
+}
+
+#[derive(Debug, Clone)]
+pub struct User {
+    pub id: Uuid,
+    pub organization_id: Uuid,
+    pub token: String,
+}
+
+impl TestServer {
+    pub async fn start() -> TestServer {
+        let db = Arc::new(TestDb::new().await);
+        Self::start_on(db, SecretKey::generate().expect("key"), None).await
+    }
+
+    /// Starts a server over an existing database (e.g. after a restart).
+    pub async fn start_on(db: Arc<TestDb>, key: SecretKey, admin: Option<User>) -> TestServer {
+        let settings = config::Settings { database_url: db.url.clone(), secret_key: key.clone(), admin_token: None };
+        let state = server::prepare(&settings).await.expect("preparing the server");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("local addr");
+        let (tx, rx) = oneshot::channel::<()>();
+        let task = tokio::spawn(server::serve(listener, state.clone(), async {
+            let _ = rx.await;
+        }));
+        let mut server = TestServer {
+            addr,
+            state,
+            db,
+            key,
+            admin: User { id: Uuid::nil(), organization_id: Uuid::nil(), token: String::new() },
+            shutdown: Some(tx),
+            task: Some(task),
+        };
+        server.admin = match admin {
+            Some(admin) => admin,
+            None => server.user_in(paddock::DEFAULT_ORGANIZATION, "admin", true).await,
+        };
+        server
+    }
+
+    /// Stops the server gracefully and waits until it has.
+    pub async fn stop(mut self) -> (Arc<TestDb>, SecretKey, User) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(task) = self.task.take() {
+            task.await.expect("server task").expect("server result");
+        }
+        self.state.db.clone().close().await.ok();
+        (self.db.clone(), self.key.clone(), self.admin.clone())
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// A new user with a personal access token, in an organization (by name).
+    pub async fn user_in(&self, organization: &str, name: &str, org_admin: bool) -> User {
+        let org = store::organizations::ensure(&self.state.db, organization).await.expect("organization");
+        let token = auth::tokens::generate(auth::tokens::TokenKind::PersonalAccess).expect("token");
+        let new = store::organizations::NewUser { organization_id: org.id, name, org_admin, token_hash: token.hash };
+        let user = store::organizations::create_user(&self.state.db, new).await.expect("user");
+        User { id: user.id, organization_id: org.id, token: token.plaintext }
+    }
+
+    /// A plain member of the default organization.
+    pub async fn member(&self, name: &str) -> User {
+        self.user_in(paddock::DEFAULT_ORGANIZATION, name, false).await
+    }
+
+    pub async fn group(&self, organization_id: Uuid, name: &str, members: &[&User]) -> Uuid {
+        let group = store::organizations::create_group(&self.state.db, organization_id, name).await.expect("group");
+        for user in members {
+            store::organizations::add_member(&self.state.db, group.id, user.id).await.expect("member");
+        }
+        group.id
+    }
+
+    /// A transport to this server over `protocol`, sending `token` (if any).
+    pub async fn transport(&self, protocol: Protocol, token: Option<&str>) -> Transport {
+        let auth = token.map(|t| HeaderValue::from_str(&format!("Bearer {t}")).expect("header"));
+        let add_auth = move |mut req: Request<Body>| {
+            if let Some(value) = &auth {
+                req.headers_mut().insert(http::header::AUTHORIZATION, value.clone());
+            }
+            req
+        };
+        match protocol {
+            Protocol::Grpc => {
+                let channel = tonic::transport::Endpoint::from_shared(self.url())
+                    .expect("endpoint")
+                    .connect()
+                    .await
+                    .expect("connect");
+                BoxCloneService::new(
+                    ServiceBuilder::new()
+                        .map_request(add_auth)
+                        .service(channel)
+                        .map_err(BoxError::from),
+                )
+            }
+            Protocol::GrpcWeb => {
+                let client = Client::builder(TokioExecutor::new()).build_http();
+                let web = tonic_web::GrpcWebClientLayer::new().layer(client);
+                BoxCloneService::new(
+                    ServiceBuilder::new()
+                        .map_request(add_auth)
+                        .service(web)
+                        .map_response(|r: Response<_>| r.map(Body::new))
+                        .map_err(BoxError::from),
+                )
+            }
+        }
+    }
+
+    pub async fn runners(&self, protocol: Protocol, token: &str) -> RunnerServiceClient<Transport> {
+        let origin = self.url().parse().expect("origin");
+        RunnerServiceClient::with_origin(self.transport(protocol, Some(token)).await, origin)
+            .send_compressed(CompressionEncoding::Gzip)
+            .accept_compressed(CompressionEncoding::Gzip)
+    }
+
+    pub async fn identity(&self, protocol: Protocol, token: Option<&str>) -> IdentityServiceClient<Transport> {
+        let origin = self.url().parse().expect("origin");
+        IdentityServiceClient::with_origin(self.transport(protocol, token).await, origin)
+    }
+
+    pub async fn configuration(&self, protocol: Protocol, token: &str) -> RunnerConfigurationServiceClient<Transport> {
+        let origin = self.url().parse().expect("origin");
+        RunnerConfigurationServiceClient::with_origin(self.transport(protocol, Some(token)).await, origin)
+    }
+}
+
+/// A CreateRunnerRequest for a Linux-host runner called `name`.
+pub fn linux_runner(name: &str) -> pb::CreateRunnerRequest {
+    pb::CreateRunnerRequest {
+        name: name.into(),
+        provider: pb::RunnerProvider::LinuxHost as i32,
+        ..Default::default()
+    }
+}
+
+/// The field paths named by an INVALID_ARGUMENT status's BadRequest details.
+pub fn violated_fields(status: &tonic::Status) -> Vec<String> {
+    use tonic_types::StatusExt;
+    assert_eq!(status.code(), tonic::Code::InvalidArgument, "{status:?}");
+    status
+        .get_details_bad_request()
+        .map(|b| b.field_violations.into_iter().map(|v| v.field).collect())
+        .unwrap_or_default()
+}
