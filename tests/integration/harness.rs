@@ -195,7 +195,7 @@ impl TestServer {
                     ServiceBuilder::new()
                         .map_request(add_auth)
                         .service(channel)
-                        .map_err(BoxError::from),
+                        .map_err(|e: tonic::transport::Error| -> BoxError { Box::new(e) }),
                 )
             }
             Protocol::GrpcWeb => {
@@ -206,7 +206,7 @@ impl TestServer {
                         .map_request(add_auth)
                         .service(web)
                         .map_response(|r: Response<_>| r.map(Body::new))
-                        .map_err(BoxError::from),
+                        .map_err(|e: hyper_util::client::legacy::Error| -> BoxError { Box::new(e) }),
                 )
             }
         }

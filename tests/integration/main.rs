@@ -6,4 +6,8 @@
 mod harness;
 
 mod compat_descriptors;
+mod authentication;
+mod authorization;
 mod lifecycle;
+mod runners;
+mod validation;
