@@ -73,9 +73,15 @@ mod tests {
     #[test]
     fn sqlite_urls_name_their_files() {
         assert_eq!(sqlite_file("sqlite://paddock.db"), Some(PathBuf::from("paddock.db")));
-        assert_eq!(sqlite_file("sqlite:///abs/p.db?mode=rwc"), Some(PathBuf::from("/abs/p.db")));
+        assert_eq!(
+            sqlite_file("sqlite:///abs/p.db?mode=rwc"),
+            Some(PathBuf::from("/abs/p.db"))
+        );
         assert_eq!(sqlite_file("sqlite::memory:"), None);
-        assert_eq!(default_key_file("sqlite:///abs/p.db"), Some(PathBuf::from("/abs/p.db.key")));
+        assert_eq!(
+            default_key_file("sqlite:///abs/p.db"),
+            Some(PathBuf::from("/abs/p.db.key"))
+        );
         assert!(check_database_url("mysql://x").is_err());
     }
 }

@@ -12,7 +12,11 @@ use tracing_subscriber::prelude::*;
 use uuid::Uuid;
 
 #[derive(Parser)]
-#[command(name = "paddock", version, about = "Control plane for dev-environment runners (gitpod.v1 Runner APIs)")]
+#[command(
+    name = "paddock",
+    version,
+    about = "Control plane for dev-environment runners (gitpod.v1 Runner APIs)"
+)]
 struct Cli {
     /// sqlite://FILE, sqlite:///ABS/FILE, sqlite::memory: or postgres://USER@HOST/DB
     #[arg(long, global = true, env = "DATABASE_URL", default_value = config::DEFAULT_DATABASE_URL)]
@@ -120,7 +124,11 @@ async fn shutdown_signal() {
 async fn serve(database_url: String, args: ServeArgs) -> anyhow::Result<()> {
     let secret_key = config::load_secret_key(args.secret_key_file.as_deref(), &database_url)?;
     let admin_token = std::env::var("PADDOCK_ADMIN_TOKEN").ok().filter(|t| !t.is_empty());
-    let settings = config::Settings { database_url, secret_key, admin_token };
+    let settings = config::Settings {
+        database_url,
+        secret_key,
+        admin_token,
+    };
     let state = server::prepare(&settings).await?;
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
@@ -136,7 +144,11 @@ async fn serve(database_url: String, args: ServeArgs) -> anyhow::Result<()> {
 async fn admin(database_url: &str, command: Admin) -> anyhow::Result<serde_json::Value> {
     let db = store::connect(database_url).await?;
     Ok(match command {
-        Admin::User(UserCommand::Create { name, org_admin, organization }) => {
+        Admin::User(UserCommand::Create {
+            name,
+            org_admin,
+            organization,
+        }) => {
             let org = store::organizations::ensure(&db, &organization).await?;
             let token = auth::tokens::generate(auth::tokens::TokenKind::PersonalAccess)?;
             let new = store::organizations::NewUser {

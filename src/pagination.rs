@@ -32,7 +32,11 @@ impl<'a> PageTokens<'a> {
     /// `filter` is any stable encoding of the request's filter: a token only
     /// continues the listing it came from.
     pub fn new(secrets: &'a Secrets, scope: &'a str, filter: impl Into<Vec<u8>>) -> Self {
-        PageTokens { secrets, scope, filter: filter.into() }
+        PageTokens {
+            secrets,
+            scope,
+            filter: filter.into(),
+        }
     }
 
     fn mac(&self, key: &Uuid) -> [u8; MAC_LEN] {
@@ -52,7 +56,11 @@ impl<'a> PageTokens<'a> {
     /// Reads `pagination.page_size` (validated elsewhere to be 0..=100) and
     /// `pagination.token`.
     pub fn page(&self, page_size: i32, token: &str) -> Result<Page> {
-        let size = if page_size <= 0 { DEFAULT_PAGE_SIZE } else { page_size.min(MAX_PAGE_SIZE) as u64 };
+        let size = if page_size <= 0 {
+            DEFAULT_PAGE_SIZE
+        } else {
+            page_size.min(MAX_PAGE_SIZE) as u64
+        };
         if token.is_empty() {
             return Ok(Page { after: None, size });
         }
@@ -93,7 +101,13 @@ mod tests {
         let tokens = PageTokens::new(&secrets, "runners", b"f".to_vec());
         let id = Uuid::now_v7();
         let token = tokens.encode(id);
-        assert_eq!(tokens.page(0, &token).unwrap(), Page { after: Some(id), size: 25 });
+        assert_eq!(
+            tokens.page(0, &token).unwrap(),
+            Page {
+                after: Some(id),
+                size: 25
+            }
+        );
         assert_eq!(tokens.page(7, "").unwrap(), Page { after: None, size: 7 });
 
         let mut raw = URL_SAFE_NO_PAD.decode(&token).unwrap();

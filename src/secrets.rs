@@ -40,8 +40,8 @@ impl SecretKey {
 
     /// Reads a key file: the key as base64 (e.g. `openssl rand -base64 32`).
     pub fn read(path: &Path) -> anyhow::Result<Self> {
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("reading secret key file {}", path.display()))?;
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("reading secret key file {}", path.display()))?;
         let bytes = STANDARD
             .decode(text.trim())
             .with_context(|| format!("{}: not base64", path.display()))?;
@@ -109,7 +109,13 @@ impl Secrets {
         getrandom::fill(&mut nonce).map_err(|e| anyhow::anyhow!("no randomness: {e}"))?;
         let ciphertext = self
             .aead
-            .encrypt(XNonce::from_slice(&nonce), Payload { msg: plaintext, aad: purpose.as_bytes() })
+            .encrypt(
+                XNonce::from_slice(&nonce),
+                Payload {
+                    msg: plaintext,
+                    aad: purpose.as_bytes(),
+                },
+            )
             .map_err(|_| anyhow::anyhow!("encryption failed"))?;
         let mut out = Vec::with_capacity(1 + NONCE_LEN + ciphertext.len());
         out.push(FORMAT_V1);
@@ -124,7 +130,13 @@ impl Secrets {
         }
         let (nonce, ciphertext) = sealed[1..].split_at(NONCE_LEN);
         self.aead
-            .decrypt(XNonce::from_slice(nonce), Payload { msg: ciphertext, aad: purpose.as_bytes() })
+            .decrypt(
+                XNonce::from_slice(nonce),
+                Payload {
+                    msg: ciphertext,
+                    aad: purpose.as_bytes(),
+                },
+            )
             .map_err(|_| anyhow::anyhow!("cannot decrypt: wrong secret key or damaged value"))
     }
 

@@ -28,6 +28,9 @@ use crate::telemetry::CallLogLayer;
 /// Requests above this size are refused (RESOURCE_EXHAUSTED / OUT_OF_RANGE).
 pub const MAX_MESSAGE_SIZE: usize = 4 * 1024 * 1024;
 
+/// How long calls in flight may take to finish after a shutdown signal.
+pub const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// Opens the database, checks the secret key, bootstraps the admin token.
 pub async fn prepare(settings: &Settings) -> anyhow::Result<AppState> {
     let db = store::connect(&settings.database_url).await?;
@@ -38,7 +41,10 @@ pub async fn prepare(settings: &Settings) -> anyhow::Result<AppState> {
             .await
             .context("bootstrapping the PADDOCK_ADMIN_TOKEN admin")?;
     }
-    Ok(AppState { db, secrets: Arc::new(secrets) })
+    Ok(AppState {
+        db,
+        secrets: Arc::new(secrets),
+    })
 }
 
 /// Serves every protocol on `listener` until `shutdown` resolves; calls in
@@ -57,7 +63,10 @@ pub async fn serve(
         };
     }
     let runner = gitpod_service!(RunnerServiceServer, RunnerApi::new(state.clone()));
-    let configuration = gitpod_service!(RunnerConfigurationServiceServer, RunnerConfigurationApi::new(state.clone()));
+    let configuration = gitpod_service!(
+        RunnerConfigurationServiceServer,
+        RunnerConfigurationApi::new(state.clone())
+    );
     let identity = gitpod_service!(IdentityServiceServer, IdentityApi::new(state.clone()));
 
     let reflection_v1 = tonic_reflection::server::Builder::configure()
@@ -72,10 +81,25 @@ pub async fn serve(
     health_reporter
         .set_serving::<RunnerConfigurationServiceServer<RunnerConfigurationApi>>()
         .await;
-    health_reporter.set_serving::<IdentityServiceServer<IdentityApi>>().await;
+    health_reporter
+        .set_serving::<IdentityServiceServer<IdentityApi>>()
+        .await;
+
+    // The shutdown signal stops new calls at once; calls in flight get up to
+    // SHUTDOWN_GRACE to finish, so that one stuck client cannot hold the
+    // process (and a rolling deploy) forever.
+    let (stopping_tx, mut stopping_rx) = tokio::sync::watch::channel(false);
+    let signal = async move {
+        shutdown.await;
+        let _ = stopping_tx.send(true);
+        tokio::time::sleep(SHUTDOWN_GRACE).await;
+    };
+    let stop_accepting = async move {
+        let _ = stopping_rx.wait_for(|stopping| *stopping).await;
+    };
 
     let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
-    Server::builder()
+    let serving = Server::builder()
         .accept_http1(true)
         .layer(CallLogLayer)
         .layer(GrpcWebLayer::new())
@@ -86,8 +110,12 @@ pub async fn serve(
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
         .add_service(health)
-        .serve_with_incoming_shutdown(incoming, shutdown)
-        .await
-        .context("serving")?;
-    Ok(())
+        .serve_with_incoming_shutdown(incoming, stop_accepting);
+    tokio::select! {
+        served = serving => served.context("serving"),
+        _ = signal => {
+            tracing::warn!("calls still in flight after {SHUTDOWN_GRACE:?}; stopping anyway");
+            Ok(())
+        }
+    }
 }

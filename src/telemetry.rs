@@ -92,7 +92,10 @@ fn protocol(headers: &HeaderMap) -> &'static str {
 }
 
 fn grpc_status(headers: &HeaderMap) -> Option<String> {
-    headers.get("grpc-status").and_then(|v| v.to_str().ok()).map(str::to_owned)
+    headers
+        .get("grpc-status")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
 }
 
 type BoxFuture<T, E> = Pin<Box<dyn Future<Output = Result<T, E>> + Send>>;
@@ -125,7 +128,10 @@ where
                 code: grpc_status(response.headers()),
                 http_status: response.status().as_u16(),
             };
-            Ok(response.map(|inner| LoggedBody { inner, call: Some(call) }))
+            Ok(response.map(|inner| LoggedBody {
+                inner,
+                call: Some(call),
+            }))
         })
     }
 }
@@ -147,10 +153,10 @@ impl<B: Body> Body for LoggedBody<B> {
         let polled = this.inner.poll_frame(cx);
         match &polled {
             Poll::Ready(Some(Ok(frame))) => {
-                if let (Some(trailers), Some(call)) = (frame.trailers_ref(), this.call.as_mut()) {
-                    if let Some(code) = grpc_status(trailers) {
-                        call.code = Some(code);
-                    }
+                if let (Some(trailers), Some(call)) = (frame.trailers_ref(), this.call.as_mut())
+                    && let Some(code) = grpc_status(trailers)
+                {
+                    call.code = Some(code);
                 }
             }
             // end of body: log now rather than when the connection lets go of it
@@ -166,5 +172,61 @@ impl<B: Body> Body for LoggedBody<B> {
 
     fn size_hint(&self) -> http_body::SizeHint {
         self.inner.size_hint()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use http_body_util::BodyExt;
+    use tower::ServiceExt;
+
+    use super::*;
+
+    #[derive(Clone, Default)]
+    struct Captured(Arc<Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Captured {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[tokio::test]
+    async fn each_call_logs_one_line_with_method_code_and_latency_but_no_secret() {
+        let captured = Captured::default();
+        let writer = captured.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(move || writer.clone())
+            .with_ansi(false)
+            .finish();
+        let _guard = tracing::subscriber::set_default(subscriber);
+
+        let inner = tower::service_fn(|_req: Request<String>| async {
+            let mut response = Response::new(String::from("body"));
+            response.headers_mut().insert("grpc-status", "5".parse().unwrap());
+            Ok::<_, std::convert::Infallible>(response)
+        });
+        let request = Request::builder()
+            .uri("/gitpod.v1.RunnerService/GetRunner")
+            .header("content-type", "application/grpc")
+            .header("authorization", "Bearer pdk_pat_very_secret")
+            .body(String::new())
+            .unwrap();
+        let response = CallLogLayer.layer(inner).oneshot(request).await.unwrap();
+        response.into_body().collect().await.unwrap();
+
+        let log = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+        assert_eq!(log.lines().count(), 1, "{log}");
+        assert!(log.contains("method=/gitpod.v1.RunnerService/GetRunner"), "{log}");
+        assert!(log.contains("code=\"NOT_FOUND\"") || log.contains("code=NOT_FOUND"), "{log}");
+        assert!(log.contains("protocol=\"grpc\"") || log.contains("protocol=grpc"), "{log}");
+        assert!(log.contains("latency_us="), "{log}");
+        assert!(!log.contains("pdk_pat_very_secret"), "{log}");
     }
 }

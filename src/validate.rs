@@ -25,7 +25,10 @@ impl Violations {
     }
 
     pub fn add(&mut self, field: impl Into<String>, description: impl Into<String>) {
-        self.0.push(FieldViolation { field: field.into(), description: description.into() });
+        self.0.push(FieldViolation {
+            field: field.into(),
+            description: description.into(),
+        });
     }
 
     /// `string.uuid`; returns the parsed id when valid.
@@ -40,7 +43,11 @@ impl Violations {
 
     /// `string.uuid` with IGNORE_IF_UNPOPULATED: empty is allowed.
     pub fn optional_uuid(&mut self, field: &str, value: &str) -> Option<Uuid> {
-        if value.is_empty() { None } else { self.uuid(field, value) }
+        if value.is_empty() {
+            None
+        } else {
+            self.uuid(field, value)
+        }
     }
 
     /// `string.min_len` / `string.max_len`, counted in characters as
@@ -74,12 +81,19 @@ impl Violations {
     /// `int32 { gte: 0, lte: 100 }` of PaginationRequest.page_size.
     pub fn page_size(&mut self, field: &str, value: i32) {
         if !(0..=crate::pagination::MAX_PAGE_SIZE).contains(&value) {
-            self.add(field, "value must be greater than or equal to 0 and less than or equal to 100");
+            self.add(
+                field,
+                "value must be greater than or equal to 0 and less than or equal to 100",
+            );
         }
     }
 
     pub fn finish(self) -> Result<()> {
-        if self.0.is_empty() { Ok(()) } else { Err(Error::InvalidArgument(self.0)) }
+        if self.0.is_empty() {
+            Ok(())
+        } else {
+            Err(Error::InvalidArgument(self.0))
+        }
     }
 }
 

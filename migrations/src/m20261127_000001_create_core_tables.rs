@@ -334,10 +334,7 @@ impl MigrationTrait for Migration {
                     (Tokens::Table, Tokens::OrganizationId),
                     (Organizations::Table, Organizations::Id),
                 ))
-                .foreign_key(&mut fk(
-                    (Tokens::Table, Tokens::UserId),
-                    (Users::Table, Users::Id),
-                ))
+                .foreign_key(&mut fk((Tokens::Table, Tokens::UserId), (Users::Table, Users::Id)))
                 .foreign_key(&mut fk(
                     (Tokens::Table, Tokens::RunnerId),
                     (Runners::Table, Runners::Id),

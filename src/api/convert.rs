@@ -7,12 +7,19 @@ use crate::store::policies::Policy;
 use crate::store::runners::Runner;
 
 pub fn timestamp(t: DateTime<Utc>) -> prost_types::Timestamp {
-    prost_types::Timestamp { seconds: t.timestamp(), nanos: t.timestamp_subsec_nanos() as i32 }
+    prost_types::Timestamp {
+        seconds: t.timestamp(),
+        nanos: t.timestamp_subsec_nanos() as i32,
+    }
 }
 
 pub fn runner(r: Runner) -> pb::Runner {
     let gateway_info = r.gateway_info().map(|g| pb::GatewayInfo {
-        gateway: Some(pb::Gateway { name: g.name, url: g.url, region: g.region }),
+        gateway: Some(pb::Gateway {
+            name: g.name,
+            url: g.url,
+            region: g.region,
+        }),
         latency: g.latency_ms.map(|ms| prost_types::Duration {
             seconds: ms.div_euclid(1000),
             nanos: (ms.rem_euclid(1000) * 1_000_000) as i32,
@@ -73,7 +80,10 @@ pub fn runner(r: Runner) -> pb::Runner {
             variant: r.variant,
         }),
         status: Some(status),
-        creator: Some(pb::Subject { id: r.creator_id.to_string(), principal: r.creator_principal }),
+        creator: Some(pb::Subject {
+            id: r.creator_id.to_string(),
+            principal: r.creator_principal,
+        }),
         kind: r.kind,
         provider: r.provider,
         runner_manager_id: r.runner_manager_id.map(|id| id.to_string()).unwrap_or_default(),
@@ -81,5 +91,8 @@ pub fn runner(r: Runner) -> pb::Runner {
 }
 
 pub fn policy(p: Policy) -> pb::RunnerPolicy {
-    pb::RunnerPolicy { group_id: p.group_id.to_string(), role: p.role }
+    pb::RunnerPolicy {
+        group_id: p.group_id.to_string(),
+        role: p.role,
+    }
 }

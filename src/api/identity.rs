@@ -34,10 +34,15 @@ impl IdentityService for IdentityApi {
     ) -> Result<Response<ExchangeTokenResponse>, Status> {
         let exchange = request.into_inner().exchange_token;
         let access = tokens::generate(TokenKind::RunnerAccess).map_err(Error::from)?;
-        let outcome = store::tokens::exchange(&self.state.db, &tokens::hash(&exchange), access.hash, Utc::now()).await?;
+        let outcome =
+            store::tokens::exchange(&self.state.db, &tokens::hash(&exchange), access.hash, Utc::now()).await?;
         match outcome {
-            Ok(_runner_id) => Ok(Response::new(ExchangeTokenResponse { access_token: access.plaintext })),
-            Err(_) => Err(Error::Unauthenticated("the exchange token is unknown, expired or already used".into()).into()),
+            Ok(_runner_id) => Ok(Response::new(ExchangeTokenResponse {
+                access_token: access.plaintext,
+            })),
+            Err(_) => {
+                Err(Error::Unauthenticated("the exchange token is unknown, expired or already used".into()).into())
+            }
         }
     }
 
@@ -47,7 +52,10 @@ impl IdentityService for IdentityApi {
     ) -> Result<Response<GetAuthenticatedIdentityResponse>, Status> {
         let caller = principal(&request)?;
         Ok(Response::new(GetAuthenticatedIdentityResponse {
-            subject: Some(Subject { id: caller.id().to_string(), principal: caller.kind() }),
+            subject: Some(Subject {
+                id: caller.id().to_string(),
+                principal: caller.kind(),
+            }),
             organization_id: caller.organization_id().to_string(),
             organization_tier: String::new(),
         }))

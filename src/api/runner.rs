@@ -38,7 +38,10 @@ impl RunnerApi {
     }
 
     fn mint_exchange_token(&self) -> Result<(tokens::NewToken, chrono::DateTime<Utc>)> {
-        Ok((tokens::generate(tokens::TokenKind::RunnerExchange)?, Utc::now() + EXCHANGE_TOKEN_TTL))
+        Ok((
+            tokens::generate(tokens::TokenKind::RunnerExchange)?,
+            Utc::now() + EXCHANGE_TOKEN_TTL,
+        ))
     }
 }
 
@@ -97,7 +100,11 @@ impl RunnerApi {
         access::create_runner(&caller)?;
 
         let provider = pb::RunnerProvider::try_from(req.provider).unwrap_or_default();
-        let kind = if req.kind == pb::RunnerKind::Unspecified as i32 { kind_for(provider) as i32 } else { req.kind };
+        let kind = if req.kind == pb::RunnerKind::Unspecified as i32 {
+            kind_for(provider) as i32
+        } else {
+            req.kind
+        };
         let spec = req.spec.unwrap_or_default();
         let c = spec.configuration.unwrap_or_default();
         let metrics = c.metrics.unwrap_or_default();
@@ -213,7 +220,10 @@ impl RunnerApi {
         let managed = access::manage_runner(&self.state.db, &caller, runner_id).await?;
         require_not_deleting(managed.runner())?;
 
-        let mut changes = runners::RunnerChanges { name: req.name, ..Default::default() };
+        let mut changes = runners::RunnerChanges {
+            name: req.name,
+            ..Default::default()
+        };
         if let Some(spec) = req.spec {
             changes.desired_phase = spec.desired_phase;
             if let Some(c) = spec.configuration {
@@ -268,11 +278,16 @@ impl RunnerService for RunnerApi {
         Ok(Response::new(self.create(caller, request.into_inner()).await?))
     }
 
-    async fn get_runner(&self, request: Request<pb::GetRunnerRequest>) -> Result<Response<pb::GetRunnerResponse>, Status> {
+    async fn get_runner(
+        &self,
+        request: Request<pb::GetRunnerRequest>,
+    ) -> Result<Response<pb::GetRunnerResponse>, Status> {
         let caller = principal(&request)?;
         let runner_id = require_uuid("runner_id", &request.get_ref().runner_id)?;
         let visible = access::see_runner(&self.state.db, &caller, runner_id).await?;
-        Ok(Response::new(pb::GetRunnerResponse { runner: Some(convert::runner(visible.into_runner())) }))
+        Ok(Response::new(pb::GetRunnerResponse {
+            runner: Some(convert::runner(visible.into_runner())),
+        }))
     }
 
     async fn list_runners(
@@ -362,7 +377,9 @@ impl RunnerService for RunnerApi {
         let (runner_id, group_id) = policy_request(&req.runner_id, &req.group_id, Some(req.role))?;
         access::manage_runner(&self.state.db, &caller, runner_id).await?;
         let policy = store::policies::update(&self.state.db, runner_id, group_id, req.role).await?;
-        Ok(Response::new(pb::UpdateRunnerPolicyResponse { policy: Some(convert::policy(policy)) }))
+        Ok(Response::new(pb::UpdateRunnerPolicyResponse {
+            policy: Some(convert::policy(policy)),
+        }))
     }
 
     async fn delete_runner_policy(

@@ -25,7 +25,10 @@ fn needs_authentication(path: &str) -> bool {
 fn bearer(headers: &HeaderMap) -> Option<&str> {
     let value = headers.get(http::header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = value.split_once(' ')?;
-    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim()).filter(|t| !t.is_empty())
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim())
+        .filter(|t| !t.is_empty())
 }
 
 async fn authenticate(db: &Db, headers: &HeaderMap) -> Result<Principal, Error> {
@@ -51,7 +54,10 @@ impl<S> Layer<S> for AuthLayer {
     type Service = Authenticate<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        Authenticate { inner, db: self.db.clone() }
+        Authenticate {
+            inner,
+            db: self.db.clone(),
+        }
     }
 }
 

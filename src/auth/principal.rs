@@ -10,8 +10,15 @@ pub const PRINCIPAL_RUNNER: i32 = 3;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Principal {
-    User { id: Uuid, organization_id: Uuid, org_admin: bool },
-    Runner { id: Uuid, organization_id: Uuid },
+    User {
+        id: Uuid,
+        organization_id: Uuid,
+        org_admin: bool,
+    },
+    Runner {
+        id: Uuid,
+        organization_id: Uuid,
+    },
 }
 
 impl Principal {
@@ -39,7 +46,15 @@ impl Principal {
 impl From<Bearer> for Principal {
     fn from(b: Bearer) -> Self {
         match b {
-            Bearer::User { id, organization_id, org_admin } => Principal::User { id, organization_id, org_admin },
+            Bearer::User {
+                id,
+                organization_id,
+                org_admin,
+            } => Principal::User {
+                id,
+                organization_id,
+                org_admin,
+            },
             Bearer::Runner { id, organization_id } => Principal::Runner { id, organization_id },
         }
     }

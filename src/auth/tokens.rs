@@ -26,9 +26,13 @@ impl TokenKind {
     }
 
     pub fn parse(s: &str) -> Option<Self> {
-        [TokenKind::PersonalAccess, TokenKind::RunnerAccess, TokenKind::RunnerExchange]
-            .into_iter()
-            .find(|k| k.as_str() == s)
+        [
+            TokenKind::PersonalAccess,
+            TokenKind::RunnerAccess,
+            TokenKind::RunnerExchange,
+        ]
+        .into_iter()
+        .find(|k| k.as_str() == s)
     }
 
     /// Makes a leaked token recognizable (e.g. by secret scanners) and tells
@@ -78,6 +82,9 @@ mod tests {
         assert_ne!(a.plaintext, b.plaintext);
         assert_eq!(a.plaintext.len(), "pdk_rex_".len() + 43);
         assert_eq!(hash(&a.plaintext), a.hash);
-        assert_eq!(TokenKind::parse(TokenKind::RunnerAccess.as_str()), Some(TokenKind::RunnerAccess));
+        assert_eq!(
+            TokenKind::parse(TokenKind::RunnerAccess.as_str()),
+            Some(TokenKind::RunnerAccess)
+        );
     }
 }

@@ -21,9 +21,7 @@ pub async fn ensure(db: &impl ConnectionTrait, name: &str) -> Result<organizatio
     match organization::Entity::insert(org).exec_with_returning(db).await {
         Ok(model) => Ok(model),
         // another replica created it first
-        Err(e) if is_unique_violation(&e) => find_by_name(db, name)
-            .await?
-            .ok_or_else(|| not_found("organization")),
+        Err(e) if is_unique_violation(&e) => find_by_name(db, name).await?.ok_or_else(|| not_found("organization")),
         Err(e) => Err(e.into()),
     }
 }
@@ -73,7 +71,11 @@ pub async fn create_user(db: &(impl ConnectionTrait + TransactionTrait), new: Ne
 
 /// Ensures an organization admin exists whose token hashes to `token_hash`
 /// (the PADDOCK_ADMIN_TOKEN bootstrap). Safe to run on every start of every replica.
-pub async fn ensure_admin(db: &(impl ConnectionTrait + TransactionTrait), org_name: &str, token_hash: [u8; 32]) -> Result<()> {
+pub async fn ensure_admin(
+    db: &(impl ConnectionTrait + TransactionTrait),
+    org_name: &str,
+    token_hash: [u8; 32],
+) -> Result<()> {
     let exists = token::Entity::find()
         .filter(token::Column::Hash.eq(token_hash.to_vec()))
         .one(db)
@@ -83,7 +85,12 @@ pub async fn ensure_admin(db: &(impl ConnectionTrait + TransactionTrait), org_na
         return Ok(());
     }
     let org = ensure(db, org_name).await?;
-    let new = NewUser { organization_id: org.id, name: "admin", org_admin: true, token_hash };
+    let new = NewUser {
+        organization_id: org.id,
+        name: "admin",
+        org_admin: true,
+        token_hash,
+    };
     match create_user(db, new).await {
         Err(Error::Database(e)) if is_unique_violation(&e) => Ok(()),
         other => other.map(|_| ()),

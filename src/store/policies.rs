@@ -3,8 +3,7 @@
 use chrono::Utc;
 use sea_orm::sea_query::{Expr, Query};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
-    QuerySelect,
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
 };
 use uuid::Uuid;
 
@@ -57,7 +56,12 @@ pub async fn update(db: &impl ConnectionTrait, runner_id: Uuid, group_id: Uuid, 
     if result.rows_affected == 0 {
         return Err(not_found("policy"));
     }
-    Ok(Policy { runner_id, group_id, role, created_at: Utc::now() })
+    Ok(Policy {
+        runner_id,
+        group_id,
+        role,
+        created_at: Utc::now(),
+    })
 }
 
 /// NOT_FOUND when the group has no policy on the runner.

@@ -173,7 +173,11 @@ pub async fn list(db: &impl ConnectionTrait, filter: &RunnerFilter, page: Page) 
     if let Some(after) = page.after {
         query = query.filter(runner::Column::Id.gt(after));
     }
-    Ok(query.order_by_asc(runner::Column::Id).limit(page.size + 1).all(db).await?)
+    Ok(query
+        .order_by_asc(runner::Column::Id)
+        .limit(page.size + 1)
+        .all(db)
+        .await?)
 }
 
 /// A partial update: None leaves a field as it is.
@@ -199,9 +203,16 @@ pub struct RunnerChanges {
 }
 
 /// Applies `changes` and moves updated_at; NOT_FOUND when the runner is gone.
-pub async fn update(db: &(impl ConnectionTrait + TransactionTrait), id: Uuid, changes: RunnerChanges) -> Result<Runner> {
+pub async fn update(
+    db: &(impl ConnectionTrait + TransactionTrait),
+    id: Uuid,
+    changes: RunnerChanges,
+) -> Result<Runner> {
     let txn = db.begin().await?;
-    let current = runner::Entity::find_by_id(id).one(&txn).await?.ok_or_else(|| not_found("runner"))?;
+    let current = runner::Entity::find_by_id(id)
+        .one(&txn)
+        .await?
+        .ok_or_else(|| not_found("runner"))?;
     let mut row = current.into_active_model();
     let c = changes;
     if let Some(v) = c.name {
@@ -270,7 +281,10 @@ pub enum Deletion {
 pub async fn delete(db: &(impl ConnectionTrait + TransactionTrait), id: Uuid, force: bool) -> Result<Deletion> {
     let now = Utc::now();
     let txn = db.begin().await?;
-    let current = runner::Entity::find_by_id(id).one(&txn).await?.ok_or_else(|| not_found("runner"))?;
+    let current = runner::Entity::find_by_id(id)
+        .one(&txn)
+        .await?
+        .ok_or_else(|| not_found("runner"))?;
     let outcome = if force || current.signed_up_at.is_none() {
         // tokens and policies go by ON DELETE CASCADE
         runner::Entity::delete_by_id(id).exec(&txn).await?;

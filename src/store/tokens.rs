@@ -38,8 +38,15 @@ pub async fn insert(db: &impl ConnectionTrait, new: NewToken) -> Result<()> {
 /// Who a presented bearer token stands for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Bearer {
-    User { id: Uuid, organization_id: Uuid, org_admin: bool },
-    Runner { id: Uuid, organization_id: Uuid },
+    User {
+        id: Uuid,
+        organization_id: Uuid,
+        org_admin: bool,
+    },
+    Runner {
+        id: Uuid,
+        organization_id: Uuid,
+    },
 }
 
 /// The principal behind a bearer token, if the token is a live credential:
@@ -58,11 +65,16 @@ pub async fn authenticate(db: &impl ConnectionTrait, hash: &[u8; 32], now: DateT
     match (TokenKind::parse(&token.kind), token.user_id, token.runner_id) {
         (Some(TokenKind::PersonalAccess), Some(user_id), _) => {
             let user = user::Entity::find_by_id(user_id).one(db).await?;
-            Ok(user.map(|u| Bearer::User { id: u.id, organization_id: u.organization_id, org_admin: u.org_admin }))
+            Ok(user.map(|u| Bearer::User {
+                id: u.id,
+                organization_id: u.organization_id,
+                org_admin: u.org_admin,
+            }))
         }
-        (Some(TokenKind::RunnerAccess), _, Some(runner_id)) => {
-            Ok(Some(Bearer::Runner { id: runner_id, organization_id: token.organization_id }))
-        }
+        (Some(TokenKind::RunnerAccess), _, Some(runner_id)) => Ok(Some(Bearer::Runner {
+            id: runner_id,
+            organization_id: token.organization_id,
+        })),
         // Exchange tokens are traded, never presented as bearer tokens.
         _ => Ok(None),
     }

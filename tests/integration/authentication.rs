@@ -10,33 +10,59 @@ async fn calls_without_a_live_token_are_unauthenticated() {
     let server = TestServer::start().await;
     for protocol in PROTOCOLS {
         // no token at all
-        let mut anonymous = RunnerServiceClient::with_origin(
-            server.transport(protocol, None).await,
-            server.url().parse().unwrap(),
-        );
-        let err = anonymous.list_runners(pb::ListRunnersRequest::default()).await.unwrap_err();
+        let mut anonymous =
+            RunnerServiceClient::with_origin(server.transport(protocol, None).await, server.url().parse().unwrap());
+        let err = anonymous
+            .list_runners(pb::ListRunnersRequest::default())
+            .await
+            .unwrap_err();
         assert_eq!(err.code(), Code::Unauthenticated, "{protocol:?}: no token");
 
         // a token paddock never issued, of the right shape
-        let mut forged = server.runners(protocol, "pdk_pat_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA").await;
-        let err = forged.list_runners(pb::ListRunnersRequest::default()).await.unwrap_err();
+        let mut forged = server
+            .runners(protocol, "pdk_pat_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA")
+            .await;
+        let err = forged
+            .list_runners(pb::ListRunnersRequest::default())
+            .await
+            .unwrap_err();
         assert_eq!(err.code(), Code::Unauthenticated, "{protocol:?}: unknown token");
 
         // also on an RPC that is not implemented: authentication comes first
-        let err = forged.search_repositories(pb::SearchRepositoriesRequest::default()).await.unwrap_err();
-        assert_eq!(err.code(), Code::Unauthenticated, "{protocol:?}: unimplemented RPC, unknown token");
+        let err = forged
+            .search_repositories(pb::SearchRepositoriesRequest::default())
+            .await
+            .unwrap_err();
+        assert_eq!(
+            err.code(),
+            Code::Unauthenticated,
+            "{protocol:?}: unimplemented RPC, unknown token"
+        );
         let mut config = server.configuration(protocol, "nope").await;
-        let err = config.get_runner_configuration_schema(pb::GetRunnerConfigurationSchemaRequest::default())
+        let err = config
+            .get_runner_configuration_schema(pb::GetRunnerConfigurationSchemaRequest::default())
             .await
             .unwrap_err();
         assert_eq!(err.code(), Code::Unauthenticated, "{protocol:?}: unimplemented RPC");
 
         // an exchange token is not a bearer token
         let mut admin = server.runners(protocol, &server.admin.token).await;
-        let exchange = admin.create_runner(linux_runner("exchange only")).await.unwrap().into_inner().exchange_token;
+        let exchange = admin
+            .create_runner(linux_runner("exchange only"))
+            .await
+            .unwrap()
+            .into_inner()
+            .exchange_token;
         let mut with_exchange = server.runners(protocol, &exchange).await;
-        let err = with_exchange.list_runners(pb::ListRunnersRequest::default()).await.unwrap_err();
-        assert_eq!(err.code(), Code::Unauthenticated, "{protocol:?}: exchange token as bearer");
+        let err = with_exchange
+            .list_runners(pb::ListRunnersRequest::default())
+            .await
+            .unwrap_err();
+        assert_eq!(
+            err.code(),
+            Code::Unauthenticated,
+            "{protocol:?}: exchange token as bearer"
+        );
     }
     server.stop().await;
 }
@@ -45,7 +71,10 @@ async fn calls_without_a_live_token_are_unauthenticated() {
 async fn unimplemented_rpcs_answer_unimplemented_once_authenticated() {
     let server = TestServer::start().await;
     let mut runners = server.runners(Protocol::Grpc, &server.admin.token).await;
-    let err = runners.search_repositories(pb::SearchRepositoriesRequest::default()).await.unwrap_err();
+    let err = runners
+        .search_repositories(pb::SearchRepositoriesRequest::default())
+        .await
+        .unwrap_err();
     assert_eq!(err.code(), Code::Unimplemented);
     server.stop().await;
 }
@@ -55,11 +84,17 @@ async fn exchange_tokens_are_one_time_and_create_runner_token_keeps_earlier_ones
     let server = TestServer::start().await;
     let mut runners = server.runners(Protocol::Grpc, &server.admin.token).await;
     let mut identity = server.identity(Protocol::Grpc, None).await;
-    let created = runners.create_runner(linux_runner("tokens")).await.unwrap().into_inner();
+    let created = runners
+        .create_runner(linux_runner("tokens"))
+        .await
+        .unwrap()
+        .into_inner();
     let runner_id = created.runner.unwrap().runner_id;
 
     let second = runners
-        .create_runner_token(pb::CreateRunnerTokenRequest { runner_id: runner_id.clone() })
+        .create_runner_token(pb::CreateRunnerTokenRequest {
+            runner_id: runner_id.clone(),
+        })
         .await
         .unwrap()
         .into_inner();
@@ -69,7 +104,9 @@ async fn exchange_tokens_are_one_time_and_create_runner_token_keeps_earlier_ones
     // both the first and the second exchange token still work, once each
     for exchange_token in [&created.exchange_token, &second.exchange_token] {
         let access = identity
-            .exchange_token(pb::ExchangeTokenRequest { exchange_token: exchange_token.clone() })
+            .exchange_token(pb::ExchangeTokenRequest {
+                exchange_token: exchange_token.clone(),
+            })
             .await
             .expect("first use")
             .into_inner()
@@ -86,7 +123,9 @@ async fn exchange_tokens_are_one_time_and_create_runner_token_keeps_earlier_ones
         assert_eq!(me.organization_id, server.admin.organization_id.to_string());
 
         let reuse = identity
-            .exchange_token(pb::ExchangeTokenRequest { exchange_token: exchange_token.clone() })
+            .exchange_token(pb::ExchangeTokenRequest {
+                exchange_token: exchange_token.clone(),
+            })
             .await
             .unwrap_err();
         assert_eq!(reuse.code(), Code::Unauthenticated);
@@ -94,7 +133,9 @@ async fn exchange_tokens_are_one_time_and_create_runner_token_keeps_earlier_ones
 
     for bogus in ["", "pdk_rex_unknown", "not even a token"] {
         let err = identity
-            .exchange_token(pb::ExchangeTokenRequest { exchange_token: bogus.into() })
+            .exchange_token(pb::ExchangeTokenRequest {
+                exchange_token: bogus.into(),
+            })
             .await
             .unwrap_err();
         assert_eq!(err.code(), Code::Unauthenticated, "{bogus:?}");
@@ -108,7 +149,11 @@ async fn expired_exchange_tokens_are_refused() {
 
     let server = TestServer::start().await;
     let mut runners = server.runners(Protocol::Grpc, &server.admin.token).await;
-    let created = runners.create_runner(linux_runner("expiring")).await.unwrap().into_inner();
+    let created = runners
+        .create_runner(linux_runner("expiring"))
+        .await
+        .unwrap()
+        .into_inner();
     // age the token past its 24 h
     let backend = server.state.db.get_database_backend();
     server
@@ -123,7 +168,9 @@ async fn expired_exchange_tokens_are_refused() {
         .unwrap();
     let mut identity = server.identity(Protocol::Grpc, None).await;
     let err = identity
-        .exchange_token(pb::ExchangeTokenRequest { exchange_token: created.exchange_token })
+        .exchange_token(pb::ExchangeTokenRequest {
+            exchange_token: created.exchange_token,
+        })
         .await
         .unwrap_err();
     assert_eq!(err.code(), Code::Unauthenticated);
@@ -134,15 +181,26 @@ async fn expired_exchange_tokens_are_refused() {
 async fn concurrent_exchanges_of_one_token_succeed_once() {
     let server = TestServer::start().await;
     let mut runners = server.runners(Protocol::Grpc, &server.admin.token).await;
-    let token = runners.create_runner(linux_runner("racy")).await.unwrap().into_inner().exchange_token;
+    let token = runners
+        .create_runner(linux_runner("racy"))
+        .await
+        .unwrap()
+        .into_inner()
+        .exchange_token;
     let mut calls = Vec::new();
-    let channel = tonic::transport::Endpoint::from_shared(server.url()).unwrap().connect().await.unwrap();
+    let channel = tonic::transport::Endpoint::from_shared(server.url())
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
     for _ in 0..8 {
         // a plain Channel client: the boxed test transport is not Send across tasks
         let mut identity = IdentityServiceClient::new(channel.clone());
         let exchange_token = token.clone();
         calls.push(tokio::spawn(async move {
-            identity.exchange_token(pb::ExchangeTokenRequest { exchange_token }).await
+            identity
+                .exchange_token(pb::ExchangeTokenRequest { exchange_token })
+                .await
         }));
     }
     let mut ok = 0;
@@ -161,8 +219,18 @@ async fn get_authenticated_identity_names_the_user() {
     let server = TestServer::start().await;
     let alice = server.member("alice").await;
     let mut identity = server.identity(Protocol::GrpcWeb, Some(&alice.token)).await;
-    let me = identity.get_authenticated_identity(pb::GetAuthenticatedIdentityRequest {}).await.unwrap().into_inner();
-    assert_eq!(me.subject, Some(pb::Subject { id: alice.id.to_string(), principal: pb::Principal::User as i32 }));
+    let me = identity
+        .get_authenticated_identity(pb::GetAuthenticatedIdentityRequest {})
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        me.subject,
+        Some(pb::Subject {
+            id: alice.id.to_string(),
+            principal: pb::Principal::User as i32
+        })
+    );
     assert_eq!(me.organization_id, alice.organization_id.to_string());
     server.stop().await;
 }

@@ -142,9 +142,8 @@ fn compare(ours: &Index, reference: &Index) -> Vec<String> {
                 for number in a.keys().filter(|n| !b.contains_key(n)) {
                     problems.push(format!("{name} #{number}: not in the reference"));
                 }
-                let oneofs = |d: &DescriptorProto| -> Vec<String> {
-                    d.oneof_decl.iter().map(|o| o.name().to_owned()).collect()
-                };
+                let oneofs =
+                    |d: &DescriptorProto| -> Vec<String> { d.oneof_decl.iter().map(|o| o.name().to_owned()).collect() };
                 if oneofs(m) != oneofs(r) {
                     problems.push(format!("{name}: oneofs {:?} vs reference {:?}", oneofs(m), oneofs(r)));
                 }
@@ -189,7 +188,10 @@ fn reference_descriptors() -> Option<Vec<u8>> {
         return Some(std::fs::read(&path).unwrap_or_else(|e| panic!("reading {path}: {e}")));
     }
     let required = std::env::var("PADDOCK_REQUIRE_COMPAT").is_ok_and(|v| v == "1");
-    let has_python = Command::new("python3").arg("--version").output().is_ok_and(|o| o.status.success());
+    let has_python = Command::new("python3")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
     if !has_python {
         assert!(!required, "PADDOCK_REQUIRE_COMPAT=1 but python3 is not available");
         eprintln!(
@@ -216,17 +218,32 @@ fn reference_descriptors() -> Option<Vec<u8>> {
 fn our_protos_are_wire_identical_to_the_sdk() {
     let Some(bytes) = reference_descriptors() else { return };
     let reference = Index::new(&FileDescriptorSet::decode(bytes.as_slice()).expect("reference set"));
-    let ours = Index::new(
-        &FileDescriptorSet::decode(paddock::proto::FILE_DESCRIPTOR_SET).expect("our descriptor set"),
-    );
+    let ours = Index::new(&FileDescriptorSet::decode(paddock::proto::FILE_DESCRIPTOR_SET).expect("our descriptor set"));
     // Only our gitpod.v1 declarations are held to the reference (google.protobuf comes from protox).
     let ours = Index {
-        messages: ours.messages.into_iter().filter(|(n, _)| n.starts_with("gitpod.v1.")).collect(),
-        enums: ours.enums.into_iter().filter(|(n, _)| n.starts_with("gitpod.v1.")).collect(),
+        messages: ours
+            .messages
+            .into_iter()
+            .filter(|(n, _)| n.starts_with("gitpod.v1."))
+            .collect(),
+        enums: ours
+            .enums
+            .into_iter()
+            .filter(|(n, _)| n.starts_with("gitpod.v1."))
+            .collect(),
         services: ours.services,
         by_file: ours.by_file,
     };
-    assert!(ours.messages.len() > 100, "too few messages compiled: {}", ours.messages.len());
+    assert!(
+        ours.messages.len() > 100,
+        "too few messages compiled: {}",
+        ours.messages.len()
+    );
     let problems = compare(&ours, &reference);
-    assert!(problems.is_empty(), "{} differences:\n{}", problems.len(), problems.join("\n"));
+    assert!(
+        problems.is_empty(),
+        "{} differences:\n{}",
+        problems.len(),
+        problems.join("\n")
+    );
 }

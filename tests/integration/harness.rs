@@ -57,14 +57,24 @@ impl TestDb {
             let admin = postgres_admin_url();
             let name = format!("paddock_test_{}", Uuid::now_v7().simple());
             let conn = Database::connect(&admin).await.expect("connecting to PostgreSQL");
-            conn.execute_unprepared(&format!("CREATE DATABASE {name}")).await.expect("CREATE DATABASE");
+            conn.execute_unprepared(&format!("CREATE DATABASE {name}"))
+                .await
+                .expect("CREATE DATABASE");
             conn.close().await.ok();
             let base = admin.rsplit_once('/').map(|(b, _)| b).unwrap_or(&admin);
-            TestDb { url: format!("{base}/{name}"), _dir: None, postgres: Some((admin, name)) }
+            TestDb {
+                url: format!("{base}/{name}"),
+                _dir: None,
+                postgres: Some((admin, name)),
+            }
         } else {
             let dir = tempfile::tempdir().expect("temp dir");
             let url = format!("sqlite://{}", dir.path().join("paddock.db").display());
-            TestDb { url, _dir: Some(dir), postgres: None }
+            TestDb {
+                url,
+                _dir: Some(dir),
+                postgres: None,
+            }
         }
     }
 }
@@ -74,10 +84,15 @@ impl Drop for TestDb {
         if let Some((admin, name)) = self.postgres.take() {
             // Drop runs outside any runtime we may block; use a thread of its own.
             let _ = std::thread::spawn(move || {
-                let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .expect("runtime");
                 rt.block_on(async {
                     if let Ok(conn) = Database::connect(&admin).await {
-                        let _ = conn.execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await;
+                        let _ = conn
+                            .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                            .await;
                     }
                 });
             })
@@ -113,7 +128,11 @@ impl TestServer {
 
     /// Starts a server over an existing database (e.g. after a restart).
     pub async fn start_on(db: Arc<TestDb>, key: SecretKey, admin: Option<User>) -> TestServer {
-        let settings = config::Settings { database_url: db.url.clone(), secret_key: key.clone(), admin_token: None };
+        let settings = config::Settings {
+            database_url: db.url.clone(),
+            secret_key: key.clone(),
+            admin_token: None,
+        };
         let state = server::prepare(&settings).await.expect("preparing the server");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("local addr");
@@ -126,7 +145,11 @@ impl TestServer {
             state,
             db,
             key,
-            admin: User { id: Uuid::nil(), organization_id: Uuid::nil(), token: String::new() },
+            admin: User {
+                id: Uuid::nil(),
+                organization_id: Uuid::nil(),
+                token: String::new(),
+            },
             shutdown: Some(tx),
             task: Some(task),
         };
@@ -155,11 +178,24 @@ impl TestServer {
 
     /// A new user with a personal access token, in an organization (by name).
     pub async fn user_in(&self, organization: &str, name: &str, org_admin: bool) -> User {
-        let org = store::organizations::ensure(&self.state.db, organization).await.expect("organization");
+        let org = store::organizations::ensure(&self.state.db, organization)
+            .await
+            .expect("organization");
         let token = auth::tokens::generate(auth::tokens::TokenKind::PersonalAccess).expect("token");
-        let new = store::organizations::NewUser { organization_id: org.id, name, org_admin, token_hash: token.hash };
-        let user = store::organizations::create_user(&self.state.db, new).await.expect("user");
-        User { id: user.id, organization_id: org.id, token: token.plaintext }
+        let new = store::organizations::NewUser {
+            organization_id: org.id,
+            name,
+            org_admin,
+            token_hash: token.hash,
+        };
+        let user = store::organizations::create_user(&self.state.db, new)
+            .await
+            .expect("user");
+        User {
+            id: user.id,
+            organization_id: org.id,
+            token: token.plaintext,
+        }
     }
 
     /// A plain member of the default organization.
@@ -168,9 +204,13 @@ impl TestServer {
     }
 
     pub async fn group(&self, organization_id: Uuid, name: &str, members: &[&User]) -> Uuid {
-        let group = store::organizations::create_group(&self.state.db, organization_id, name).await.expect("group");
+        let group = store::organizations::create_group(&self.state.db, organization_id, name)
+            .await
+            .expect("group");
         for user in members {
-            store::organizations::add_member(&self.state.db, group.id, user.id).await.expect("member");
+            store::organizations::add_member(&self.state.db, group.id, user.id)
+                .await
+                .expect("member");
         }
         group.id
     }

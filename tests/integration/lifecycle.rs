@@ -38,8 +38,15 @@ async fn full_lifecycle(protocol: Protocol) {
     let creator = runner.creator.clone().expect("creator");
     assert_eq!(creator.id, admin.id.to_string());
     assert_eq!(creator.principal, pb::Principal::User as i32);
-    assert_eq!(runner.status.as_ref().expect("status").phase, pb::RunnerPhase::Created as i32);
-    let config = runner.spec.as_ref().and_then(|s| s.configuration.clone()).expect("configuration");
+    assert_eq!(
+        runner.status.as_ref().expect("status").phase,
+        pb::RunnerPhase::Created as i32
+    );
+    let config = runner
+        .spec
+        .as_ref()
+        .and_then(|s| s.configuration.clone())
+        .expect("configuration");
     assert_eq!(config.region, "us-west");
     assert!(config.auto_update);
     assert!(created.exchange_token.starts_with("pdk_rex_"));
@@ -50,21 +57,27 @@ async fn full_lifecycle(protocol: Protocol) {
     // exchange: the runner trades its one-time token, once
     let mut identity = server.identity(protocol, None).await;
     let access = identity
-        .exchange_token(pb::ExchangeTokenRequest { exchange_token: created.exchange_token.clone() })
+        .exchange_token(pb::ExchangeTokenRequest {
+            exchange_token: created.exchange_token.clone(),
+        })
         .await
         .expect("exchange")
         .into_inner()
         .access_token;
     assert!(access.starts_with("pdk_rat_"));
     let again = identity
-        .exchange_token(pb::ExchangeTokenRequest { exchange_token: created.exchange_token.clone() })
+        .exchange_token(pb::ExchangeTokenRequest {
+            exchange_token: created.exchange_token.clone(),
+        })
         .await
         .expect_err("second exchange");
     assert_eq!(again.code(), Code::Unauthenticated);
 
     // get, as the admin and as the runner itself
     let got = runners
-        .get_runner(pb::GetRunnerRequest { runner_id: runner.runner_id.clone() })
+        .get_runner(pb::GetRunnerRequest {
+            runner_id: runner.runner_id.clone(),
+        })
         .await
         .expect("get")
         .into_inner()
@@ -73,7 +86,9 @@ async fn full_lifecycle(protocol: Protocol) {
     assert_eq!(got, runner);
     let mut as_runner = server.runners(protocol, &access).await;
     let itself = as_runner
-        .get_runner(pb::GetRunnerRequest { runner_id: runner.runner_id.clone() })
+        .get_runner(pb::GetRunnerRequest {
+            runner_id: runner.runner_id.clone(),
+        })
         .await
         .expect("runner reads itself")
         .into_inner();
@@ -82,7 +97,11 @@ async fn full_lifecycle(protocol: Protocol) {
     // list: 60 runners in pages of 25 → 25, 25, 10; no duplicates, no gaps, creation order
     let mut expected = vec![runner.runner_id.clone()];
     for i in 1..60 {
-        let r = runners.create_runner(linux_runner(&format!("runner {i:02}"))).await.expect("create").into_inner();
+        let r = runners
+            .create_runner(linux_runner(&format!("runner {i:02}")))
+            .await
+            .expect("create")
+            .into_inner();
         expected.push(r.runner.expect("runner").runner_id);
     }
     let mut seen = Vec::new();
@@ -91,7 +110,10 @@ async fn full_lifecycle(protocol: Protocol) {
     loop {
         let page = runners
             .list_runners(pb::ListRunnersRequest {
-                pagination: Some(pb::PaginationRequest { page_size: 25, token: token.clone() }),
+                pagination: Some(pb::PaginationRequest {
+                    page_size: 25,
+                    token: token.clone(),
+                }),
                 filter: None,
             })
             .await
@@ -124,34 +146,53 @@ async fn full_lifecycle(protocol: Protocol) {
         .await
         .expect("update");
     let updated = runners
-        .get_runner(pb::GetRunnerRequest { runner_id: runner.runner_id.clone() })
+        .get_runner(pb::GetRunnerRequest {
+            runner_id: runner.runner_id.clone(),
+        })
         .await
         .expect("get")
         .into_inner()
         .runner
         .expect("runner");
     assert_eq!(updated.name, "Updated Runner Name");
-    let updated_config = updated.spec.as_ref().and_then(|s| s.configuration.clone()).expect("configuration");
+    let updated_config = updated
+        .spec
+        .as_ref()
+        .and_then(|s| s.configuration.clone())
+        .expect("configuration");
     assert_eq!(updated_config.release_channel, pb::RunnerReleaseChannel::Latest as i32);
     assert_eq!(updated_config.region, "us-west", "absent fields keep their values");
     assert!(updated_config.auto_update, "absent fields keep their values");
-    assert_eq!(updated.spec.as_ref().expect("spec").desired_phase, pb::RunnerPhase::Active as i32);
+    assert_eq!(
+        updated.spec.as_ref().expect("spec").desired_phase,
+        pb::RunnerPhase::Active as i32
+    );
     let seconds_nanos = |t: &Option<prost_types::Timestamp>| t.as_ref().map(|t| (t.seconds, t.nanos));
-    assert!(seconds_nanos(&updated.updated_at) > seconds_nanos(&runner.updated_at), "updated_at moves");
+    assert!(
+        seconds_nanos(&updated.updated_at) > seconds_nanos(&runner.updated_at),
+        "updated_at moves"
+    );
     assert_eq!(updated.created_at, runner.created_at);
 
     // delete: gone at once (it never signed up), and its token stops working
     runners
-        .delete_runner(pb::DeleteRunnerRequest { runner_id: runner.runner_id.clone(), force: false })
+        .delete_runner(pb::DeleteRunnerRequest {
+            runner_id: runner.runner_id.clone(),
+            force: false,
+        })
         .await
         .expect("delete");
     let gone = runners
-        .get_runner(pb::GetRunnerRequest { runner_id: runner.runner_id.clone() })
+        .get_runner(pb::GetRunnerRequest {
+            runner_id: runner.runner_id.clone(),
+        })
         .await
         .expect_err("deleted");
     assert_eq!(gone.code(), Code::NotFound);
     let revoked = as_runner
-        .get_runner(pb::GetRunnerRequest { runner_id: runner.runner_id.clone() })
+        .get_runner(pb::GetRunnerRequest {
+            runner_id: runner.runner_id.clone(),
+        })
         .await
         .expect_err("token of a deleted runner");
     assert_eq!(revoked.code(), Code::Unauthenticated);

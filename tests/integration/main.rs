@@ -5,9 +5,11 @@
 
 mod harness;
 
-mod compat_descriptors;
 mod authentication;
 mod authorization;
+mod cli;
+mod compat_descriptors;
 mod lifecycle;
 mod runners;
+mod server;
 mod validation;

@@ -7,7 +7,11 @@ use tonic::Code;
 use crate::harness::*;
 
 async fn create(api: &mut RunnerServiceClient<Transport>, name: &str, provider: pb::RunnerProvider) -> pb::Runner {
-    let request = pb::CreateRunnerRequest { name: name.into(), provider: provider as i32, ..Default::default() };
+    let request = pb::CreateRunnerRequest {
+        name: name.into(),
+        provider: provider as i32,
+        ..Default::default()
+    };
     api.create_runner(request).await.unwrap().into_inner().runner.unwrap()
 }
 
@@ -52,24 +56,36 @@ async fn list_filters_by_creator_kind_and_provider() {
     let mac = create(&mut as_alice, "mac", pb::RunnerProvider::DesktopMac).await;
     let linux = create(&mut as_alice, "linux", pb::RunnerProvider::LinuxHost).await;
 
-    let list = |filter: pb::list_runners_request::Filter| pb::ListRunnersRequest { pagination: None, filter: Some(filter) };
+    let list = |filter: pb::list_runners_request::Filter| pb::ListRunnersRequest {
+        pagination: None,
+        filter: Some(filter),
+    };
     let names = |r: pb::ListRunnersResponse| r.runners.into_iter().map(|r| r.name).collect::<Vec<_>>();
 
     let by_alice = as_admin
-        .list_runners(list(pb::list_runners_request::Filter { creator_ids: vec![alice.id.to_string()], ..Default::default() }))
+        .list_runners(list(pb::list_runners_request::Filter {
+            creator_ids: vec![alice.id.to_string()],
+            ..Default::default()
+        }))
         .await
         .unwrap()
         .into_inner();
     assert_eq!(names(by_alice), vec![mac.name.clone(), linux.name.clone()]);
     let remote = as_admin
-        .list_runners(list(pb::list_runners_request::Filter { kinds: vec![pb::RunnerKind::Remote as i32], ..Default::default() }))
+        .list_runners(list(pb::list_runners_request::Filter {
+            kinds: vec![pb::RunnerKind::Remote as i32],
+            ..Default::default()
+        }))
         .await
         .unwrap()
         .into_inner();
     assert_eq!(names(remote), vec![aws.name.clone()]);
     let reference_example = as_admin
         .list_runners(pb::ListRunnersRequest {
-            pagination: Some(pb::PaginationRequest { page_size: 20, token: String::new() }),
+            pagination: Some(pb::PaginationRequest {
+                page_size: 20,
+                token: String::new(),
+            }),
             filter: Some(pb::list_runners_request::Filter {
                 providers: vec![pb::RunnerProvider::AwsEc2 as i32, pb::RunnerProvider::LinuxHost as i32],
                 ..Default::default()
@@ -118,7 +134,10 @@ async fn update_changes_only_present_fields_and_keeps_secrets_sealed() {
                 }),
                 log_level: Some(pb::LogLevel::Debug as i32),
                 devcontainer_image_cache_enabled: Some(true),
-                update_window: Some(pb::UpdateWindow { start_hour: Some(2), end_hour: Some(5) }),
+                update_window: Some(pb::UpdateWindow {
+                    start_hour: Some(2),
+                    end_hour: Some(5),
+                }),
                 honeycomb_api_key: Some("hc-secret-key-123".into()),
                 continuous_profiling: Some(true),
             }),
@@ -129,7 +148,14 @@ async fn update_changes_only_present_fields_and_keeps_secrets_sealed() {
     let get = |api: &mut RunnerServiceClient<Transport>| {
         let id = id.clone();
         let mut api = api.clone();
-        async move { api.get_runner(pb::GetRunnerRequest { runner_id: id }).await.unwrap().into_inner().runner.unwrap() }
+        async move {
+            api.get_runner(pb::GetRunnerRequest { runner_id: id })
+                .await
+                .unwrap()
+                .into_inner()
+                .runner
+                .unwrap()
+        }
     };
     let updated = get(&mut api).await;
     assert_eq!(updated.name, "configurable");
@@ -139,14 +165,27 @@ async fn update_changes_only_present_fields_and_keeps_secrets_sealed() {
     assert_eq!(c.release_channel, pb::RunnerReleaseChannel::Latest as i32);
     assert!(c.auto_update && c.devcontainer_image_cache_enabled && c.continuous_profiling);
     assert_eq!(c.log_level, pb::LogLevel::Debug as i32);
-    assert_eq!(c.update_window, Some(pb::UpdateWindow { start_hour: Some(2), end_hour: Some(5) }));
+    assert_eq!(
+        c.update_window,
+        Some(pb::UpdateWindow {
+            start_hour: Some(2),
+            end_hour: Some(5)
+        })
+    );
     let m = c.metrics.clone().unwrap();
     assert!(m.enabled && m.managed_metrics_enabled && !m.include_verbose_metrics);
-    assert_eq!((m.url.as_str(), m.username.as_str()), ("https://metrics.example.com", "metrics-user"));
+    assert_eq!(
+        (m.url.as_str(), m.username.as_str()),
+        ("https://metrics.example.com", "metrics-user")
+    );
     assert_eq!(m.password, "", "the metrics password is never returned");
     assert!(!c.encrypted_honeycomb_api_key.is_empty());
     let sealed = &c.encrypted_honeycomb_api_key;
-    assert!(!sealed.windows(b"hc-secret-key-123".len()).any(|w| w == b"hc-secret-key-123"));
+    assert!(
+        !sealed
+            .windows(b"hc-secret-key-123".len())
+            .any(|w| w == b"hc-secret-key-123")
+    );
     assert_eq!(
         server.state.secrets.open("runner.honeycomb_api_key", sealed).unwrap(),
         b"hc-secret-key-123",
@@ -170,7 +209,10 @@ async fn update_changes_only_present_fields_and_keeps_secrets_sealed() {
         spec: Some(u::Spec {
             desired_phase: None,
             configuration: Some(u::RunnerConfiguration {
-                metrics: Some(u::MetricsConfiguration { enabled: Some(false), ..Default::default() }),
+                metrics: Some(u::MetricsConfiguration {
+                    enabled: Some(false),
+                    ..Default::default()
+                }),
                 ..Default::default()
             }),
         }),
@@ -190,15 +232,31 @@ async fn update_changes_only_present_fields_and_keeps_secrets_sealed() {
         name: None,
         spec: Some(u::Spec {
             desired_phase: None,
-            configuration: Some(u::RunnerConfiguration { honeycomb_api_key: Some(String::new()), ..Default::default() }),
+            configuration: Some(u::RunnerConfiguration {
+                honeycomb_api_key: Some(String::new()),
+                ..Default::default()
+            }),
         }),
     })
     .await
     .unwrap();
-    assert!(get(&mut api).await.spec.unwrap().configuration.unwrap().encrypted_honeycomb_api_key.is_empty());
+    assert!(
+        get(&mut api)
+            .await
+            .spec
+            .unwrap()
+            .configuration
+            .unwrap()
+            .encrypted_honeycomb_api_key
+            .is_empty()
+    );
 
     let err = api
-        .update_runner(pb::UpdateRunnerRequest { runner_id: uuid::Uuid::now_v7().to_string(), name: None, spec: None })
+        .update_runner(pb::UpdateRunnerRequest {
+            runner_id: uuid::Uuid::now_v7().to_string(),
+            name: None,
+            spec: None,
+        })
         .await
         .unwrap_err();
     assert_eq!(err.code(), Code::NotFound);
@@ -230,7 +288,9 @@ async fn deleting_a_signed_up_runner_waits_for_it_unless_forced() {
     let access = server
         .identity(Protocol::Grpc, None)
         .await
-        .exchange_token(pb::ExchangeTokenRequest { exchange_token: created.exchange_token })
+        .exchange_token(pb::ExchangeTokenRequest {
+            exchange_token: created.exchange_token,
+        })
         .await
         .unwrap()
         .into_inner()
@@ -245,30 +305,73 @@ async fn deleting_a_signed_up_runner_waits_for_it_unless_forced() {
     .await
     .unwrap();
 
-    api.delete_runner(pb::DeleteRunnerRequest { runner_id: runner_id.clone(), force: false }).await.unwrap();
-    let deleting = api.get_runner(pb::GetRunnerRequest { runner_id: runner_id.clone() }).await.unwrap().into_inner().runner.unwrap();
+    api.delete_runner(pb::DeleteRunnerRequest {
+        runner_id: runner_id.clone(),
+        force: false,
+    })
+    .await
+    .unwrap();
+    let deleting = api
+        .get_runner(pb::GetRunnerRequest {
+            runner_id: runner_id.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .runner
+        .unwrap();
     assert_eq!(deleting.status.unwrap().phase, pb::RunnerPhase::Deleting as i32);
     assert_eq!(deleting.spec.unwrap().desired_phase, pb::RunnerPhase::Deleted as i32);
     // its token stopped working and its policies are gone
     let mut as_runner = server.runners(Protocol::Grpc, &access).await;
-    let err = as_runner.get_runner(pb::GetRunnerRequest { runner_id: runner_id.clone() }).await.unwrap_err();
+    let err = as_runner
+        .get_runner(pb::GetRunnerRequest {
+            runner_id: runner_id.clone(),
+        })
+        .await
+        .unwrap_err();
     assert_eq!(err.code(), Code::Unauthenticated);
     let policies = api
-        .list_runner_policies(pb::ListRunnerPoliciesRequest { runner_id: runner_id.clone(), pagination: None })
+        .list_runner_policies(pb::ListRunnerPoliciesRequest {
+            runner_id: runner_id.clone(),
+            pagination: None,
+        })
         .await
         .unwrap()
         .into_inner();
     assert!(policies.policies.is_empty());
     // a runner being deleted takes no new tokens or changes
-    let err = api.create_runner_token(pb::CreateRunnerTokenRequest { runner_id: runner_id.clone() }).await.unwrap_err();
+    let err = api
+        .create_runner_token(pb::CreateRunnerTokenRequest {
+            runner_id: runner_id.clone(),
+        })
+        .await
+        .unwrap_err();
     assert_eq!(err.code(), Code::FailedPrecondition);
 
     // force finishes the job
-    api.delete_runner(pb::DeleteRunnerRequest { runner_id: runner_id.clone(), force: true }).await.unwrap();
-    let err = api.get_runner(pb::GetRunnerRequest { runner_id: runner_id.clone() }).await.unwrap_err();
+    api.delete_runner(pb::DeleteRunnerRequest {
+        runner_id: runner_id.clone(),
+        force: true,
+    })
+    .await
+    .unwrap();
+    let err = api
+        .get_runner(pb::GetRunnerRequest {
+            runner_id: runner_id.clone(),
+        })
+        .await
+        .unwrap_err();
     assert_eq!(err.code(), Code::NotFound);
-    let err = api.delete_runner(pb::DeleteRunnerRequest { runner_id, force: true }).await.unwrap_err();
-    assert_eq!(err.code(), Code::NotFound, "unknown ids are NOT_FOUND, deletes included");
+    let err = api
+        .delete_runner(pb::DeleteRunnerRequest { runner_id, force: true })
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.code(),
+        Code::NotFound,
+        "unknown ids are NOT_FOUND, deletes included"
+    );
     server.stop().await;
 }
 
@@ -276,7 +379,9 @@ async fn deleting_a_signed_up_runner_waits_for_it_unless_forced() {
 async fn policies_are_created_listed_paged_updated_and_deleted() {
     let server = TestServer::start().await;
     let mut api = server.runners(Protocol::GrpcWeb, &server.admin.token).await;
-    let runner_id = create(&mut api, "guarded", pb::RunnerProvider::LinuxHost).await.runner_id;
+    let runner_id = create(&mut api, "guarded", pb::RunnerProvider::LinuxHost)
+        .await
+        .runner_id;
     let org = server.admin.organization_id;
     let mut groups = Vec::new();
     for i in 0..5 {
@@ -290,7 +395,13 @@ async fn policies_are_created_listed_paged_updated_and_deleted() {
             .await
             .unwrap()
             .into_inner();
-        assert_eq!(created.policy, Some(pb::RunnerPolicy { group_id: group.clone(), role: pb::RunnerRole::User as i32 }));
+        assert_eq!(
+            created.policy,
+            Some(pb::RunnerPolicy {
+                group_id: group.clone(),
+                role: pb::RunnerRole::User as i32
+            })
+        );
         groups.push(group);
     }
     let duplicate = api
@@ -328,7 +439,10 @@ async fn policies_are_created_listed_paged_updated_and_deleted() {
         let page = api
             .list_runner_policies(pb::ListRunnerPoliciesRequest {
                 runner_id: runner_id.clone(),
-                pagination: Some(pb::PaginationRequest { page_size: 2, token: token.clone() }),
+                pagination: Some(pb::PaginationRequest {
+                    page_size: 2,
+                    token: token.clone(),
+                }),
             })
             .await
             .unwrap()
@@ -354,11 +468,17 @@ async fn policies_are_created_listed_paged_updated_and_deleted() {
         .unwrap()
         .into_inner();
     assert_eq!(updated.policy.unwrap().role, pb::RunnerRole::Admin as i32);
-    api.delete_runner_policy(pb::DeleteRunnerPolicyRequest { runner_id: runner_id.clone(), group_id: groups[2].clone() })
-        .await
-        .unwrap();
+    api.delete_runner_policy(pb::DeleteRunnerPolicyRequest {
+        runner_id: runner_id.clone(),
+        group_id: groups[2].clone(),
+    })
+    .await
+    .unwrap();
     let again = api
-        .delete_runner_policy(pb::DeleteRunnerPolicyRequest { runner_id: runner_id.clone(), group_id: groups[2].clone() })
+        .delete_runner_policy(pb::DeleteRunnerPolicyRequest {
+            runner_id: runner_id.clone(),
+            group_id: groups[2].clone(),
+        })
         .await
         .unwrap_err();
     assert_eq!(again.code(), Code::NotFound);
@@ -372,21 +492,35 @@ async fn policies_are_created_listed_paged_updated_and_deleted() {
         .unwrap_err();
     assert_eq!(missing.code(), Code::NotFound);
     let left = api
-        .list_runner_policies(pb::ListRunnerPoliciesRequest { runner_id: runner_id.clone(), pagination: None })
+        .list_runner_policies(pb::ListRunnerPoliciesRequest {
+            runner_id: runner_id.clone(),
+            pagination: None,
+        })
         .await
         .unwrap()
         .into_inner()
         .policies;
     assert_eq!(left.len(), 4);
-    assert!(left.contains(&pb::RunnerPolicy { group_id: groups[1].clone(), role: pb::RunnerRole::Admin as i32 }));
+    assert!(left.contains(&pb::RunnerPolicy {
+        group_id: groups[1].clone(),
+        role: pb::RunnerRole::Admin as i32
+    }));
 
     // deleting the runner takes its policies along
-    api.delete_runner(pb::DeleteRunnerRequest { runner_id: runner_id.clone(), force: true }).await.unwrap();
+    api.delete_runner(pb::DeleteRunnerRequest {
+        runner_id: runner_id.clone(),
+        force: true,
+    })
+    .await
+    .unwrap();
     let backend = server.state.db.get_database_backend();
     let count = server
         .state
         .db
-        .query_one(Statement::from_string(backend, "SELECT COUNT(*) AS n FROM runner_policies"))
+        .query_one(Statement::from_string(
+            backend,
+            "SELECT COUNT(*) AS n FROM runner_policies",
+        ))
         .await
         .unwrap()
         .unwrap()

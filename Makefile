@@ -1,0 +1,32 @@
+# paddock — common tasks. `make test` is the README's test command.
+.PHONY: run build test test-sqlite test-postgres compat lint fmt
+
+# PostgreSQL that test-postgres creates its throwaway databases in
+PADDOCK_TEST_POSTGRES_URL ?= postgres://postgres@127.0.0.1:5432/postgres
+export PADDOCK_TEST_POSTGRES_URL
+
+run:
+	cargo run --release -- serve
+
+build:
+	cargo build --release
+
+# The whole suite on the embedded SQLite, then the integration tests on PostgreSQL.
+test: test-sqlite test-postgres
+
+test-sqlite:
+	cargo test
+
+test-postgres:
+	PADDOCK_TEST_DATABASE=postgres cargo test --test integration -- --skip compat_descriptors
+
+# Descriptor compatibility with the official SDK (gitpod-sdk 1.2.0 from PyPI); never skipped.
+compat:
+	PADDOCK_REQUIRE_COMPAT=1 cargo test --test integration compat_descriptors
+
+lint:
+	cargo fmt --check
+	cargo clippy --all-targets -- -D warnings
+
+fmt:
+	cargo fmt
