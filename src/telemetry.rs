@@ -224,8 +224,14 @@ mod tests {
         let log = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
         assert_eq!(log.lines().count(), 1, "{log}");
         assert!(log.contains("method=/gitpod.v1.RunnerService/GetRunner"), "{log}");
-        assert!(log.contains("code=\"NOT_FOUND\"") || log.contains("code=NOT_FOUND"), "{log}");
-        assert!(log.contains("protocol=\"grpc\"") || log.contains("protocol=grpc"), "{log}");
+        assert!(
+            log.contains("code=\"NOT_FOUND\"") || log.contains("code=NOT_FOUND"),
+            "{log}"
+        );
+        assert!(
+            log.contains("protocol=\"grpc\"") || log.contains("protocol=grpc"),
+            "{log}"
+        );
         assert!(log.contains("latency_us="), "{log}");
         assert!(!log.contains("pdk_pat_very_secret"), "{log}");
     }
