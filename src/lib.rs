@@ -7,6 +7,7 @@ pub mod config;
 pub mod error;
 pub mod pagination;
 pub mod proto;
+pub mod protocol;
 pub mod secrets;
 pub mod server;
 pub mod state;

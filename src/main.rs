@@ -42,6 +42,10 @@ struct ServeArgs {
     /// Default: next to the SQLite file (created on first start); paddock.key for PostgreSQL.
     #[arg(long, env = "PADDOCK_SECRET_KEY_FILE")]
     secret_key_file: Option<PathBuf>,
+    /// Origin browsers may call from (repeatable, or comma-separated in the
+    /// environment); `*` allows any. None by default.
+    #[arg(long = "cors-origin", env = "PADDOCK_CORS_ORIGINS", value_delimiter = ',')]
+    cors_origins: Vec<String>,
 }
 
 #[derive(Subcommand)]
@@ -136,9 +140,10 @@ async fn serve(database_url: String, args: ServeArgs) -> anyhow::Result<()> {
     tracing::info!(
         listen = %listener.local_addr()?,
         database = %store::redact(&settings.database_url),
-        "paddock serving gRPC and gRPC-Web"
+        "paddock serving gRPC, gRPC-Web and Connect"
     );
-    server::serve(listener, state, shutdown_signal()).await
+    let options = server::ServerOptions { cors_origins: args.cors_origins };
+    server::serve(listener, state, options, shutdown_signal()).await
 }
 
 async fn admin(database_url: &str, command: Admin) -> anyhow::Result<serde_json::Value> {

@@ -1,5 +1,5 @@
-//! Assembles the one port: gRPC (h2c) and gRPC-Web (HTTP/1.1 and h2) for
-//! every service, reflection and health; graceful shutdown.
+//! Assembles the one port: gRPC (h2c), gRPC-Web and Connect (HTTP/1.1 and
+//! h2) for every service, reflection and health, CORS; graceful shutdown.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -17,6 +17,7 @@ use crate::api::runner_configuration::RunnerConfigurationApi;
 use crate::auth::layer::AuthLayer;
 use crate::config::Settings;
 use crate::proto::FILE_DESCRIPTOR_SET;
+use crate::protocol::connect::{ConnectLayer, Routes};
 use crate::proto::gitpod::v1::identity_service_server::IdentityServiceServer;
 use crate::proto::gitpod::v1::runner_configuration_service_server::RunnerConfigurationServiceServer;
 use crate::proto::gitpod::v1::runner_service_server::RunnerServiceServer;
@@ -47,13 +48,23 @@ pub async fn prepare(settings: &Settings) -> anyhow::Result<AppState> {
     })
 }
 
+/// How the port behaves towards clients (as opposed to what it stores).
+#[derive(Debug, Clone, Default)]
+pub struct ServerOptions {
+    /// Origins browsers may call from (`--cors-origin`); `*` allows any.
+    pub cors_origins: Vec<String>,
+}
+
 /// Serves every protocol on `listener` until `shutdown` resolves; calls in
 /// flight then finish before this returns.
 pub async fn serve(
     listener: TcpListener,
     state: AppState,
+    options: ServerOptions,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
+    let connect = ConnectLayer::new(Routes::new(FILE_DESCRIPTOR_SET, "gitpod.v1")?);
+    let cors = crate::protocol::cors::layer(&options.cors_origins)?;
     macro_rules! gitpod_service {
         ($server:ident, $api:expr) => {
             $server::new($api)
@@ -102,6 +113,8 @@ pub async fn serve(
     let serving = Server::builder()
         .accept_http1(true)
         .layer(CallLogLayer)
+        .layer(tower::util::option_layer(cors))
+        .layer(connect)
         .layer(GrpcWebLayer::new())
         .layer(AuthLayer::new(state.db.clone()))
         .add_service(runner)

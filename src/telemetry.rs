@@ -10,6 +10,8 @@ use http::{HeaderMap, Request, Response};
 use http_body::{Body, Frame};
 use tower::{Layer, Service};
 
+use crate::protocol::connect::CallCode;
+
 #[derive(Clone, Copy, Default)]
 pub struct CallLogLayer;
 
@@ -77,8 +79,9 @@ fn grpc_code_name(code: &str) -> &'static str {
     }
 }
 
-fn protocol(headers: &HeaderMap) -> &'static str {
-    let content_type = headers
+fn protocol<B>(request: &Request<B>) -> &'static str {
+    let content_type = request
+        .headers()
         .get(http::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default();
@@ -86,6 +89,10 @@ fn protocol(headers: &HeaderMap) -> &'static str {
         "grpc-web"
     } else if content_type.starts_with("application/grpc") {
         "grpc"
+    } else if content_type.starts_with("application/json") || content_type.starts_with("application/proto") {
+        "connect"
+    } else if request.method() == http::Method::GET && request.uri().query().is_some() {
+        "connect-get"
     } else {
         "http"
     }
@@ -115,7 +122,7 @@ where
 
     fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
         let method = request.uri().path().to_owned();
-        let protocol = protocol(request.headers());
+        let protocol = protocol(&request);
         let started = Instant::now();
         let future = self.inner.call(request);
         Box::pin(async move {
@@ -124,8 +131,11 @@ where
                 method,
                 protocol,
                 started,
-                // trailers-only responses (errors) carry the status in headers
-                code: grpc_status(response.headers()),
+                // trailers-only responses (errors) carry the status in headers;
+                // Connect answers say it in an extension
+                code: grpc_status(response.headers()).or_else(|| {
+                    response.extensions().get::<CallCode>().map(|c| (c.0 as i32).to_string())
+                }),
                 http_status: response.status().as_u16(),
             };
             Ok(response.map(|inner| LoggedBody {

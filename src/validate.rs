@@ -61,6 +61,14 @@ impl Violations {
         }
     }
 
+    /// Text paddock stores must not hold NUL characters: valid UTF-8, but
+    /// PostgreSQL cannot store them (and no name or URL needs one).
+    pub fn storable(&mut self, field: &str, value: &str) {
+        if value.contains('\0') {
+            self.add(field, "value must not contain NUL characters");
+        }
+    }
+
     /// `enum.defined_only`.
     pub fn defined_enum<E: TryFrom<i32>>(&mut self, field: &str, value: i32) {
         if E::try_from(value).is_err() {

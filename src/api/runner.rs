@@ -96,6 +96,14 @@ impl RunnerApi {
         v.defined_enum::<pb::RunnerKind>("kind", req.kind);
         v.defined_enum::<pb::RunnerProvider>("provider", req.provider);
         let runner_manager_id = v.optional_uuid("runner_manager_id", &req.runner_manager_id);
+        v.storable("name", &req.name);
+        if let Some(c) = req.spec.as_ref().and_then(|s| s.configuration.as_ref()) {
+            v.storable("spec.configuration.region", &c.region);
+            if let Some(m) = &c.metrics {
+                v.storable("spec.configuration.metrics.url", &m.url);
+                v.storable("spec.configuration.metrics.username", &m.username);
+            }
+        }
         v.finish()?;
         access::create_runner(&caller)?;
 
@@ -214,6 +222,11 @@ impl RunnerApi {
         let runner_id = v.uuid("runner_id", &req.runner_id);
         if let Some(name) = &req.name {
             v.length("name", name, 3, 127);
+            v.storable("name", name);
+        }
+        if let Some(m) = req.spec.as_ref().and_then(|s| s.configuration.as_ref()).and_then(|c| c.metrics.as_ref()) {
+            v.storable("spec.configuration.metrics.url", m.url.as_deref().unwrap_or_default());
+            v.storable("spec.configuration.metrics.username", m.username.as_deref().unwrap_or_default());
         }
         v.finish()?;
         let runner_id = runner_id.ok_or_else(|| Error::invalid("runner_id", "value must be a valid UUID"))?;
