@@ -142,7 +142,9 @@ async fn serve(database_url: String, args: ServeArgs) -> anyhow::Result<()> {
         database = %store::redact(&settings.database_url),
         "paddock serving gRPC, gRPC-Web and Connect"
     );
-    let options = server::ServerOptions { cors_origins: args.cors_origins };
+    let options = server::ServerOptions {
+        cors_origins: args.cors_origins,
+    };
     server::serve(listener, state, options, shutdown_signal()).await
 }
 

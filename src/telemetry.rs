@@ -134,7 +134,10 @@ where
                 // trailers-only responses (errors) carry the status in headers;
                 // Connect answers say it in an extension
                 code: grpc_status(response.headers()).or_else(|| {
-                    response.extensions().get::<CallCode>().map(|c| (c.0 as i32).to_string())
+                    response
+                        .extensions()
+                        .get::<CallCode>()
+                        .map(|c| (c.0 as i32).to_string())
                 }),
                 http_status: response.status().as_u16(),
             };

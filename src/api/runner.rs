@@ -224,9 +224,17 @@ impl RunnerApi {
             v.length("name", name, 3, 127);
             v.storable("name", name);
         }
-        if let Some(m) = req.spec.as_ref().and_then(|s| s.configuration.as_ref()).and_then(|c| c.metrics.as_ref()) {
+        if let Some(m) = req
+            .spec
+            .as_ref()
+            .and_then(|s| s.configuration.as_ref())
+            .and_then(|c| c.metrics.as_ref())
+        {
             v.storable("spec.configuration.metrics.url", m.url.as_deref().unwrap_or_default());
-            v.storable("spec.configuration.metrics.username", m.username.as_deref().unwrap_or_default());
+            v.storable(
+                "spec.configuration.metrics.username",
+                m.username.as_deref().unwrap_or_default(),
+            );
         }
         v.finish()?;
         let runner_id = runner_id.ok_or_else(|| Error::invalid("runner_id", "value must be a valid UUID"))?;

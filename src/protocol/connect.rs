@@ -62,14 +62,16 @@ impl Routes {
                 if method.is_client_streaming() || method.is_server_streaming() {
                     continue;
                 }
-                let no_side_effects = method
-                    .method_descriptor_proto()
-                    .options
-                    .as_ref()
-                    .is_some_and(|o| o.idempotency_level() == prost_types::method_options::IdempotencyLevel::NoSideEffects);
+                let no_side_effects = method.method_descriptor_proto().options.as_ref().is_some_and(|o| {
+                    o.idempotency_level() == prost_types::method_options::IdempotencyLevel::NoSideEffects
+                });
                 methods.insert(
                     format!("/{}/{}", service.full_name(), method.name()),
-                    Method_ { input: method.input(), output: method.output(), no_side_effects },
+                    Method_ {
+                        input: method.input(),
+                        output: method.output(),
+                        no_side_effects,
+                    },
                 );
             }
         }
@@ -84,7 +86,9 @@ pub struct ConnectLayer {
 
 impl ConnectLayer {
     pub fn new(routes: Routes) -> Self {
-        ConnectLayer { routes: Arc::new(routes) }
+        ConnectLayer {
+            routes: Arc::new(routes),
+        }
     }
 }
 
@@ -92,7 +96,10 @@ impl<S> Layer<S> for ConnectLayer {
     type Service = Connect<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        Connect { inner, routes: self.routes.clone() }
+        Connect {
+            inner,
+            routes: self.routes.clone(),
+        }
     }
 }
 
@@ -121,7 +128,11 @@ struct Failure {
 
 impl Failure {
     fn new(code: Code, message: impl Into<String>) -> Self {
-        Failure { code, message: message.into(), details: Vec::new() }
+        Failure {
+            code,
+            message: message.into(),
+            details: Vec::new(),
+        }
     }
 }
 
@@ -170,9 +181,10 @@ where
                 Kind::Connect(codec) => Ok(serve_connect(inner, &routes, request, codec).await),
                 Kind::UnsupportedMediaType => {
                     let mut response = plain_status(StatusCode::UNSUPPORTED_MEDIA_TYPE, Code::Unknown);
-                    response
-                        .headers_mut()
-                        .insert("accept-post", HeaderValue::from_static("application/json, application/proto"));
+                    response.headers_mut().insert(
+                        "accept-post",
+                        HeaderValue::from_static("application/json, application/proto"),
+                    );
                     Ok(response)
                 }
             }
@@ -189,7 +201,9 @@ enum Kind {
 
 fn strip_api_prefix<B>(request: &mut Request<B>) {
     let path = request.uri().path();
-    let Some(rest) = path.strip_prefix(API_PREFIX) else { return };
+    let Some(rest) = path.strip_prefix(API_PREFIX) else {
+        return;
+    };
     if !rest.starts_with('/') || rest.len() < 2 {
         return;
     }
@@ -254,8 +268,10 @@ where
     let path = request.uri().path().to_owned();
     let Some(method) = routes.methods.get(&path) else {
         // an unknown route is a 404, whatever the code table says for the code
-        let mut response =
-            error_response(Failure::new(Code::Unimplemented, format!("{path} is not a known method")), false);
+        let mut response = error_response(
+            Failure::new(Code::Unimplemented, format!("{path} is not a known method")),
+            false,
+        );
         *response.status_mut() = StatusCode::NOT_FOUND;
         return response;
     };
@@ -281,11 +297,19 @@ fn accepts_gzip(headers: &HeaderMap) -> bool {
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))
-        .any(|e| e.split(';').next().unwrap_or_default().trim().eq_ignore_ascii_case("gzip"))
+        .any(|e| {
+            e.split(';')
+                .next()
+                .unwrap_or_default()
+                .trim()
+                .eq_ignore_ascii_case("gzip")
+        })
 }
 
 fn timeout(headers: &HeaderMap) -> Result<Option<Duration>, Failure> {
-    let Some(value) = headers.get("connect-timeout-ms") else { return Ok(None) };
+    let Some(value) = headers.get("connect-timeout-ms") else {
+        return Ok(None);
+    };
     let bad = || Failure::new(Code::InvalidArgument, "connect-timeout-ms: at most 10 digits");
     let text = value.to_str().map_err(|_| bad())?;
     if text.is_empty() || text.len() > 10 || !text.bytes().all(|b| b.is_ascii_digit()) {
@@ -301,7 +325,10 @@ fn check_protocol_version(value: Option<&HeaderValue>) -> Result<(), Failure> {
         Some(v) if v == "1" => Ok(()),
         Some(v) => Err(Failure::new(
             Code::InvalidArgument,
-            format!("connect-protocol-version must be 1, not {:?}", String::from_utf8_lossy(v.as_bytes())),
+            format!(
+                "connect-protocol-version must be 1, not {:?}",
+                String::from_utf8_lossy(v.as_bytes())
+            ),
         )),
     }
 }
@@ -318,7 +345,10 @@ where
     B::Error: Into<tower::BoxError>,
 {
     check_protocol_version(headers.get("connect-protocol-version"))?;
-    let encoding = headers.get(CONTENT_ENCODING).and_then(|v| v.to_str().ok()).unwrap_or("identity");
+    let encoding = headers
+        .get(CONTENT_ENCODING)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("identity");
     let raw = match Limited::new(body, MAX_MESSAGE_SIZE).collect().await {
         Ok(collected) => collected.to_bytes(),
         Err(e) if e.is::<http_body_util::LengthLimitError>() => {
@@ -342,7 +372,10 @@ where
 
 fn read_get<'a>(method: &'a Method_, uri: &Uri, accepts_gzip: bool) -> Result<Call<'a>, Failure> {
     if !method.no_side_effects {
-        return Err(Failure::new(Code::Unimplemented, "this method does not accept GET; use POST"));
+        return Err(Failure::new(
+            Code::Unimplemented,
+            "this method does not accept GET; use POST",
+        ));
     }
     let mut connect = None;
     let mut encoding = None;
@@ -425,7 +458,11 @@ fn to_protobuf(method: &Method_, codec: Codec, raw: Bytes) -> Result<Bytes, Fail
             Ok(raw)
         }
         Codec::Json => {
-            let text = if raw.iter().all(u8::is_ascii_whitespace) { &b"{}"[..] } else { raw.as_ref() };
+            let text = if raw.iter().all(u8::is_ascii_whitespace) {
+                &b"{}"[..]
+            } else {
+                raw.as_ref()
+            };
             let mut deserializer = serde_json::Deserializer::from_slice(text);
             let message = DynamicMessage::deserialize(method.input.clone(), &mut deserializer)
                 .and_then(|m| deserializer.end().map(|()| m))
@@ -497,6 +534,13 @@ where
         Ok::<_, Failure>((parts.headers, trailers, collected.to_bytes()))
     };
     let (headers, trailers, body) = match call.timeout {
+        // a zero budget is spent before the call starts
+        Some(t) if t.is_zero() => {
+            return Err(Failure::new(
+                Code::DeadlineExceeded,
+                "the call exceeded connect-timeout-ms",
+            ));
+        }
         Some(t) => tokio::time::timeout(t, exchange)
             .await
             .map_err(|_| Failure::new(Code::DeadlineExceeded, "the call exceeded connect-timeout-ms"))??,
@@ -504,7 +548,11 @@ where
     };
 
     // A trailers-only answer carries its status in the headers.
-    let status_source = if headers.contains_key("grpc-status") { &headers } else { &trailers };
+    let status_source = if headers.contains_key("grpc-status") {
+        &headers
+    } else {
+        &trailers
+    };
     let code = status_source
         .get("grpc-status")
         .map(|v| codes::from_grpc_status(v.as_bytes()))
@@ -535,7 +583,10 @@ fn unframe(headers: &HeaderMap, body: Bytes) -> Result<Bytes, Failure> {
         return Err(broken());
     }
     if compressed {
-        let encoding = headers.get("grpc-encoding").and_then(|v| v.to_str().ok()).unwrap_or("identity");
+        let encoding = headers
+            .get("grpc-encoding")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("identity");
         return decompress(encoding, message).map_err(|_| broken());
     }
     Ok(message)
@@ -559,7 +610,12 @@ fn grpc_failure(code: Code, metadata: &HeaderMap) -> Failure {
         .unwrap_or_default();
     let details = metadata
         .get("grpc-status-details-bin")
-        .and_then(|v| STANDARD_NO_PAD.decode(v.as_bytes()).or_else(|_| STANDARD.decode(v.as_bytes())).ok())
+        .and_then(|v| {
+            STANDARD_NO_PAD
+                .decode(v.as_bytes())
+                .or_else(|_| STANDARD.decode(v.as_bytes()))
+                .ok()
+        })
         .and_then(|bytes| RpcStatus::decode(bytes.as_slice()).ok())
         .map(|status| {
             status
@@ -619,7 +675,12 @@ fn with_body(mut builder: http::response::Builder, data: Vec<u8>, accepts_gzip: 
         .unwrap_or_else(|_| plain_status(StatusCode::INTERNAL_SERVER_ERROR, Code::Internal))
 }
 
-fn success_response(call: &Call<'_>, metadata: HeaderMap, message: Bytes, request_headers: &HeaderMap) -> Response<Body> {
+fn success_response(
+    call: &Call<'_>,
+    metadata: HeaderMap,
+    message: Bytes,
+    request_headers: &HeaderMap,
+) -> Response<Body> {
     let (content_type, data) = match call.codec {
         Codec::Proto => ("application/proto", message.to_vec()),
         Codec::Json => match to_json(&call.method.output, &message) {
@@ -632,12 +693,13 @@ fn success_response(call: &Call<'_>, metadata: HeaderMap, message: Bytes, reques
             }
         },
     };
-    let mut builder = Response::builder().status(StatusCode::OK).header(CONTENT_TYPE, content_type);
+    let mut builder = Response::builder()
+        .status(StatusCode::OK)
+        .header(CONTENT_TYPE, content_type);
     for (name, value) in metadata.iter() {
         let n = name.as_str();
-        if !(n.starts_with("grpc-") || n == "content-type" || n == "content-length" || n == "trailer-grpc-status")
-            && !n.starts_with("trailer-grpc-")
-        {
+        let transport = n.starts_with("grpc-") || n.starts_with("trailer-grpc-");
+        if !(transport || n == "content-type" || n == "content-length") {
             builder = builder.header(name, value);
         }
     }
@@ -645,7 +707,10 @@ fn success_response(call: &Call<'_>, metadata: HeaderMap, message: Bytes, reques
         // Answers depend on who asks: caches may keep them per user and must
         // revalidate; an ETag lets them.
         let etag = format!("\"{}\"", &hex_digest(&data)[..32]);
-        if request_headers.get(http::header::IF_NONE_MATCH).is_some_and(|v| v.as_bytes() == etag.as_bytes()) {
+        if request_headers
+            .get(http::header::IF_NONE_MATCH)
+            .is_some_and(|v| v.as_bytes() == etag.as_bytes())
+        {
             let mut response = plain_status(StatusCode::NOT_MODIFIED, Code::Ok);
             if let Ok(v) = HeaderValue::from_str(&etag) {
                 response.headers_mut().insert(http::header::ETAG, v);
@@ -713,7 +778,10 @@ mod tests {
 
     #[test]
     fn the_api_prefix_is_stripped_once() {
-        let mut r = Request::builder().uri("/api/gitpod.v1.RunnerService/GetRunner?x=1").body(()).unwrap();
+        let mut r = Request::builder()
+            .uri("/api/gitpod.v1.RunnerService/GetRunner?x=1")
+            .body(())
+            .unwrap();
         strip_api_prefix(&mut r);
         assert_eq!(r.uri().path(), "/gitpod.v1.RunnerService/GetRunner");
         assert_eq!(r.uri().query(), Some("x=1"));

@@ -137,7 +137,9 @@ impl TestServer {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("local addr");
         let (tx, rx) = oneshot::channel::<()>();
-        let options = server::ServerOptions { cors_origins: vec!["http://allowed.example".into()] };
+        let options = server::ServerOptions {
+            cors_origins: vec!["http://allowed.example".into()],
+        };
         let task = tokio::spawn(server::serve(listener, state.clone(), options, async {
             let _ = rx.await;
         }));

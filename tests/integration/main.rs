@@ -9,6 +9,8 @@ mod authentication;
 mod authorization;
 mod cli;
 mod compat_descriptors;
+mod connect;
+mod fuzz;
 mod lifecycle;
 mod runners;
 mod server;

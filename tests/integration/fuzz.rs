@@ -1,0 +1,236 @@
+//! Random and mutated bodies on the Connect path: every answer is a proper
+//! non-5xx HTTP response, in time; the server never panics or hangs.
+
+use std::time::Duration;
+
+use http::Method;
+use prost::Message;
+use serde_json::json;
+
+use crate::connect::Http;
+use crate::harness::*;
+
+/// xorshift64*: deterministic, so a failure can be replayed from its seed.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+}
+
+const METHODS: &[&str] = &[
+    "/gitpod.v1.RunnerService/CreateRunner",
+    "/gitpod.v1.RunnerService/GetRunner",
+    "/gitpod.v1.RunnerService/ListRunners",
+    "/gitpod.v1.RunnerService/UpdateRunner",
+    "/gitpod.v1.RunnerService/DeleteRunner",
+    "/gitpod.v1.RunnerService/CreateRunnerToken",
+    "/gitpod.v1.RunnerService/ListRunnerPolicies",
+    "/gitpod.v1.RunnerService/CreateRunnerPolicy",
+    "/gitpod.v1.RunnerService/UpdateRunnerPolicy",
+    "/gitpod.v1.RunnerService/DeleteRunnerPolicy",
+    "/gitpod.v1.IdentityService/ExchangeToken",
+    "/gitpod.v1.IdentityService/GetAuthenticatedIdentity",
+];
+
+fn seeds(runner_id: &str, group_id: &str) -> Vec<(Vec<u8>, Vec<u8>)> {
+    let pairs: Vec<(serde_json::Value, Vec<u8>)> = vec![
+        (
+            json!({"name": "fuzzed runner", "provider": "RUNNER_PROVIDER_AWS_EC2", "spec": {"configuration": {"region": "eu", "updateWindow": {"startHour": 3}}}}),
+            linux_runner("fuzzed runner").encode_to_vec(),
+        ),
+        (
+            json!({"runnerId": runner_id}),
+            pb::GetRunnerRequest {
+                runner_id: runner_id.into(),
+            }
+            .encode_to_vec(),
+        ),
+        (
+            json!({"pagination": {"pageSize": 3, "token": "AAAA"}, "filter": {"kinds": ["RUNNER_KIND_LOCAL"], "creatorIds": [runner_id]}}),
+            pb::ListRunnersRequest {
+                pagination: Some(pb::PaginationRequest {
+                    page_size: 3,
+                    token: String::new(),
+                }),
+                filter: Some(pb::list_runners_request::Filter {
+                    kinds: vec![1, 2],
+                    ..Default::default()
+                }),
+            }
+            .encode_to_vec(),
+        ),
+        (
+            json!({"runnerId": runner_id, "name": "renamed", "spec": {"desiredPhase": 3, "configuration": {"metrics": {"password": "x"}, "honeycombApiKey": "k"}}}),
+            pb::UpdateRunnerRequest {
+                runner_id: runner_id.into(),
+                name: Some("renamed".into()),
+                spec: None,
+            }
+            .encode_to_vec(),
+        ),
+        (
+            json!({"runnerId": runner_id, "groupId": group_id, "role": "RUNNER_ROLE_ADMIN"}),
+            pb::CreateRunnerPolicyRequest {
+                runner_id: runner_id.into(),
+                group_id: group_id.into(),
+                role: 1,
+            }
+            .encode_to_vec(),
+        ),
+        (
+            json!({"exchangeToken": "pdk_rex_x"}),
+            pb::ExchangeTokenRequest {
+                exchange_token: "pdk_rex_x".into(),
+            }
+            .encode_to_vec(),
+        ),
+    ];
+    pairs
+        .into_iter()
+        .map(|(j, p)| (serde_json::to_vec(&j).unwrap(), p))
+        .collect()
+}
+
+fn mutate(rng: &mut Rng, seed: &[u8]) -> Vec<u8> {
+    let mut body = seed.to_vec();
+    match rng.below(6) {
+        // random bytes
+        0 => (0..rng.below(64)).map(|_| rng.next() as u8).collect(),
+        // bit flips
+        1 => {
+            for _ in 0..=rng.below(4) {
+                if !body.is_empty() {
+                    let i = rng.below(body.len());
+                    body[i] ^= 1 << rng.below(8);
+                }
+            }
+            body
+        }
+        // truncation
+        2 => {
+            let n = rng.below(body.len() + 1);
+            body.truncate(n);
+            body
+        }
+        // inserted junk
+        3 => {
+            let at = rng.below(body.len() + 1);
+            const JUNK: &[u8] = b"{}[]\":,0x\\\x00\xff";
+            let junk: Vec<u8> = (0..=rng.below(8)).map(|_| JUNK[rng.below(JUNK.len())]).collect();
+            body.splice(at..at, junk);
+            body
+        }
+        // duplicated slices
+        4 => {
+            let a = rng.below(body.len() + 1);
+            let b = a + rng.below(body.len() - a + 1);
+            let slice = body[a..b].to_vec();
+            body.extend_from_slice(&slice);
+            body
+        }
+        _ => body,
+    }
+}
+
+fn gzip(data: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    encoder.write_all(data).unwrap();
+    encoder.finish().unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ten_thousand_mangled_bodies_never_break_the_server() {
+    const REQUESTS: usize = 10_000;
+    const WORKERS: usize = 8;
+    let server = TestServer::start().await;
+    let setup = Http::new(&server, Some(&server.admin.token));
+    let runner = setup
+        .json(
+            "/gitpod.v1.RunnerService/CreateRunner",
+            json!({"name": "seed", "provider": 2}),
+        )
+        .await
+        .json();
+    let runner_id = runner["runner"]["runnerId"].as_str().unwrap().to_owned();
+    let group_id = server
+        .group(server.admin.organization_id, "fuzz", &[])
+        .await
+        .to_string();
+    let seeds = std::sync::Arc::new(seeds(&runner_id, &group_id));
+
+    let mut workers = Vec::new();
+    for worker in 0..WORKERS {
+        let http = Http::new(&server, Some(&server.admin.token));
+        let seeds = seeds.clone();
+        workers.push(tokio::spawn(async move {
+            let seed = 0x9E37_79B9_7F4A_7C15 ^ (worker as u64 + 1);
+            let mut rng = Rng(seed);
+            let mut statuses = std::collections::BTreeMap::new();
+            for i in 0..REQUESTS / WORKERS {
+                let (json_seed, proto_seed) = &seeds[rng.below(seeds.len())];
+                let json = rng.below(2) == 0;
+                let mut body = mutate(&mut rng, if json { json_seed } else { proto_seed });
+                let mut headers = vec![(
+                    "content-type",
+                    if json { "application/json" } else { "application/proto" },
+                )];
+                match rng.below(5) {
+                    0 => {
+                        body = gzip(&body);
+                        headers.push(("content-encoding", "gzip"));
+                    }
+                    1 => headers.push(("content-encoding", "gzip")), // claims gzip, is not
+                    2 => headers.push(("accept-encoding", "gzip")),
+                    _ => {}
+                }
+                let path = METHODS[rng.below(METHODS.len())];
+                let answer = tokio::time::timeout(
+                    Duration::from_secs(20),
+                    http.send(Method::POST, path, &headers, body.clone()),
+                )
+                .await
+                .unwrap_or_else(|_| panic!("worker {worker} request {i} hung: {path} {body:?}"));
+                assert!(
+                    answer.status.as_u16() < 500,
+                    "worker {worker} request {i}: {path} answered {} to {body:?}: {:?}",
+                    answer.status,
+                    answer.body
+                );
+                if answer.status != http::StatusCode::OK {
+                    assert_eq!(answer.headers["content-type"], "application/json", "{path} {body:?}");
+                }
+                *statuses.entry(answer.status.as_u16()).or_insert(0usize) += 1;
+            }
+            statuses
+        }));
+    }
+    let mut totals = std::collections::BTreeMap::new();
+    for worker in workers {
+        for (status, n) in worker.await.unwrap() {
+            *totals.entry(status).or_insert(0) += n;
+        }
+    }
+    assert_eq!(totals.values().sum::<usize>(), REQUESTS);
+    assert!(
+        totals.get(&200).copied().unwrap_or(0) > 100,
+        "some mutants are valid calls: {totals:?}"
+    );
+    assert!(totals.get(&400).copied().unwrap_or(0) > 100, "most are not: {totals:?}");
+    eprintln!("fuzz statuses: {totals:?}");
+
+    // and the server still serves
+    let alive = setup
+        .json("/gitpod.v1.IdentityService/GetAuthenticatedIdentity", json!({}))
+        .await;
+    assert_eq!(alive.status, http::StatusCode::OK);
+    server.stop().await;
+}
