@@ -1,5 +1,5 @@
 # paddock — common tasks. `make test` is the README's test command.
-.PHONY: run build test test-sqlite test-postgres compat lint fmt
+.PHONY: run build test test-sqlite test-postgres compat browser lint fmt
 
 # PostgreSQL that test-postgres creates its throwaway databases in
 PADDOCK_TEST_POSTGRES_URL ?= postgres://postgres@127.0.0.1:5432/postgres
@@ -20,9 +20,13 @@ test-sqlite:
 test-postgres:
 	PADDOCK_TEST_DATABASE=postgres cargo test --test integration -- --skip compat_descriptors
 
-# Descriptor compatibility with the official SDK (gitpod-sdk 1.2.0 from PyPI); never skipped.
+# Compatibility with the official SDK (gitpod-sdk 1.2.0 from PyPI), never skipped: our
+# descriptors against the SDK's, then every implemented RPC through the SDK's generated
+# clients over Connect (proto and JSON), gRPC and gRPC-Web against a real paddock.
 compat:
 	PADDOCK_REQUIRE_COMPAT=1 cargo test --test integration compat_descriptors
+	cargo build
+	cd tests/python && "$$(../../scripts/sdk-venv)/bin/python" -m pytest -q
 
 lint:
 	cargo fmt --check

@@ -1,0 +1,214 @@
+"""Every implemented RPC through the official SDK's generated clients, over
+every transport: one table, one row per RPC, one column per transport."""
+
+import json
+import uuid
+
+import pytest
+from connectrpc.code import Code
+from connectrpc.errors import ConnectError
+from gitpod.v1 import identity_pb2 as identity
+from gitpod.v1 import pagination_pb2 as pagination
+from gitpod.v1 import runner_configuration_pb2 as config
+from gitpod.v1 import runner_pb2 as runner
+from gitpod.v1.identity_connect import IdentityServiceClientSync
+from gitpod.v1.runner_connect import RunnerServiceClientSync
+
+from conftest import TRANSPORTS, make_client
+
+
+class Session:
+    """The SDK clients of one transport, calling as one user."""
+
+    def __init__(self, paddock, transport, token):
+        self.paddock = paddock
+        self.runners = make_client(RunnerServiceClientSync, paddock, transport)
+        self.identity = make_client(IdentityServiceClientSync, paddock, transport)
+        self.headers = {"authorization": f"Bearer {token}"}
+
+    def call(self, method, request, headers=None):
+        return method(request, headers=self.headers if headers is None else headers)
+
+    def create_runner(self, name="SDK runner", provider=config.RUNNER_PROVIDER_LINUX_HOST):
+        return self.call(self.runners.create_runner, runner.CreateRunnerRequest(name=name, provider=provider))
+
+    def group(self):
+        return json.loads(self.paddock.admin("group", "create", "--name", f"group-{uuid.uuid4().hex[:8]}"))["group_id"]
+
+
+def expect_code(code, fn, *args, **kwargs):
+    with pytest.raises(ConnectError) as raised:
+        fn(*args, **kwargs)
+    assert raised.value.code == code, raised.value
+
+
+def create_runner(s: Session):
+    created = s.call(s.runners.create_runner, runner.CreateRunnerRequest(
+        name="Production Runner", provider=config.RUNNER_PROVIDER_AWS_EC2,
+        spec=runner.RunnerSpec(desired_phase=runner.RUNNER_PHASE_ACTIVE,
+                               configuration=runner.RunnerConfiguration(region="us-west", auto_update=True))))
+    assert created.runner.kind == config.RUNNER_KIND_REMOTE
+    assert created.runner.status.phase == runner.RUNNER_PHASE_CREATED
+    assert created.runner.spec.configuration.region == "us-west"
+    assert created.exchange_token.startswith("pdk_rex_")
+    expect_code(Code.INVALID_ARGUMENT, s.call, s.runners.create_runner, runner.CreateRunnerRequest(name="ab"))
+
+
+def get_runner(s: Session):
+    created = s.create_runner()
+    got = s.call(s.runners.get_runner, runner.GetRunnerRequest(runner_id=created.runner.runner_id))
+    assert got.runner == created.runner
+    expect_code(Code.NOT_FOUND, s.call, s.runners.get_runner, runner.GetRunnerRequest(runner_id=str(uuid.uuid4())))
+
+
+def list_runners(s: Session):
+    mac = s.create_runner("mac runner", config.RUNNER_PROVIDER_DESKTOP_MAC).runner.runner_id
+    seen, token = [], ""
+    while True:
+        page = s.call(s.runners.list_runners, runner.ListRunnersRequest(
+            pagination=pagination.PaginationRequest(page_size=2, token=token)))
+        assert len(page.runners) <= 2
+        seen += [r.runner_id for r in page.runners]
+        token = page.pagination.next_token
+        if not token:
+            break
+    assert mac in seen and len(seen) == len(set(seen))
+    macs = s.call(s.runners.list_runners, runner.ListRunnersRequest(
+        filter=runner.ListRunnersRequest.Filter(providers=[config.RUNNER_PROVIDER_DESKTOP_MAC])))
+    assert mac in [r.runner_id for r in macs.runners]
+    assert all(r.provider == config.RUNNER_PROVIDER_DESKTOP_MAC for r in macs.runners)
+    expect_code(Code.INVALID_ARGUMENT, s.call, s.runners.list_runners,
+                runner.ListRunnersRequest(pagination=pagination.PaginationRequest(page_size=101)))
+
+
+def update_runner(s: Session):
+    runner_id = s.create_runner().runner.runner_id
+    s.call(s.runners.update_runner, runner.UpdateRunnerRequest(
+        runner_id=runner_id, name="Updated Runner Name",
+        spec=runner.UpdateRunnerRequest.Spec(configuration=runner.UpdateRunnerRequest.RunnerConfiguration(
+            release_channel=runner.RUNNER_RELEASE_CHANNEL_LATEST, honeycomb_api_key="hc-key"))))
+    got = s.call(s.runners.get_runner, runner.GetRunnerRequest(runner_id=runner_id)).runner
+    assert got.name == "Updated Runner Name"
+    assert got.spec.configuration.release_channel == runner.RUNNER_RELEASE_CHANNEL_LATEST
+    assert got.spec.configuration.encrypted_honeycomb_api_key and b"hc-key" not in got.spec.configuration.encrypted_honeycomb_api_key
+    expect_code(Code.INVALID_ARGUMENT, s.call, s.runners.update_runner, runner.UpdateRunnerRequest(runner_id="nope"))
+
+
+def delete_runner(s: Session):
+    runner_id = s.create_runner().runner.runner_id
+    s.call(s.runners.delete_runner, runner.DeleteRunnerRequest(runner_id=runner_id, force=True))
+    expect_code(Code.NOT_FOUND, s.call, s.runners.get_runner, runner.GetRunnerRequest(runner_id=runner_id))
+    expect_code(Code.NOT_FOUND, s.call, s.runners.delete_runner, runner.DeleteRunnerRequest(runner_id=runner_id))
+
+
+def create_runner_token(s: Session):
+    runner_id = s.create_runner().runner.runner_id
+    token = s.call(s.runners.create_runner_token, runner.CreateRunnerTokenRequest(runner_id=runner_id))
+    assert token.exchange_token.startswith("pdk_rex_")
+    access = s.identity.exchange_token(identity.ExchangeTokenRequest(exchange_token=token.exchange_token))
+    assert access.access_token.startswith("pdk_rat_")
+    expect_code(Code.NOT_FOUND, s.call, s.runners.create_runner_token,
+                runner.CreateRunnerTokenRequest(runner_id=str(uuid.uuid4())))
+
+
+def list_runner_policies(s: Session):
+    runner_id, group_id = s.create_runner().runner.runner_id, s.group()
+    s.call(s.runners.create_runner_policy, runner.CreateRunnerPolicyRequest(
+        runner_id=runner_id, group_id=group_id, role=runner.RUNNER_ROLE_USER))
+    listed = s.call(s.runners.list_runner_policies, runner.ListRunnerPoliciesRequest(runner_id=runner_id))
+    assert [(p.group_id, p.role) for p in listed.policies] == [(group_id, runner.RUNNER_ROLE_USER)]
+    expect_code(Code.INVALID_ARGUMENT, s.call, s.runners.list_runner_policies,
+                runner.ListRunnerPoliciesRequest(runner_id="x"))
+
+
+def create_runner_policy(s: Session):
+    runner_id, group_id = s.create_runner().runner.runner_id, s.group()
+    created = s.call(s.runners.create_runner_policy, runner.CreateRunnerPolicyRequest(
+        runner_id=runner_id, group_id=group_id, role=runner.RUNNER_ROLE_ADMIN))
+    assert created.policy.group_id == group_id and created.policy.role == runner.RUNNER_ROLE_ADMIN
+    expect_code(Code.ALREADY_EXISTS, s.call, s.runners.create_runner_policy, runner.CreateRunnerPolicyRequest(
+        runner_id=runner_id, group_id=group_id, role=runner.RUNNER_ROLE_ADMIN))
+    expect_code(Code.NOT_FOUND, s.call, s.runners.create_runner_policy, runner.CreateRunnerPolicyRequest(
+        runner_id=runner_id, group_id=str(uuid.uuid4()), role=runner.RUNNER_ROLE_ADMIN))
+
+
+def update_runner_policy(s: Session):
+    runner_id, group_id = s.create_runner().runner.runner_id, s.group()
+    s.call(s.runners.create_runner_policy, runner.CreateRunnerPolicyRequest(
+        runner_id=runner_id, group_id=group_id, role=runner.RUNNER_ROLE_ADMIN))
+    updated = s.call(s.runners.update_runner_policy, runner.UpdateRunnerPolicyRequest(
+        runner_id=runner_id, group_id=group_id, role=runner.RUNNER_ROLE_USER))
+    assert updated.policy.role == runner.RUNNER_ROLE_USER
+    expect_code(Code.NOT_FOUND, s.call, s.runners.update_runner_policy, runner.UpdateRunnerPolicyRequest(
+        runner_id=runner_id, group_id=str(uuid.uuid4()), role=runner.RUNNER_ROLE_USER))
+
+
+def delete_runner_policy(s: Session):
+    runner_id, group_id = s.create_runner().runner.runner_id, s.group()
+    s.call(s.runners.create_runner_policy, runner.CreateRunnerPolicyRequest(
+        runner_id=runner_id, group_id=group_id, role=runner.RUNNER_ROLE_ADMIN))
+    s.call(s.runners.delete_runner_policy, runner.DeleteRunnerPolicyRequest(runner_id=runner_id, group_id=group_id))
+    listed = s.call(s.runners.list_runner_policies, runner.ListRunnerPoliciesRequest(runner_id=runner_id))
+    assert list(listed.policies) == []
+    expect_code(Code.NOT_FOUND, s.call, s.runners.delete_runner_policy,
+                runner.DeleteRunnerPolicyRequest(runner_id=runner_id, group_id=group_id))
+
+
+def exchange_token(s: Session):
+    exchange = s.create_runner().exchange_token
+    access = s.identity.exchange_token(identity.ExchangeTokenRequest(exchange_token=exchange))
+    me = s.identity.get_authenticated_identity(identity.GetAuthenticatedIdentityRequest(),
+                                               headers={"authorization": f"Bearer {access.access_token}"})
+    assert me.subject.principal == identity.PRINCIPAL_RUNNER
+    expect_code(Code.UNAUTHENTICATED, s.identity.exchange_token, identity.ExchangeTokenRequest(exchange_token=exchange))
+
+
+def get_authenticated_identity(s: Session):
+    me = s.call(s.identity.get_authenticated_identity, identity.GetAuthenticatedIdentityRequest())
+    assert me.subject.principal == identity.PRINCIPAL_USER
+    uuid.UUID(me.subject.id)
+    uuid.UUID(me.organization_id)
+    expect_code(Code.UNAUTHENTICATED, s.call, s.identity.get_authenticated_identity,
+                identity.GetAuthenticatedIdentityRequest(), headers={})
+
+
+RPCS = [create_runner, get_runner, list_runners, update_runner, delete_runner, create_runner_token,
+        list_runner_policies, create_runner_policy, update_runner_policy, delete_runner_policy,
+        exchange_token, get_authenticated_identity]
+
+
+@pytest.mark.parametrize("transport", list(TRANSPORTS))
+@pytest.mark.parametrize("rpc", RPCS, ids=[f.__name__ for f in RPCS])
+def test_rpc_over_transport(paddock, rpc, transport):
+    rpc(Session(paddock, transport, paddock.admin_token))
+
+
+@pytest.mark.parametrize("transport", list(TRANSPORTS))
+def test_unimplemented_rpcs_answer_unimplemented(paddock, transport):
+    s = Session(paddock, transport, paddock.admin_token)
+    expect_code(Code.UNIMPLEMENTED, s.call, s.runners.search_repositories, runner.SearchRepositoriesRequest())
+
+
+@pytest.mark.parametrize("transport", list(TRANSPORTS))
+def test_without_the_api_base_path(paddock, transport):
+    client = make_client(IdentityServiceClientSync, paddock, transport, base_path="")
+    me = client.get_authenticated_identity(identity.GetAuthenticatedIdentityRequest(),
+                                           headers={"authorization": f"Bearer {paddock.admin_token}"})
+    assert me.subject.principal == identity.PRINCIPAL_USER
+
+
+def test_the_server_log_holds_no_token(paddock):
+    s = Session(paddock, "connect-json", paddock.admin_token)
+    exchange = s.create_runner().exchange_token
+    log = "".join(paddock.log)
+    assert paddock.admin_token not in log and exchange not in log
+
+
+def test_every_transport_reached_the_server_as_itself(paddock):
+    # the call log names the protocol each call arrived in
+    for transport in TRANSPORTS:
+        s = Session(paddock, transport, paddock.admin_token)
+        s.call(s.identity.get_authenticated_identity, identity.GetAuthenticatedIdentityRequest())
+    log = "".join(paddock.log)
+    for protocol in ['protocol="grpc"', 'protocol="grpc-web"', 'protocol="connect"']:
+        assert protocol in log, protocol
