@@ -28,6 +28,12 @@ compat:
 	cargo build
 	cd tests/python && "$$(../../scripts/sdk-venv)/bin/python" -m pytest -q
 
+# A page on another origin calls paddock from headless Chromium through
+# @connectrpc/connect-web (Connect and gRPC-Web); installs what it needs.
+browser:
+	cargo build
+	tests/browser/run.sh
+
 lint:
 	cargo fmt --check
 	cargo clippy --all-targets -- -D warnings

@@ -85,7 +85,10 @@ fn protocol<B>(request: &Request<B>) -> &'static str {
         .get(http::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default();
-    if content_type.starts_with("application/grpc-web") {
+    if request.method() == http::Method::OPTIONS {
+        // CORS preflights are not calls, but they are worth seeing as such
+        "cors-preflight"
+    } else if content_type.starts_with("application/grpc-web") {
         "grpc-web"
     } else if content_type.starts_with("application/grpc") {
         "grpc"
