@@ -30,7 +30,7 @@ pub enum Error {
     #[error("{0} is not implemented yet")]
     Unimplemented(&'static str),
     #[error("database: {0}")]
-    Database(#[from] DbErr),
+    Database(DbErr),
     #[error("internal: {0:#}")]
     Internal(#[from] anyhow::Error),
 }
@@ -52,6 +52,17 @@ fn describe(violations: &[FieldViolation]) -> String {
         .map(|v| format!("{}: {}", v.field, v.description))
         .collect();
     format!("invalid request: {}", parts.join("; "))
+}
+
+impl From<DbErr> for Error {
+    fn from(e: DbErr) -> Self {
+        // A write that refers to a row deleted meanwhile (a runner deleted
+        // while its token is minted, say) lost a race: the row is not found.
+        if matches!(e.sql_err(), Some(sea_orm::SqlErr::ForeignKeyConstraintViolation(_))) {
+            return Error::NotFound("a record this refers to no longer exists".into());
+        }
+        Error::Database(e)
+    }
 }
 
 impl From<TransactionError<Error>> for Error {

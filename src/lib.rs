@@ -4,6 +4,7 @@
 pub mod api;
 pub mod auth;
 pub mod config;
+pub mod configuration_schema;
 pub mod error;
 pub mod pagination;
 pub mod proto;

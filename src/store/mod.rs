@@ -3,9 +3,14 @@
 //! inside a transaction unchanged. Nothing here knows about gRPC.
 
 pub mod entities;
+pub mod environment_classes;
+pub mod host_tokens;
+pub mod llm_integrations;
 pub mod organizations;
 pub mod policies;
 pub mod runners;
+pub mod schemas;
+pub mod scm_integrations;
 pub mod secret_key;
 pub mod tokens;
 

@@ -1,0 +1,137 @@
+//! Environment classes: the machine shapes a runner offers.
+
+use chrono::Utc;
+use sea_orm::sea_query::{Expr, Query};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter,
+    QueryOrder, QuerySelect, TransactionTrait,
+};
+use uuid::Uuid;
+
+use super::entities::{environment_class, runner};
+use super::not_found;
+use crate::error::Result;
+use crate::pagination::Page;
+
+pub use environment_class::Model as EnvironmentClass;
+
+pub struct NewEnvironmentClass {
+    pub runner_id: Uuid,
+    pub organization_id: Uuid,
+    pub display_name: String,
+    pub description: String,
+    pub configuration: Vec<(String, String)>,
+}
+
+pub async fn create(db: &impl ConnectionTrait, new: NewEnvironmentClass) -> Result<EnvironmentClass> {
+    let now = Utc::now();
+    let row = environment_class::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        runner_id: Set(new.runner_id),
+        organization_id: Set(new.organization_id),
+        display_name: Set(new.display_name),
+        description: Set(new.description),
+        configuration: Set(serde_json::to_string(&new.configuration).map_err(anyhow::Error::from)?),
+        enabled: Set(true),
+        created_at: Set(now),
+        updated_at: Set(now),
+    };
+    Ok(environment_class::Entity::insert(row).exec_with_returning(db).await?)
+}
+
+pub async fn get(db: &impl ConnectionTrait, id: Uuid) -> Result<Option<EnvironmentClass>> {
+    Ok(environment_class::Entity::find_by_id(id).one(db).await?)
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct EnvironmentClassFilter {
+    pub organization_id: Uuid,
+    /// Only classes of this runner (a runner principal sees only its own).
+    pub only_runner: Option<Uuid>,
+    pub runner_ids: Vec<Uuid>,
+    pub enabled: Option<bool>,
+    pub runner_kinds: Vec<i32>,
+    pub runner_providers: Vec<i32>,
+    /// Only runners that can take new environments (not being deleted).
+    pub usable_runners_only: bool,
+}
+
+/// One page in creation order, plus one extra row when a further page exists.
+pub async fn list(
+    db: &impl ConnectionTrait,
+    filter: &EnvironmentClassFilter,
+    page: Page,
+) -> Result<Vec<EnvironmentClass>> {
+    use environment_class::Column as C;
+    let mut query = environment_class::Entity::find().filter(C::OrganizationId.eq(filter.organization_id));
+    if let Some(id) = filter.only_runner {
+        query = query.filter(C::RunnerId.eq(id));
+    }
+    if !filter.runner_ids.is_empty() {
+        query = query.filter(C::RunnerId.is_in(filter.runner_ids.iter().copied()));
+    }
+    if let Some(enabled) = filter.enabled {
+        query = query.filter(C::Enabled.eq(enabled));
+    }
+    if !filter.runner_kinds.is_empty() || !filter.runner_providers.is_empty() || filter.usable_runners_only {
+        let mut runners = Query::select();
+        runners
+            .column(runner::Column::Id)
+            .from(runner::Entity)
+            .and_where(Expr::col(runner::Column::OrganizationId).eq(filter.organization_id));
+        if !filter.runner_kinds.is_empty() {
+            runners.and_where(Expr::col(runner::Column::Kind).is_in(filter.runner_kinds.iter().copied()));
+        }
+        if !filter.runner_providers.is_empty() {
+            runners.and_where(Expr::col(runner::Column::Provider).is_in(filter.runner_providers.iter().copied()));
+        }
+        if filter.usable_runners_only {
+            runners.and_where(Expr::col(runner::Column::Phase).ne(super::runners::phase::DELETING));
+        }
+        query = query.filter(C::RunnerId.in_subquery(runners.to_owned()));
+    }
+    if let Some(after) = page.after {
+        query = query.filter(C::Id.gt(after));
+    }
+    Ok(query.order_by_asc(C::Id).limit(page.size + 1).all(db).await?)
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct EnvironmentClassChanges {
+    pub display_name: Option<String>,
+    pub description: Option<String>,
+    pub enabled: Option<bool>,
+}
+
+pub async fn update(
+    db: &(impl ConnectionTrait + TransactionTrait),
+    id: Uuid,
+    changes: EnvironmentClassChanges,
+) -> Result<EnvironmentClass> {
+    let txn = db.begin().await?;
+    let current = environment_class::Entity::find_by_id(id)
+        .one(&txn)
+        .await?
+        .ok_or_else(|| not_found("environment class"))?;
+    let mut row = current.into_active_model();
+    if let Some(v) = changes.display_name {
+        row.display_name = Set(v);
+    }
+    if let Some(v) = changes.description {
+        row.description = Set(v);
+    }
+    if let Some(v) = changes.enabled {
+        row.enabled = Set(v);
+    }
+    row.updated_at = Set(Utc::now());
+    let updated = row.update(&txn).await?;
+    txn.commit().await?;
+    Ok(updated)
+}
+
+impl environment_class::Model {
+    /// The configuration values, in the order they were given.
+    pub fn configuration(&self) -> Vec<(String, String)> {
+        serde_json::from_str(&self.configuration).unwrap_or_default()
+    }
+}

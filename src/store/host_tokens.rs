@@ -1,0 +1,143 @@
+//! Host authentication tokens: a user's credential for a source host, kept
+//! sealed for the runner that acts on the user's behalf.
+
+use chrono::{DateTime, Utc};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter,
+    QueryOrder, QuerySelect, TransactionTrait,
+};
+use uuid::Uuid;
+
+use super::entities::host_authentication_token;
+use super::{is_unique_violation, not_found};
+use crate::error::{Error, Result};
+use crate::pagination::Page;
+
+pub use host_authentication_token::Model as HostToken;
+
+pub struct NewHostToken {
+    pub runner_id: Uuid,
+    pub organization_id: Uuid,
+    pub subject_id: Uuid,
+    pub subject_principal: i32,
+    pub host: String,
+    pub token_encrypted: Vec<u8>,
+    pub refresh_token_encrypted: Option<Vec<u8>>,
+    pub source: i32,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub integration_id: Option<Uuid>,
+    pub scopes: Vec<String>,
+}
+
+/// ALREADY_EXISTS when the subject already has a token for the host on the runner.
+pub async fn create(db: &impl ConnectionTrait, new: NewHostToken) -> Result<HostToken> {
+    let now = Utc::now();
+    let row = host_authentication_token::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        runner_id: Set(new.runner_id),
+        organization_id: Set(new.organization_id),
+        subject_id: Set(new.subject_id),
+        subject_principal: Set(new.subject_principal),
+        host: Set(new.host),
+        token_encrypted: Set(new.token_encrypted),
+        refresh_token_encrypted: Set(new.refresh_token_encrypted),
+        source: Set(new.source),
+        expires_at: Set(new.expires_at),
+        integration_id: Set(new.integration_id),
+        scopes: Set(serde_json::to_string(&new.scopes).map_err(anyhow::Error::from)?),
+        created_at: Set(now),
+        updated_at: Set(now),
+    };
+    match host_authentication_token::Entity::insert(row)
+        .exec_with_returning(db)
+        .await
+    {
+        Ok(model) => Ok(model),
+        Err(e) if is_unique_violation(&e) => Err(Error::AlreadyExists(
+            "this subject already has a token for this host on this runner".into(),
+        )),
+        Err(e) => Err(e.into()),
+    }
+}
+
+pub async fn get(db: &impl ConnectionTrait, id: Uuid) -> Result<Option<HostToken>> {
+    Ok(host_authentication_token::Entity::find_by_id(id).one(db).await?)
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct HostTokenFilter {
+    pub organization_id: Uuid,
+    pub runner_id: Option<Uuid>,
+    pub subject_id: Option<Uuid>,
+    /// Only the tokens of this subject (callers who are not organization admins).
+    pub only_subject: Option<Uuid>,
+}
+
+pub async fn list(db: &impl ConnectionTrait, filter: &HostTokenFilter, page: Page) -> Result<Vec<HostToken>> {
+    use host_authentication_token::Column as C;
+    let mut query = host_authentication_token::Entity::find().filter(C::OrganizationId.eq(filter.organization_id));
+    if let Some(id) = filter.runner_id {
+        query = query.filter(C::RunnerId.eq(id));
+    }
+    if let Some(id) = filter.subject_id {
+        query = query.filter(C::SubjectId.eq(id));
+    }
+    if let Some(id) = filter.only_subject {
+        query = query.filter(C::SubjectId.eq(id));
+    }
+    if let Some(after) = page.after {
+        query = query.filter(C::Id.gt(after));
+    }
+    Ok(query.order_by_asc(C::Id).limit(page.size + 1).all(db).await?)
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct HostTokenChanges {
+    pub token_encrypted: Option<Vec<u8>>,
+    pub expires_at: Option<Option<DateTime<Utc>>>,
+    pub refresh_token_encrypted: Option<Option<Vec<u8>>>,
+    pub scopes: Option<Vec<String>>,
+}
+
+pub async fn update(
+    db: &(impl ConnectionTrait + TransactionTrait),
+    id: Uuid,
+    changes: HostTokenChanges,
+) -> Result<HostToken> {
+    let txn = db.begin().await?;
+    let current = host_authentication_token::Entity::find_by_id(id)
+        .one(&txn)
+        .await?
+        .ok_or_else(|| not_found("host authentication token"))?;
+    let mut row = current.into_active_model();
+    if let Some(v) = changes.token_encrypted {
+        row.token_encrypted = Set(v);
+    }
+    if let Some(v) = changes.expires_at {
+        row.expires_at = Set(v);
+    }
+    if let Some(v) = changes.refresh_token_encrypted {
+        row.refresh_token_encrypted = Set(v);
+    }
+    if let Some(v) = changes.scopes {
+        row.scopes = Set(serde_json::to_string(&v).map_err(anyhow::Error::from)?);
+    }
+    row.updated_at = Set(Utc::now());
+    let updated = row.update(&txn).await?;
+    txn.commit().await?;
+    Ok(updated)
+}
+
+pub async fn delete(db: &impl ConnectionTrait, id: Uuid) -> Result<()> {
+    let result = host_authentication_token::Entity::delete_by_id(id).exec(db).await?;
+    if result.rows_affected == 0 {
+        return Err(not_found("host authentication token"));
+    }
+    Ok(())
+}
+
+impl host_authentication_token::Model {
+    pub fn scopes(&self) -> Vec<String> {
+        serde_json::from_str(&self.scopes).unwrap_or_default()
+    }
+}

@@ -1,0 +1,148 @@
+//! LLM integrations: model endpoints a runner's agents may use.
+
+use chrono::Utc;
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter,
+    QueryOrder, QuerySelect, TransactionTrait,
+};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::entities::llm_integration;
+use super::not_found;
+use crate::error::Result;
+use crate::pagination::Page;
+
+pub use llm_integration::Model as LlmIntegration;
+
+/// A request header the runner adds to LLM calls.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RequestHeader {
+    pub key: String,
+    pub value: Vec<u8>,
+    pub header_type: i32,
+}
+
+pub struct NewLlmIntegration {
+    pub runner_id: Uuid,
+    pub organization_id: Uuid,
+    pub models: Vec<i32>,
+    pub endpoint: String,
+    pub api_key_encrypted: Option<Vec<u8>>,
+    pub max_tokens: i64,
+    pub phase: i32,
+    pub provider: i32,
+}
+
+fn json<T: Serialize>(value: &T) -> Result<String> {
+    Ok(serde_json::to_string(value).map_err(anyhow::Error::from)?)
+}
+
+pub async fn create(db: &impl ConnectionTrait, new: NewLlmIntegration) -> Result<LlmIntegration> {
+    let now = Utc::now();
+    let row = llm_integration::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        runner_id: Set(new.runner_id),
+        organization_id: Set(new.organization_id),
+        models: Set(json(&new.models)?),
+        endpoint: Set(new.endpoint),
+        api_key_encrypted: Set(new.api_key_encrypted),
+        max_tokens: Set(new.max_tokens),
+        phase: Set(new.phase),
+        phase_reason: Set(String::new()),
+        request_headers: Set("[]".into()),
+        provider: Set(new.provider),
+        created_at: Set(now),
+        updated_at: Set(now),
+    };
+    Ok(llm_integration::Entity::insert(row).exec_with_returning(db).await?)
+}
+
+pub async fn get(db: &impl ConnectionTrait, id: Uuid) -> Result<Option<LlmIntegration>> {
+    Ok(llm_integration::Entity::find_by_id(id).one(db).await?)
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct LlmIntegrationFilter {
+    pub organization_id: Uuid,
+    pub only_runner: Option<Uuid>,
+    pub runner_ids: Vec<Uuid>,
+}
+
+pub async fn list(db: &impl ConnectionTrait, filter: &LlmIntegrationFilter, page: Page) -> Result<Vec<LlmIntegration>> {
+    use llm_integration::Column as C;
+    let mut query = llm_integration::Entity::find().filter(C::OrganizationId.eq(filter.organization_id));
+    if let Some(id) = filter.only_runner {
+        query = query.filter(C::RunnerId.eq(id));
+    }
+    if !filter.runner_ids.is_empty() {
+        query = query.filter(C::RunnerId.is_in(filter.runner_ids.iter().copied()));
+    }
+    if let Some(after) = page.after {
+        query = query.filter(C::Id.gt(after));
+    }
+    Ok(query.order_by_asc(C::Id).limit(page.size + 1).all(db).await?)
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct LlmIntegrationChanges {
+    pub endpoint: Option<String>,
+    pub models: Option<Vec<i32>>,
+    pub api_key_encrypted: Option<Option<Vec<u8>>>,
+    pub max_tokens: Option<i64>,
+    pub phase: Option<i32>,
+    pub request_headers: Option<Vec<RequestHeader>>,
+}
+
+pub async fn update(
+    db: &(impl ConnectionTrait + TransactionTrait),
+    id: Uuid,
+    changes: LlmIntegrationChanges,
+) -> Result<LlmIntegration> {
+    let txn = db.begin().await?;
+    let current = llm_integration::Entity::find_by_id(id)
+        .one(&txn)
+        .await?
+        .ok_or_else(|| not_found("LLM integration"))?;
+    let mut row = current.into_active_model();
+    if let Some(v) = changes.endpoint {
+        row.endpoint = Set(v);
+    }
+    if let Some(v) = changes.models {
+        row.models = Set(json(&v)?);
+    }
+    if let Some(v) = changes.api_key_encrypted {
+        row.api_key_encrypted = Set(v);
+    }
+    if let Some(v) = changes.max_tokens {
+        row.max_tokens = Set(v);
+    }
+    if let Some(v) = changes.phase {
+        row.phase = Set(v);
+    }
+    if let Some(v) = changes.request_headers {
+        row.request_headers = Set(json(&v)?);
+    }
+    row.updated_at = Set(Utc::now());
+    let updated = row.update(&txn).await?;
+    txn.commit().await?;
+    Ok(updated)
+}
+
+pub async fn delete(db: &impl ConnectionTrait, id: Uuid) -> Result<()> {
+    let result = llm_integration::Entity::delete_by_id(id).exec(db).await?;
+    if result.rows_affected == 0 {
+        return Err(not_found("LLM integration"));
+    }
+    Ok(())
+}
+
+impl llm_integration::Model {
+    pub fn models(&self) -> Vec<i32> {
+        serde_json::from_str(&self.models).unwrap_or_default()
+    }
+
+    pub fn request_headers(&self) -> Vec<RequestHeader> {
+        serde_json::from_str(&self.request_headers).unwrap_or_default()
+    }
+}
