@@ -404,7 +404,7 @@ pub fn check_scm_integration(schema: &RunnerConfigurationSchema, draft: &ScmInte
         (None, true) => Some("an OAuth client secret needs its client id".into()),
         _ => draft
             .issuer_url
-            .filter(|u| !u.is_empty() && !(u.starts_with("https://") || u.starts_with("http://")))
+            .filter(|u| !(u.is_empty() || u.starts_with("https://") || u.starts_with("http://")))
             .map(|u| format!("issuer URL {u:?} must be an http(s) URL")),
     };
     if problems.oauth.is_none() && client_id.is_some() && known.is_some_and(|s| s.oauth.is_none()) {
