@@ -130,6 +130,7 @@ fn main() {
             database_url: url,
             secret_key: SecretKey::generate().unwrap(),
             admin_token: None,
+            public_url: "https://paddock.test".into(),
         };
         let state = server::prepare(&settings).await.unwrap();
         let org = store::organizations::ensure(&state.db, "bench").await.unwrap();

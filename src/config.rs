@@ -17,6 +17,8 @@ pub struct Settings {
     /// PADDOCK_ADMIN_TOKEN: an organization admin with this bearer token is
     /// ensured at start.
     pub admin_token: Option<String>,
+    /// The URL users reach paddock at (`--public-url`).
+    pub public_url: String,
 }
 
 /// The file a SQLite URL names, if any (None for in-memory databases).

@@ -46,6 +46,10 @@ struct ServeArgs {
     /// environment); `*` allows any. None by default.
     #[arg(long = "cors-origin", env = "PADDOCK_CORS_ORIGINS", value_delimiter = ',')]
     cors_origins: Vec<String>,
+    /// The URL users reach paddock at, e.g. https://paddock.example.com (OAuth
+    /// callback URLs are built from it). Default: http://LISTEN.
+    #[arg(long, env = "PADDOCK_PUBLIC_URL")]
+    public_url: Option<String>,
 }
 
 #[derive(Subcommand)]
@@ -128,10 +132,15 @@ async fn shutdown_signal() {
 async fn serve(database_url: String, args: ServeArgs) -> anyhow::Result<()> {
     let secret_key = config::load_secret_key(args.secret_key_file.as_deref(), &database_url)?;
     let admin_token = std::env::var("PADDOCK_ADMIN_TOKEN").ok().filter(|t| !t.is_empty());
+    let public_url = args
+        .public_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{}", args.listen));
     let settings = config::Settings {
         database_url,
         secret_key,
         admin_token,
+        public_url,
     };
     let state = server::prepare(&settings).await?;
     let listener = tokio::net::TcpListener::bind(args.listen)

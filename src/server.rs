@@ -45,6 +45,7 @@ pub async fn prepare(settings: &Settings) -> anyhow::Result<AppState> {
     Ok(AppState {
         db,
         secrets: Arc::new(secrets),
+        public_url: settings.public_url.trim_end_matches('/').to_owned(),
     })
 }
 

@@ -9,4 +9,6 @@ use crate::store::Db;
 pub struct AppState {
     pub db: Db,
     pub secrets: Arc<Secrets>,
+    /// Where users reach this server (OAuth callbacks are built from it).
+    pub public_url: String,
 }

@@ -96,3 +96,82 @@ pub fn policy(p: Policy) -> pb::RunnerPolicy {
         role: p.role,
     }
 }
+
+pub fn environment_class(c: crate::store::environment_classes::EnvironmentClass) -> pb::EnvironmentClass {
+    pb::EnvironmentClass {
+        configuration: c
+            .configuration()
+            .into_iter()
+            .map(|(key, value)| pb::FieldValue { key, value })
+            .collect(),
+        id: c.id.to_string(),
+        display_name: c.display_name,
+        description: c.description,
+        runner_id: c.runner_id.to_string(),
+        enabled: c.enabled,
+    }
+}
+
+pub fn scm_integration(s: crate::store::scm_integrations::ScmIntegration) -> pb::ScmIntegration {
+    let oauth = s
+        .oauth_client_id
+        .clone()
+        .map(|client_id| pb::ScmIntegrationOAuthConfig {
+            client_id,
+            // the sealed secret: only this server's key opens it
+            encrypted_client_secret: s.oauth_client_secret_encrypted.clone().unwrap_or_default(),
+            issuer_url: s.issuer_url.clone().unwrap_or_default(),
+        });
+    pb::ScmIntegration {
+        id: s.id.to_string(),
+        scm_id: s.scm_id,
+        host: s.host,
+        oauth,
+        pat: s.pat,
+        runner_id: s.runner_id.to_string(),
+        virtual_directory: s.virtual_directory,
+    }
+}
+
+/// A host token's metadata; the token and refresh token never leave the server.
+pub fn host_token(t: crate::store::host_tokens::HostToken) -> pb::HostAuthenticationToken {
+    let scopes = t.scopes();
+    #[allow(deprecated)]
+    pb::HostAuthenticationToken {
+        id: t.id.to_string(),
+        runner_id: t.runner_id.to_string(),
+        user_id: t.subject_id.to_string(),
+        host: t.host,
+        source: t.source,
+        expires_at: t.expires_at.map(timestamp),
+        integration_id: t.integration_id.map(|id| id.to_string()).unwrap_or_default(),
+        scopes,
+        subject: Some(pb::Subject {
+            id: t.subject_id.to_string(),
+            principal: t.subject_principal,
+        }),
+    }
+}
+
+pub fn llm_integration(l: crate::store::llm_integrations::LlmIntegration) -> pb::LlmIntegration {
+    pb::LlmIntegration {
+        models: l.models(),
+        request_headers: l
+            .request_headers()
+            .into_iter()
+            .map(|h| pb::LlmIntegrationRequestHeader {
+                key: h.key,
+                value: h.value,
+                header_type: h.header_type,
+            })
+            .collect(),
+        id: l.id.to_string(),
+        runner_id: l.runner_id.to_string(),
+        endpoint: l.endpoint,
+        encrypted_api_key: l.api_key_encrypted.unwrap_or_default(),
+        max_tokens: l.max_tokens.max(0) as u64,
+        phase: l.phase,
+        phase_reason: l.phase_reason,
+        provider: l.provider,
+    }
+}

@@ -5,7 +5,7 @@ use chrono::{Duration, Utc};
 use tonic::{Request, Response, Status};
 use uuid::Uuid;
 
-use super::{convert, principal};
+use super::{convert, principal, require_uuid};
 use crate::auth::{Principal, access, tokens};
 use crate::error::{Error, Result};
 use crate::pagination::PageTokens;
@@ -53,13 +53,6 @@ fn kind_for(provider: pb::RunnerProvider) -> pb::RunnerKind {
         P::LinuxHost | P::DesktopMac | P::DevAgent => pb::RunnerKind::Local,
         P::Unspecified => pb::RunnerKind::Unspecified,
     }
-}
-
-fn require_uuid(field: &str, value: &str) -> Result<Uuid> {
-    let mut v = Violations::new();
-    let id = v.uuid(field, value);
-    v.finish()?;
-    id.ok_or_else(|| Error::invalid(field, "value must be a valid UUID"))
 }
 
 fn require_not_deleting(runner: &runners::Runner) -> Result<()> {

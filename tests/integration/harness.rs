@@ -132,6 +132,7 @@ impl TestServer {
             database_url: db.url.clone(),
             secret_key: key.clone(),
             admin_token: None,
+            public_url: "https://paddock.test".into(),
         };
         let state = server::prepare(&settings).await.expect("preparing the server");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");

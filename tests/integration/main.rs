@@ -9,6 +9,7 @@ mod authentication;
 mod authorization;
 mod cli;
 mod compat_descriptors;
+mod configuration;
 mod connect;
 mod fuzz;
 mod lifecycle;

@@ -1,0 +1,172 @@
+//! Environment classes: Create, Get, List, Update.
+
+use super::schema::{check_environment_class, of_runner};
+use crate::api::{convert, page_of, require_uuid};
+use crate::auth::{Principal, access};
+use crate::error::{Error, FieldViolation, Result};
+use crate::proto::gitpod::v1 as pb;
+use crate::state::AppState;
+use crate::store::environment_classes::{self as store, EnvironmentClassChanges, EnvironmentClassFilter};
+use crate::validate::Violations;
+
+pub(super) async fn create(
+    state: &AppState,
+    caller: Principal,
+    req: pb::CreateEnvironmentClassRequest,
+) -> Result<pb::CreateEnvironmentClassResponse> {
+    let mut v = Violations::new();
+    let runner_id = v.uuid("runner_id", &req.runner_id);
+    v.length("display_name", &req.display_name, 3, 127);
+    v.length("description", &req.description, 3, 200);
+    v.storable("display_name", &req.display_name);
+    v.storable("description", &req.description);
+    v.finish()?;
+    let runner_id = runner_id.ok_or_else(|| Error::invalid("runner_id", "value must be a valid UUID"))?;
+    let managed = access::manage_runner(&state.db, &caller, runner_id).await?;
+
+    // the configuration must fit the runner's schema, key by key
+    let schema = of_runner(state, managed.runner()).await?;
+    let draft = pb::EnvironmentClass {
+        configuration: req.configuration.clone(),
+        ..Default::default()
+    };
+    let errors = check_environment_class(&schema, &draft).configuration_errors;
+    if !errors.is_empty() {
+        return Err(Error::InvalidArgument(
+            errors
+                .into_iter()
+                .map(|e| FieldViolation {
+                    field: format!("configuration[{}]", e.key),
+                    description: e.error,
+                })
+                .collect(),
+        ));
+    }
+    let class = store::create(
+        &state.db,
+        store::NewEnvironmentClass {
+            runner_id,
+            organization_id: managed.runner().organization_id,
+            display_name: req.display_name,
+            description: req.description,
+            configuration: req.configuration.into_iter().map(|f| (f.key, f.value)).collect(),
+        },
+    )
+    .await?;
+    Ok(pb::CreateEnvironmentClassResponse {
+        id: class.id.to_string(),
+    })
+}
+
+/// The class, when the caller may see its runner; NOT_FOUND otherwise.
+async fn visible(state: &AppState, caller: &Principal, id: uuid::Uuid) -> Result<store::EnvironmentClass> {
+    let class = store::get(&state.db, id)
+        .await?
+        .ok_or_else(|| Error::NotFound("environment class not found".into()))?;
+    access::see_runner(&state.db, caller, class.runner_id)
+        .await
+        .map_err(|_| Error::NotFound("environment class not found".into()))?;
+    Ok(class)
+}
+
+pub(super) async fn get(
+    state: &AppState,
+    caller: Principal,
+    req: pb::GetEnvironmentClassRequest,
+) -> Result<pb::GetEnvironmentClassResponse> {
+    let id = require_uuid("environment_class_id", &req.environment_class_id)?;
+    let class = visible(state, &caller, id).await?;
+    Ok(pb::GetEnvironmentClassResponse {
+        environment_class: Some(convert::environment_class(class)),
+    })
+}
+
+pub(super) async fn list(
+    state: &AppState,
+    caller: Principal,
+    req: pb::ListEnvironmentClassesRequest,
+) -> Result<pb::ListEnvironmentClassesResponse> {
+    let filter = req.filter.unwrap_or_default();
+    let mut v = Violations::new();
+    v.page_size(
+        "pagination.page_size",
+        req.pagination.as_ref().map_or(0, |p| p.page_size),
+    );
+    let mut runner_ids = Vec::new();
+    if v.max_items("filter.runner_ids", &filter.runner_ids, 25) {
+        for (i, id) in filter.runner_ids.iter().enumerate() {
+            runner_ids.extend(v.uuid(&format!("filter.runner_ids[{i}]"), id));
+        }
+    }
+    v.max_items("filter.runner_kinds", &filter.runner_kinds, 25);
+    v.max_items("filter.runner_providers", &filter.runner_providers, 25);
+    v.finish()?;
+
+    // "can create environments": enabled classes of runners that take new environments
+    let usable = filter.can_create_environments == Some(true);
+    let mut store_filter = EnvironmentClassFilter {
+        organization_id: caller.organization_id(),
+        only_runner: match caller {
+            Principal::Runner { id, .. } => Some(id),
+            Principal::User { .. } => None,
+        },
+        runner_ids,
+        enabled: if usable { Some(true) } else { filter.enabled },
+        runner_kinds: filter.runner_kinds,
+        runner_providers: filter.runner_providers,
+        usable_runners_only: usable,
+    };
+    if usable && filter.enabled == Some(false) {
+        // enabled=false and can_create_environments=true exclude each other
+        return Ok(pb::ListEnvironmentClassesResponse {
+            pagination: Some(pb::PaginationResponse::default()),
+            environment_classes: vec![],
+        });
+    }
+    store_filter.runner_ids.sort();
+    store_filter.runner_kinds.sort_unstable();
+    store_filter.runner_providers.sort_unstable();
+    let fingerprint = format!("{store_filter:?}");
+    let db = state.db.clone();
+    let (rows, pagination) = page_of(
+        &state.secrets,
+        "environment_classes",
+        fingerprint,
+        req.pagination,
+        |c: &store::EnvironmentClass| c.id,
+        |page| async move { store::list(&db, &store_filter, page).await },
+    )
+    .await?;
+    Ok(pb::ListEnvironmentClassesResponse {
+        pagination: Some(pagination),
+        environment_classes: rows.into_iter().map(convert::environment_class).collect(),
+    })
+}
+
+pub(super) async fn update(
+    state: &AppState,
+    caller: Principal,
+    req: pb::UpdateEnvironmentClassRequest,
+) -> Result<pb::UpdateEnvironmentClassResponse> {
+    let mut v = Violations::new();
+    let id = v.uuid("environment_class_id", &req.environment_class_id);
+    if let Some(name) = &req.display_name {
+        v.length("display_name", name, 3, 127);
+        v.storable("display_name", name);
+    }
+    if let Some(description) = &req.description {
+        v.length("description", description, 3, 200);
+        v.storable("description", description);
+    }
+    v.finish()?;
+    let id = id.ok_or_else(|| Error::invalid("environment_class_id", "value must be a valid UUID"))?;
+    let class = visible(state, &caller, id).await?;
+    access::manage_runner(&state.db, &caller, class.runner_id).await?;
+    let changes = EnvironmentClassChanges {
+        display_name: req.display_name,
+        description: req.description,
+        enabled: req.enabled,
+    };
+    store::update(&state.db, id, changes).await?;
+    Ok(pb::UpdateEnvironmentClassResponse {})
+}

@@ -1,0 +1,210 @@
+//! LLM integrations: Create, Get, List, Update, Delete. API keys are sealed at
+//! once and only ever leave sealed.
+
+use uuid::Uuid;
+
+use crate::api::{convert, page_of, require_uuid};
+use crate::auth::{Principal, access};
+use crate::error::{Error, Result};
+use crate::proto::gitpod::v1 as pb;
+use crate::state::AppState;
+use crate::store::llm_integrations::{self as store, LlmIntegrationChanges, LlmIntegrationFilter, RequestHeader};
+use crate::validate::Violations;
+
+/// Purpose of sealed API keys (see `Secrets::seal`).
+pub(crate) const API_KEY: &str = "llm_integration.api_key";
+
+/// Whose models these are: OpenAI's when all are, Anthropic's otherwise.
+fn provider_of(models: &[i32]) -> i32 {
+    let openai = |m: &i32| pb::SupportedModel::try_from(*m).is_ok_and(|m| m.as_str_name().contains("_OPENAI_"));
+    if !models.is_empty() && models.iter().all(openai) {
+        pb::LlmProvider::Openai as i32
+    } else {
+        pb::LlmProvider::Anthropic as i32
+    }
+}
+
+fn check_models(v: &mut Violations, models: &[i32]) {
+    for (i, model) in models.iter().enumerate() {
+        v.defined_enum::<pb::SupportedModel>(&format!("models[{i}]"), *model);
+    }
+}
+
+fn max_tokens(v: &mut Violations, value: u64) -> i64 {
+    i64::try_from(value).unwrap_or_else(|_| {
+        v.add("max_tokens", "value is too large");
+        0
+    })
+}
+
+pub(super) async fn create(
+    state: &AppState,
+    caller: Principal,
+    req: pb::CreateLlmIntegrationRequest,
+) -> Result<pb::CreateLlmIntegrationResponse> {
+    let mut v = Violations::new();
+    let runner_id = v.uuid("runner_id", &req.runner_id);
+    if req.models.is_empty() {
+        v.add("models", "value must contain at least 1 item(s)");
+    }
+    check_models(&mut v, &req.models);
+    v.storable("endpoint", &req.endpoint);
+    let max_tokens = max_tokens(&mut v, req.max_tokens);
+    v.finish()?;
+    let runner_id = runner_id.ok_or_else(|| Error::invalid("runner_id", "value must be a valid UUID"))?;
+    let managed = access::manage_runner(&state.db, &caller, runner_id).await?;
+    let api_key = (!req.api_key.is_empty())
+        .then(|| state.secrets.seal(API_KEY, req.api_key.as_bytes()))
+        .transpose()?;
+    let integration = store::create(
+        &state.db,
+        store::NewLlmIntegration {
+            runner_id,
+            organization_id: managed.runner().organization_id,
+            provider: provider_of(&req.models),
+            models: req.models,
+            endpoint: req.endpoint,
+            api_key_encrypted: api_key,
+            max_tokens,
+            phase: pb::LlmIntegrationPhase::Available as i32,
+        },
+    )
+    .await?;
+    Ok(pb::CreateLlmIntegrationResponse {
+        id: integration.id.to_string(),
+    })
+}
+
+async fn visible(state: &AppState, caller: &Principal, id: Uuid) -> Result<store::LlmIntegration> {
+    let not_found = || Error::NotFound("LLM integration not found".into());
+    let integration = store::get(&state.db, id).await?.ok_or_else(not_found)?;
+    access::see_runner(&state.db, caller, integration.runner_id)
+        .await
+        .map_err(|_| not_found())?;
+    Ok(integration)
+}
+
+pub(super) async fn get(
+    state: &AppState,
+    caller: Principal,
+    req: pb::GetLlmIntegrationRequest,
+) -> Result<pb::GetLlmIntegrationResponse> {
+    let id = require_uuid("id", &req.id)?;
+    let integration = visible(state, &caller, id).await?;
+    Ok(pb::GetLlmIntegrationResponse {
+        integration: Some(convert::llm_integration(integration)),
+    })
+}
+
+pub(super) async fn list(
+    state: &AppState,
+    caller: Principal,
+    req: pb::ListLlmIntegrationsRequest,
+) -> Result<pb::ListLlmIntegrationsResponse> {
+    let filter = req.filter.unwrap_or_default();
+    let mut v = Violations::new();
+    v.page_size(
+        "pagination.page_size",
+        req.pagination.as_ref().map_or(0, |p| p.page_size),
+    );
+    let mut runner_ids = Vec::new();
+    if v.max_items("filter.runner_ids", &filter.runner_ids, 25) {
+        for (i, id) in filter.runner_ids.iter().enumerate() {
+            runner_ids.extend(v.uuid(&format!("filter.runner_ids[{i}]"), id));
+        }
+    }
+    v.finish()?;
+    runner_ids.sort();
+    let store_filter = LlmIntegrationFilter {
+        organization_id: caller.organization_id(),
+        only_runner: match caller {
+            Principal::Runner { id, .. } => Some(id),
+            Principal::User { .. } => None,
+        },
+        runner_ids,
+    };
+    let fingerprint = format!("{store_filter:?}");
+    let db = state.db.clone();
+    let (rows, pagination) = page_of(
+        &state.secrets,
+        "llm_integrations",
+        fingerprint,
+        req.pagination,
+        |i: &store::LlmIntegration| i.id,
+        |page| async move { store::list(&db, &store_filter, page).await },
+    )
+    .await?;
+    #[allow(deprecated)]
+    Ok(pb::ListLlmIntegrationsResponse {
+        pagination: Some(pagination),
+        integrations: rows.into_iter().map(convert::llm_integration).collect(),
+        llm_managed_by_ona: false,
+        ona_intelligence_providers: vec![],
+    })
+}
+
+pub(super) async fn update(
+    state: &AppState,
+    caller: Principal,
+    req: pb::UpdateLlmIntegrationRequest,
+) -> Result<pb::UpdateLlmIntegrationResponse> {
+    let mut v = Violations::new();
+    let id = v.uuid("id", &req.id);
+    check_models(&mut v, &req.models);
+    if let Some(endpoint) = &req.endpoint {
+        v.storable("endpoint", endpoint);
+    }
+    if let Some(phase) = req.phase {
+        v.defined_enum::<pb::LlmIntegrationPhase>("phase", phase);
+    }
+    for (i, header) in req.request_headers.iter().enumerate() {
+        v.defined_enum::<pb::LlmIntegrationRequestHeaderType>(
+            &format!("request_headers[{i}].header_type"),
+            header.header_type,
+        );
+        v.storable(&format!("request_headers[{i}].key"), &header.key);
+    }
+    let max_tokens = req.max_tokens.map(|m| max_tokens(&mut v, m));
+    v.finish()?;
+    let id = id.ok_or_else(|| Error::invalid("id", "value must be a valid UUID"))?;
+    let current = visible(state, &caller, id).await?;
+    access::manage_runner(&state.db, &caller, current.runner_id).await?;
+    let changes = LlmIntegrationChanges {
+        endpoint: req.endpoint,
+        models: (!req.models.is_empty()).then_some(req.models),
+        api_key_encrypted: req
+            .api_key
+            .map(|k| {
+                (!k.is_empty())
+                    .then(|| state.secrets.seal(API_KEY, k.as_bytes()))
+                    .transpose()
+            })
+            .transpose()?,
+        max_tokens,
+        phase: req.phase,
+        request_headers: (!req.request_headers.is_empty()).then(|| {
+            req.request_headers
+                .into_iter()
+                .map(|h| RequestHeader {
+                    key: h.key,
+                    value: h.value,
+                    header_type: h.header_type,
+                })
+                .collect()
+        }),
+    };
+    store::update(&state.db, id, changes).await?;
+    Ok(pb::UpdateLlmIntegrationResponse {})
+}
+
+pub(super) async fn delete(
+    state: &AppState,
+    caller: Principal,
+    req: pb::DeleteLlmIntegrationRequest,
+) -> Result<pb::DeleteLlmIntegrationResponse> {
+    let id = require_uuid("id", &req.id)?;
+    let current = visible(state, &caller, id).await?;
+    access::manage_runner(&state.db, &caller, current.runner_id).await?;
+    store::delete(&state.db, id).await?;
+    Ok(pb::DeleteLlmIntegrationResponse {})
+}

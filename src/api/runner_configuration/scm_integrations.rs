@@ -1,0 +1,241 @@
+//! SCM integrations: Create, Get, List, Update, Delete. OAuth client secrets
+//! are sealed before they are stored and only ever leave sealed.
+
+use super::schema::of_runner;
+use crate::api::{convert, page_of, require_uuid};
+use crate::auth::{Principal, access};
+use crate::configuration_schema::{self, ScmIntegrationDraft, ScmProblems};
+use crate::error::{Error, FieldViolation, Result};
+use crate::proto::gitpod::v1 as pb;
+use crate::state::AppState;
+use crate::store::scm_integrations::{self as store, ScmIntegrationChanges, ScmIntegrationFilter};
+use crate::validate::Violations;
+
+/// Purpose of sealed OAuth client secrets (see `Secrets::seal`).
+pub(crate) const CLIENT_SECRET: &str = "scm_integration.oauth_client_secret";
+
+fn into_violations(problems: ScmProblems, oauth_field: &str) -> Result<()> {
+    let mut violations = Vec::new();
+    for (field, problem) in [
+        ("scm_id", problems.scm_id),
+        ("host", problems.host),
+        (oauth_field, problems.oauth),
+        ("pat", problems.pat),
+    ] {
+        if let Some(description) = problem {
+            violations.push(FieldViolation {
+                field: field.into(),
+                description,
+            });
+        }
+    }
+    if violations.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::InvalidArgument(violations))
+    }
+}
+
+fn nonempty(value: Option<String>) -> Option<String> {
+    value.filter(|v| !v.is_empty())
+}
+
+pub(super) async fn create(
+    state: &AppState,
+    caller: Principal,
+    req: pb::CreateScmIntegrationRequest,
+) -> Result<pb::CreateScmIntegrationResponse> {
+    let mut v = Violations::new();
+    let runner_id = v.uuid("runner_id", &req.runner_id);
+    for (field, value) in [
+        ("host", Some(&req.host)),
+        ("oauth_client_id", req.oauth_client_id.as_ref()),
+        ("issuer_url", req.issuer_url.as_ref()),
+        ("virtual_directory", req.virtual_directory.as_ref()),
+    ] {
+        v.storable(field, value.map(String::as_str).unwrap_or_default());
+    }
+    v.finish()?;
+    let runner_id = runner_id.ok_or_else(|| Error::invalid("runner_id", "value must be a valid UUID"))?;
+    let managed = access::manage_runner(&state.db, &caller, runner_id).await?;
+    let schema = of_runner(state, managed.runner()).await?;
+    let host = req.host.trim().to_ascii_lowercase();
+    let secret = nonempty(req.oauth_plaintext_client_secret);
+    let problems = configuration_schema::check_scm_integration(
+        &schema,
+        &ScmIntegrationDraft {
+            scm_id: &req.scm_id,
+            host: &host,
+            oauth_client_id: req.oauth_client_id.as_deref(),
+            has_client_secret: secret.is_some(),
+            issuer_url: req.issuer_url.as_deref(),
+            pat: req.pat,
+        },
+    );
+    into_violations(problems, "oauth_client_id")?;
+    let sealed = secret
+        .map(|s| state.secrets.seal(CLIENT_SECRET, s.as_bytes()))
+        .transpose()?;
+    let integration = store::create(
+        &state.db,
+        store::NewScmIntegration {
+            runner_id,
+            organization_id: managed.runner().organization_id,
+            scm_id: req.scm_id,
+            host,
+            oauth_client_id: nonempty(req.oauth_client_id),
+            oauth_client_secret_encrypted: sealed,
+            issuer_url: nonempty(req.issuer_url),
+            pat: req.pat,
+            virtual_directory: nonempty(req.virtual_directory),
+        },
+    )
+    .await?;
+    Ok(pb::CreateScmIntegrationResponse {
+        id: integration.id.to_string(),
+    })
+}
+
+/// The integration, when the caller may see its runner; NOT_FOUND otherwise.
+async fn visible(state: &AppState, caller: &Principal, id: uuid::Uuid) -> Result<store::ScmIntegration> {
+    let not_found = || Error::NotFound("SCM integration not found".into());
+    let integration = store::get(&state.db, id).await?.ok_or_else(not_found)?;
+    access::see_runner(&state.db, caller, integration.runner_id)
+        .await
+        .map_err(|_| not_found())?;
+    Ok(integration)
+}
+
+pub(super) async fn get(
+    state: &AppState,
+    caller: Principal,
+    req: pb::GetScmIntegrationRequest,
+) -> Result<pb::GetScmIntegrationResponse> {
+    let id = require_uuid("id", &req.id)?;
+    let integration = visible(state, &caller, id).await?;
+    Ok(pb::GetScmIntegrationResponse {
+        integration: Some(convert::scm_integration(integration)),
+    })
+}
+
+pub(super) async fn list(
+    state: &AppState,
+    caller: Principal,
+    req: pb::ListScmIntegrationsRequest,
+) -> Result<pb::ListScmIntegrationsResponse> {
+    let filter = req.filter.unwrap_or_default();
+    let mut v = Violations::new();
+    v.page_size(
+        "pagination.page_size",
+        req.pagination.as_ref().map_or(0, |p| p.page_size),
+    );
+    let mut runner_ids = Vec::new();
+    if v.max_items("filter.runner_ids", &filter.runner_ids, 25) {
+        for (i, id) in filter.runner_ids.iter().enumerate() {
+            runner_ids.extend(v.uuid(&format!("filter.runner_ids[{i}]"), id));
+        }
+    }
+    v.finish()?;
+    runner_ids.sort();
+    let store_filter = ScmIntegrationFilter {
+        organization_id: caller.organization_id(),
+        only_runner: match caller {
+            Principal::Runner { id, .. } => Some(id),
+            Principal::User { .. } => None,
+        },
+        runner_ids,
+    };
+    let fingerprint = format!("{store_filter:?}");
+    let db = state.db.clone();
+    let (rows, pagination) = page_of(
+        &state.secrets,
+        "scm_integrations",
+        fingerprint,
+        req.pagination,
+        |i: &store::ScmIntegration| i.id,
+        |page| async move { store::list(&db, &store_filter, page).await },
+    )
+    .await?;
+    Ok(pb::ListScmIntegrationsResponse {
+        pagination: Some(pagination),
+        integrations: rows.into_iter().map(convert::scm_integration).collect(),
+    })
+}
+
+pub(super) async fn update(
+    state: &AppState,
+    caller: Principal,
+    req: pb::UpdateScmIntegrationRequest,
+) -> Result<pb::UpdateScmIntegrationResponse> {
+    let mut v = Violations::new();
+    let id = v.uuid("id", &req.id);
+    for (field, value) in [
+        ("oauth_client_id", req.oauth_client_id.as_ref()),
+        ("issuer_url", req.issuer_url.as_ref()),
+        ("virtual_directory", req.virtual_directory.as_ref()),
+    ] {
+        v.storable(field, value.map(String::as_str).unwrap_or_default());
+    }
+    v.finish()?;
+    let id = id.ok_or_else(|| Error::invalid("id", "value must be a valid UUID"))?;
+    let current = visible(state, &caller, id).await?;
+    let managed = access::manage_runner(&state.db, &caller, current.runner_id).await?;
+
+    // what the integration would become, checked like a new one
+    let removes_oauth = req.oauth_client_id.as_deref() == Some("");
+    let client_id = match &req.oauth_client_id {
+        Some(id) => nonempty(Some(id.clone())),
+        None => current.oauth_client_id.clone(),
+    };
+    let new_secret = nonempty(req.oauth_plaintext_client_secret.clone());
+    let has_secret = !removes_oauth && (new_secret.is_some() || current.oauth_client_secret_encrypted.is_some());
+    let issuer_url = match &req.issuer_url {
+        Some(url) => nonempty(Some(url.clone())),
+        None => current.issuer_url.clone(),
+    };
+    let schema = of_runner(state, managed.runner()).await?;
+    let problems = configuration_schema::check_scm_integration(
+        &schema,
+        &ScmIntegrationDraft {
+            scm_id: &current.scm_id,
+            host: &current.host,
+            oauth_client_id: client_id.as_deref(),
+            has_client_secret: has_secret,
+            issuer_url: issuer_url.as_deref(),
+            pat: req.pat.unwrap_or(current.pat),
+        },
+    );
+    into_violations(problems, "oauth_client_id")?;
+
+    let mut changes = ScmIntegrationChanges {
+        pat: req.pat,
+        issuer_url: req.issuer_url.map(|u| nonempty(Some(u))),
+        virtual_directory: req.virtual_directory.map(|d| nonempty(Some(d))),
+        ..Default::default()
+    };
+    if removes_oauth {
+        // an empty client id removes the OAuth setup altogether
+        changes.oauth_client_id = Some(None);
+        changes.oauth_client_secret_encrypted = Some(None);
+        changes.issuer_url = Some(None);
+    } else {
+        changes.oauth_client_id = req.oauth_client_id.map(Some);
+        if let Some(secret) = new_secret {
+            changes.oauth_client_secret_encrypted = Some(Some(state.secrets.seal(CLIENT_SECRET, secret.as_bytes())?));
+        }
+    }
+    store::update(&state.db, id, changes).await?;
+    Ok(pb::UpdateScmIntegrationResponse {})
+}
+
+pub(super) async fn delete(
+    state: &AppState,
+    caller: Principal,
+    req: pb::DeleteScmIntegrationRequest,
+) -> Result<pb::DeleteScmIntegrationResponse> {
+    let id = require_uuid("id", &req.id)?;
+    let current = visible(state, &caller, id).await?;
+    access::manage_runner(&state.db, &caller, current.runner_id).await?;
+    store::delete(&state.db, id).await?;
+    Ok(pb::DeleteScmIntegrationResponse {})
+}
