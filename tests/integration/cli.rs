@@ -79,10 +79,25 @@ async fn admin_cli_creates_users_groups_and_memberships() {
 
 /// `paddock serve` on an ephemeral port; returns the child and its address.
 fn spawn_serve(dir: &std::path::Path, database_url: &str, admin_token: &str) -> (Child, String) {
+    let (child, url, _log) = spawn_serve_logged(dir, database_url, admin_token, &[]);
+    (child, url)
+}
+
+type Log = std::sync::Arc<std::sync::Mutex<Vec<String>>>;
+
+/// Like `spawn_serve`, keeping every log line; `extra` are more serve flags.
+fn spawn_serve_logged(
+    dir: &std::path::Path,
+    database_url: &str,
+    admin_token: &str,
+    extra: &[&str],
+) -> (Child, String, Log) {
     let mut child = Command::new(BIN)
         .args(["serve", "--listen", "127.0.0.1:0", "--database-url", database_url])
+        .args(extra)
         .current_dir(dir)
         .env("PADDOCK_ADMIN_TOKEN", admin_token)
+        .env("PADDOCK_LOG", "debug")
         .env_remove("DATABASE_URL")
         .env_remove("PADDOCK_SECRET_KEY_FILE")
         .stderr(Stdio::piped())
@@ -91,15 +106,22 @@ fn spawn_serve(dir: &std::path::Path, database_url: &str, admin_token: &str) -> 
         .expect("spawning paddock serve");
     let stderr = child.stderr.take().unwrap();
     let mut lines = BufReader::new(stderr).lines();
+    let log = Log::default();
     let addr = loop {
         let line = lines.next().expect("paddock exited before serving").unwrap();
+        log.lock().unwrap().push(line.clone());
         if let Some(rest) = line.split("listen=").nth(1) {
             break rest.split_whitespace().next().unwrap().to_owned();
         }
     };
     // keep draining the log so the child never blocks on a full pipe
-    std::thread::spawn(move || for _ in lines {});
-    (child, format!("http://{addr}"))
+    let keep = log.clone();
+    std::thread::spawn(move || {
+        for line in lines.map_while(Result::ok) {
+            keep.lock().unwrap().push(line);
+        }
+    });
+    (child, format!("http://{addr}"), log)
 }
 
 /// SIGTERM, then wait for a clean exit (off the runtime, which must keep
@@ -179,4 +201,220 @@ async fn serve_bootstraps_the_admin_token_and_keeps_data_across_restarts() {
         .runners;
     assert_eq!(listed, vec![created]);
     terminate(child).await;
+}
+
+/// Every secret the API takes, in plaintext, as a test sends them.
+const SECRETS: &[&str] = &[
+    "honeycomb-key-e5f1c2",
+    "metrics-password-7a9d",
+    "oauth-client-secret-3b8e",
+    "ghp_host-token-9c2f41",
+    "ghr_refresh-token-d77a",
+    "sk-llm-api-key-51be0c",
+];
+
+fn bearer(token: &str) -> impl Fn(tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> + Clone {
+    let value: tonic::metadata::MetadataValue<_> = format!("Bearer {token}").parse().unwrap();
+    move |mut req: tonic::Request<()>| {
+        req.metadata_mut().insert("authorization", value.clone());
+        Ok(req)
+    }
+}
+
+/// Stores every kind of secret through the API; returns the SCM integration id.
+async fn store_every_secret(url: &str, admin_token: &str) -> String {
+    use pb::runner_configuration_service_client::RunnerConfigurationServiceClient as ConfigClient;
+    use pb::update_runner_request as u;
+    let channel = tonic::transport::Endpoint::from_shared(url.to_owned())
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let mut runners = RunnerServiceClient::with_interceptor(channel.clone(), bearer(admin_token));
+    let mut config = ConfigClient::with_interceptor(channel, bearer(admin_token));
+    let runner_id = runners
+        .create_runner(linux_runner("secretive"))
+        .await
+        .unwrap()
+        .into_inner()
+        .runner
+        .unwrap()
+        .runner_id;
+    runners
+        .update_runner(pb::UpdateRunnerRequest {
+            runner_id: runner_id.clone(),
+            name: None,
+            spec: Some(u::Spec {
+                desired_phase: None,
+                configuration: Some(u::RunnerConfiguration {
+                    honeycomb_api_key: Some(SECRETS[0].into()),
+                    metrics: Some(u::MetricsConfiguration {
+                        password: Some(SECRETS[1].into()),
+                        ..Default::default()
+                    }),
+                    ..Default::default()
+                }),
+            }),
+        })
+        .await
+        .unwrap();
+    let scm_id = config
+        .create_scm_integration(pb::CreateScmIntegrationRequest {
+            runner_id: runner_id.clone(),
+            scm_id: "github".into(),
+            host: "github.com".into(),
+            oauth_client_id: Some("client".into()),
+            oauth_plaintext_client_secret: Some(SECRETS[2].into()),
+            pat: true,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .id;
+    config
+        .create_host_authentication_token(pb::CreateHostAuthenticationTokenRequest {
+            runner_id: runner_id.clone(),
+            host: "github.com".into(),
+            token: SECRETS[3].into(),
+            refresh_token: SECRETS[4].into(),
+            source: pb::HostAuthenticationTokenSource::Oauth as i32,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    config
+        .create_llm_integration(pb::CreateLlmIntegrationRequest {
+            runner_id,
+            models: vec![pb::SupportedModel::Sonnet45 as i32],
+            endpoint: "https://llm.example.com".into(),
+            api_key: SECRETS[5].into(),
+            max_tokens: 1000,
+        })
+        .await
+        .unwrap();
+    scm_id
+}
+
+/// Every row of every table, as text.
+async fn dump_database(url: &str) -> String {
+    use sea_orm::{ConnectionTrait, Database, Statement};
+    let db = Database::connect(url).await.unwrap();
+    let backend = db.get_database_backend();
+    let tables_sql = if using_postgres() {
+        "SELECT table_name AS name FROM information_schema.tables WHERE table_schema = 'public'"
+    } else {
+        "SELECT name FROM sqlite_master WHERE type = 'table'"
+    };
+    let tables = db.query_all(Statement::from_string(backend, tables_sql)).await.unwrap();
+    let mut dump = String::new();
+    for table in tables {
+        let name: String = table.try_get("", "name").unwrap();
+        let rows = db
+            .query_all(Statement::from_string(backend, format!("SELECT * FROM \"{name}\"")))
+            .await
+            .unwrap();
+        dump.push_str(&format!("{name}: {rows:?}\n"));
+    }
+    db.close().await.ok();
+    dump
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn secrets_are_never_stored_or_logged_in_plaintext_and_need_their_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = TestDb::new().await;
+    let admin_token = "admin-token-for-the-secrets-test";
+    let (child, url, log) = spawn_serve_logged(dir.path(), &db.url, admin_token, &[]);
+    let scm_id = store_every_secret(&url, admin_token).await;
+    terminate(child).await;
+
+    // not in the log (at debug level), not in any row, not in any file of the database
+    let log = log.lock().unwrap().join("\n");
+    assert!(log.contains("CreateLLMIntegration"), "the log covers the calls");
+    let dump = dump_database(&db.url).await;
+    assert!(dump.contains("scm_integrations"), "the dump covers the tables");
+    // the SQLite file, its WAL and its key file's neighbours; the working directory
+    let mut dirs = vec![dir.path().to_path_buf()];
+    if !using_postgres() {
+        let db_file = std::path::PathBuf::from(db.url.trim_start_matches("sqlite://"));
+        dirs.push(db_file.parent().unwrap().to_path_buf());
+    }
+    let mut files = Vec::new();
+    for d in &dirs {
+        for entry in std::fs::read_dir(d).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_file() {
+                files.push((path.display().to_string(), std::fs::read(&path).unwrap()));
+            }
+        }
+    }
+    if !using_postgres() {
+        assert!(
+            files.iter().any(|(name, _)| name.ends_with("paddock.db")),
+            "the database file is scanned"
+        );
+    }
+    for secret in SECRETS.iter().chain([&admin_token]) {
+        assert!(!log.contains(secret), "{secret} in the log");
+        if *secret != admin_token {
+            assert!(!dump.contains(secret), "{secret} in the database");
+        }
+        for (name, bytes) in &files {
+            assert!(
+                !bytes.windows(secret.len()).any(|w| w == secret.as_bytes()),
+                "{secret} in {name}"
+            );
+        }
+    }
+
+    // restarted with the same key, the sealed secrets still open
+    let key_file = if using_postgres() {
+        dir.path().join("paddock.key")
+    } else {
+        std::path::PathBuf::from(format!("{}.key", db.url.trim_start_matches("sqlite://")))
+    };
+    let secrets = paddock::secrets::Secrets::new(&paddock::secrets::SecretKey::read(&key_file).unwrap());
+    let (child, url, _) = spawn_serve_logged(dir.path(), &db.url, admin_token, &[]);
+    let channel = tonic::transport::Endpoint::from_shared(url)
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let mut config = pb::runner_configuration_service_client::RunnerConfigurationServiceClient::with_interceptor(
+        channel,
+        bearer(admin_token),
+    );
+    let integration = config
+        .get_scm_integration(pb::GetScmIntegrationRequest { id: scm_id })
+        .await
+        .unwrap()
+        .into_inner();
+    let sealed = integration.integration.unwrap().oauth.unwrap().encrypted_client_secret;
+    assert_eq!(
+        secrets.open("scm_integration.oauth_client_secret", &sealed).unwrap(),
+        SECRETS[2].as_bytes()
+    );
+    drop(config);
+    terminate(child).await;
+
+    // with another key, paddock refuses to start and says why
+    let other_key = dir.path().join("other.key");
+    std::fs::write(&other_key, "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n").unwrap();
+    let refused = Command::new(BIN)
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--database-url",
+            &db.url,
+            "--secret-key-file",
+        ])
+        .arg(&other_key)
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert!(!refused.status.success());
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(stderr.contains("secret key does not match"), "{stderr}");
 }
