@@ -9,6 +9,7 @@ pub mod error;
 pub mod pagination;
 pub mod proto;
 pub mod protocol;
+pub mod scm;
 pub mod secrets;
 pub mod server;
 pub mod state;

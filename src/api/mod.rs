@@ -1,6 +1,7 @@
 //! One module per gitpod.v1 service: thin tonic trait impls that validate,
 //! authorize, call the store and map the result to protos.
 
+pub mod context;
 pub mod convert;
 pub mod identity;
 pub mod runner;

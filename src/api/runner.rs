@@ -349,6 +349,24 @@ impl RunnerService for RunnerApi {
         }))
     }
 
+    async fn parse_context_url(
+        &self,
+        request: Request<pb::ParseContextUrlRequest>,
+    ) -> Result<Response<pb::ParseContextUrlResponse>, Status> {
+        let caller = principal(&request)?;
+        let response = super::context::parse_context_url(&self.state, caller, request.into_inner()).await?;
+        Ok(Response::new(response))
+    }
+
+    async fn check_authentication_for_host(
+        &self,
+        request: Request<pb::CheckAuthenticationForHostRequest>,
+    ) -> Result<Response<pb::CheckAuthenticationForHostResponse>, Status> {
+        let caller = principal(&request)?;
+        let response = super::context::check_authentication_for_host(&self.state, caller, request.into_inner()).await?;
+        Ok(Response::new(response))
+    }
+
     async fn list_runner_policies(
         &self,
         request: Request<pb::ListRunnerPoliciesRequest>,

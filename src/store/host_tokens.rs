@@ -141,3 +141,21 @@ impl host_authentication_token::Model {
         serde_json::from_str(&self.scopes).unwrap_or_default()
     }
 }
+
+/// The subject's unexpired token for the host on the runner, if any.
+pub async fn live_for(
+    db: &impl ConnectionTrait,
+    runner_id: Uuid,
+    subject_id: Uuid,
+    host: &str,
+    now: DateTime<Utc>,
+) -> Result<Option<HostToken>> {
+    use host_authentication_token::Column as C;
+    let token = host_authentication_token::Entity::find()
+        .filter(C::RunnerId.eq(runner_id))
+        .filter(C::SubjectId.eq(subject_id))
+        .filter(C::Host.eq(host))
+        .one(db)
+        .await?;
+    Ok(token.filter(|t| t.expires_at.is_none_or(|e| e > now)))
+}

@@ -129,3 +129,17 @@ pub async fn delete(db: &impl ConnectionTrait, id: Uuid) -> Result<()> {
     }
     Ok(())
 }
+
+/// The SCM integrations of some runners (at most 500: hosts, not a listing).
+pub async fn for_runners(
+    db: &impl ConnectionTrait,
+    organization_id: Uuid,
+    runner: Option<Uuid>,
+) -> Result<Vec<ScmIntegration>> {
+    use scm_integration::Column as C;
+    let mut query = scm_integration::Entity::find().filter(C::OrganizationId.eq(organization_id));
+    if let Some(id) = runner {
+        query = query.filter(C::RunnerId.eq(id));
+    }
+    Ok(query.order_by_asc(C::Id).limit(500).all(db).await?)
+}
