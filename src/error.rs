@@ -27,6 +27,8 @@ pub enum Error {
     Unauthenticated(String),
     #[error("{0}")]
     FailedPrecondition(String),
+    #[error("{0}")]
+    Aborted(String),
     #[error("{0} is not implemented yet")]
     Unimplemented(&'static str),
     #[error("database: {0}")]
@@ -54,12 +56,29 @@ fn describe(violations: &[FieldViolation]) -> String {
     format!("invalid request: {}", parts.join("; "))
 }
 
+/// The SQLSTATE of a database error, when the database gave one.
+fn sql_state(e: &DbErr) -> Option<String> {
+    use sea_orm::{RuntimeErr, sqlx};
+    match e {
+        DbErr::Exec(RuntimeErr::SqlxError(sqlx::Error::Database(d)))
+        | DbErr::Query(RuntimeErr::SqlxError(sqlx::Error::Database(d))) => d.code().map(|c| c.into_owned()),
+        _ => None,
+    }
+}
+
 impl From<DbErr> for Error {
     fn from(e: DbErr) -> Self {
-        // A write that refers to a row deleted meanwhile (a runner deleted
-        // while its token is minted, say) lost a race: the row is not found.
-        if matches!(e.sql_err(), Some(sea_orm::SqlErr::ForeignKeyConstraintViolation(_))) {
-            return Error::NotFound("a record this refers to no longer exists".into());
+        // A write that refers to or updates a row deleted meanwhile (a runner
+        // deleted while its token is minted, say) lost a race: not found.
+        if matches!(e, DbErr::RecordNotUpdated)
+            || matches!(e.sql_err(), Some(sea_orm::SqlErr::ForeignKeyConstraintViolation(_)))
+        {
+            return Error::NotFound("the record was deleted meanwhile".into());
+        }
+        // PostgreSQL broke a deadlock or a serialization conflict between
+        // concurrent writes: the client may simply try again.
+        if matches!(sql_state(&e).as_deref(), Some("40P01" | "40001")) {
+            return Error::Aborted("a concurrent change got in the way; try again".into());
         }
         Error::Database(e)
     }
@@ -90,6 +109,7 @@ impl From<Error> for Status {
             Error::PermissionDenied(_) => Status::permission_denied(message),
             Error::Unauthenticated(_) => Status::unauthenticated(message),
             Error::FailedPrecondition(_) => Status::failed_precondition(message),
+            Error::Aborted(_) => Status::aborted(message),
             Error::Unimplemented(_) => Status::unimplemented(message),
             // Details of internal failures go to the log, never to the client.
             Error::Database(_) | Error::Internal(_) => {

@@ -529,3 +529,81 @@ async fn policies_are_created_listed_paged_updated_and_deleted() {
     assert_eq!(count, 0);
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn writes_racing_a_delete_answer_not_found_never_internal() {
+    let server = TestServer::start().await;
+    let channel = tonic::transport::Endpoint::from_shared(server.url())
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let token: tonic::metadata::MetadataValue<_> = format!("Bearer {}", server.admin.token).parse().unwrap();
+    let auth = move |mut req: tonic::Request<()>| {
+        req.metadata_mut().insert("authorization", token.clone());
+        Ok(req)
+    };
+    let client = RunnerServiceClient::with_interceptor(channel, auth);
+    let group = server
+        .group(server.admin.organization_id, "racers", &[])
+        .await
+        .to_string();
+    for round in 0..30 {
+        let mut c = client.clone();
+        let id = c
+            .create_runner(linux_runner(&format!("racer {round}")))
+            .await
+            .unwrap()
+            .into_inner()
+            .runner
+            .unwrap()
+            .runner_id;
+        let (mut a, mut b, mut d, mut e) = (c.clone(), c.clone(), c.clone(), c.clone());
+        let (i1, i2, i3, i4) = (id.clone(), id.clone(), id.clone(), id.clone());
+        let group = group.clone();
+        let calls = [
+            tokio::spawn(async move {
+                a.update_runner(pb::UpdateRunnerRequest {
+                    runner_id: i1,
+                    name: Some("renamed".into()),
+                    spec: None,
+                })
+                .await
+                .map(|_| ())
+            }),
+            tokio::spawn(async move {
+                b.create_runner_token(pb::CreateRunnerTokenRequest { runner_id: i2 })
+                    .await
+                    .map(|_| ())
+            }),
+            tokio::spawn(async move {
+                d.create_runner_policy(pb::CreateRunnerPolicyRequest {
+                    runner_id: i3,
+                    group_id: group,
+                    role: 1,
+                })
+                .await
+                .map(|_| ())
+            }),
+            tokio::spawn(async move {
+                e.delete_runner(pb::DeleteRunnerRequest {
+                    runner_id: i4,
+                    force: true,
+                })
+                .await
+                .map(|_| ())
+            }),
+        ];
+        for call in calls {
+            if let Err(status) = call.await.unwrap() {
+                assert!(
+                    matches!(status.code(), Code::NotFound | Code::Aborted),
+                    "round {round}: {:?} {}",
+                    status.code(),
+                    status.message()
+                );
+            }
+        }
+    }
+    server.stop().await;
+}

@@ -172,9 +172,26 @@ def get_authenticated_identity(s: Session):
                 identity.GetAuthenticatedIdentityRequest(), headers={})
 
 
+def parse_context_url(s: Session):
+    parsed = s.call(s.runners.parse_context_url, runner.ParseContextURLRequest(
+        context_url="https://github.com/org/repo/tree/main"))
+    assert parsed.scm_id == "github"
+    assert parsed.git.clone_url == "https://github.com/org/repo.git" and parsed.git.branch == "main"
+    expect_code(Code.INVALID_ARGUMENT, s.call, s.runners.parse_context_url,
+                runner.ParseContextURLRequest(context_url="https://example.com/page"))
+
+
+def check_authentication_for_host(s: Session):
+    result = s.call(s.runners.check_authentication_for_host, runner.CheckAuthenticationForHostRequest(
+        runner_id=s.create_runner().runner.runner_id, host="github.com"))
+    assert result.scm_id == "github" and not result.authenticated and result.supports_pat.create_url
+    expect_code(Code.INVALID_ARGUMENT, s.call, s.runners.check_authentication_for_host,
+                runner.CheckAuthenticationForHostRequest(runner_id="x", host="github.com"))
+
+
 RPCS = [create_runner, get_runner, list_runners, update_runner, delete_runner, create_runner_token,
         list_runner_policies, create_runner_policy, update_runner_policy, delete_runner_policy,
-        exchange_token, get_authenticated_identity]
+        exchange_token, get_authenticated_identity, parse_context_url, check_authentication_for_host]
 
 
 @pytest.mark.parametrize("transport", list(TRANSPORTS))
