@@ -27,6 +27,14 @@ pub enum Error {
     Unauthenticated(String),
     #[error("{0}")]
     FailedPrecondition(String),
+    /// FAILED_PRECONDITION with one error detail (type name, encoded message),
+    /// e.g. gitpod.v1.ParseContextURLPreconditionFailureDetails.
+    #[error("{0}")]
+    FailedPreconditionWithDetail(String, &'static str, Vec<u8>),
+    #[error("{0}")]
+    DeadlineExceeded(String),
+    #[error("{0}")]
+    Unavailable(String),
     #[error("{0}")]
     Aborted(String),
     #[error("{0} is not implemented yet")]
@@ -70,7 +78,8 @@ impl From<DbErr> for Error {
     fn from(e: DbErr) -> Self {
         // A write that refers to or updates a row deleted meanwhile (a runner
         // deleted while its token is minted, say) lost a race: not found.
-        if matches!(e, DbErr::RecordNotUpdated)
+        // (SQLite re-reads an inserted row: a cascade may have removed it meanwhile.)
+        if matches!(e, DbErr::RecordNotUpdated | DbErr::RecordNotFound(_))
             || matches!(e.sql_err(), Some(sea_orm::SqlErr::ForeignKeyConstraintViolation(_)))
         {
             return Error::NotFound("the record was deleted meanwhile".into());
@@ -109,6 +118,20 @@ impl From<Error> for Status {
             Error::PermissionDenied(_) => Status::permission_denied(message),
             Error::Unauthenticated(_) => Status::unauthenticated(message),
             Error::FailedPrecondition(_) => Status::failed_precondition(message),
+            Error::FailedPreconditionWithDetail(_, type_name, value) => {
+                use prost::Message;
+                let status = RpcStatus {
+                    code: Code::FailedPrecondition as i32,
+                    message: message.clone(),
+                    details: vec![prost_types::Any {
+                        type_url: format!("type.googleapis.com/{type_name}"),
+                        value,
+                    }],
+                };
+                Status::with_details(Code::FailedPrecondition, message, status.encode_to_vec().into())
+            }
+            Error::DeadlineExceeded(_) => Status::deadline_exceeded(message),
+            Error::Unavailable(_) => Status::unavailable(message),
             Error::Aborted(_) => Status::aborted(message),
             Error::Unimplemented(_) => Status::unimplemented(message),
             // Details of internal failures go to the log, never to the client.
@@ -118,4 +141,15 @@ impl From<Error> for Status {
             }
         }
     }
+}
+
+/// google.rpc.Status, the payload of grpc-status-details-bin.
+#[derive(Clone, PartialEq, prost::Message)]
+struct RpcStatus {
+    #[prost(int32, tag = "1")]
+    code: i32,
+    #[prost(string, tag = "2")]
+    message: String,
+    #[prost(message, repeated, tag = "3")]
+    details: Vec<prost_types::Any>,
 }

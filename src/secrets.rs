@@ -12,6 +12,13 @@ use chacha20poly1305::{XChaCha20Poly1305, XNonce};
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
+/// What a sealed value is for; bound to its ciphertext, so that a value sealed
+/// for one purpose never opens as another.
+pub mod purpose {
+    pub const HOST_TOKEN: &str = "host_token.token";
+    pub const HOST_TOKEN_REFRESH: &str = "host_token.refresh_token";
+}
+
 const KEY_LEN: usize = 32;
 const NONCE_LEN: usize = 24;
 /// First byte of every sealed value: lets the format change later.

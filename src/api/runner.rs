@@ -367,6 +367,33 @@ impl RunnerService for RunnerApi {
         Ok(Response::new(response))
     }
 
+    async fn search_repositories(
+        &self,
+        request: Request<pb::SearchRepositoriesRequest>,
+    ) -> Result<Response<pb::SearchRepositoriesResponse>, Status> {
+        let caller = principal(&request)?;
+        let response = super::context::search_repositories(&self.state, caller, request.into_inner()).await?;
+        Ok(Response::new(response))
+    }
+
+    async fn list_scm_organizations(
+        &self,
+        request: Request<pb::ListScmOrganizationsRequest>,
+    ) -> Result<Response<pb::ListScmOrganizationsResponse>, Status> {
+        let caller = principal(&request)?;
+        let response = super::context::list_scm_organizations(&self.state, caller, request.into_inner()).await?;
+        Ok(Response::new(response))
+    }
+
+    async fn check_repository_access(
+        &self,
+        request: Request<pb::CheckRepositoryAccessRequest>,
+    ) -> Result<Response<pb::CheckRepositoryAccessResponse>, Status> {
+        let caller = principal(&request)?;
+        let response = super::context::check_repository_access(&self.state, caller, request.into_inner()).await?;
+        Ok(Response::new(response))
+    }
+
     async fn list_runner_policies(
         &self,
         request: Request<pb::ListRunnerPoliciesRequest>,

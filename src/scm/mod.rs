@@ -1,6 +1,7 @@
 //! Source hosts: which SCM a host runs, and what paddock knows about each SCM
 //! (names, how users authenticate to it); context URL parsing.
 
+pub mod api;
 pub mod context_url;
 
 pub use crate::configuration_schema::{AZURE_DEVOPS, BITBUCKET, GITHUB, GITLAB};

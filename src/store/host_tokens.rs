@@ -159,3 +159,25 @@ pub async fn live_for(
         .await?;
     Ok(token.filter(|t| t.expires_at.is_none_or(|e| e > now)))
 }
+
+/// The subject's unexpired token for the host: on the runner when one is
+/// named, else on any runner of the organization (the newest).
+pub async fn live_for_host(
+    db: &impl ConnectionTrait,
+    organization_id: Uuid,
+    subject_id: Uuid,
+    host: &str,
+    runner_id: Option<Uuid>,
+    now: DateTime<Utc>,
+) -> Result<Option<HostToken>> {
+    use host_authentication_token::Column as C;
+    let mut query = host_authentication_token::Entity::find()
+        .filter(C::OrganizationId.eq(organization_id))
+        .filter(C::SubjectId.eq(subject_id))
+        .filter(C::Host.eq(host));
+    if let Some(id) = runner_id {
+        query = query.filter(C::RunnerId.eq(id));
+    }
+    let tokens = query.order_by_desc(C::Id).limit(20).all(db).await?;
+    Ok(tokens.into_iter().find(|t| t.expires_at.is_none_or(|e| e > now)))
+}

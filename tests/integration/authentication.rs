@@ -30,7 +30,7 @@ async fn calls_without_a_live_token_are_unauthenticated() {
 
         // also on an RPC that is not implemented: authentication comes first
         let err = forged
-            .search_repositories(pb::SearchRepositoriesRequest::default())
+            .create_runner_logs_token(pb::CreateRunnerLogsTokenRequest::default())
             .await
             .unwrap_err();
         assert_eq!(
@@ -72,7 +72,7 @@ async fn unimplemented_rpcs_answer_unimplemented_once_authenticated() {
     let server = TestServer::start().await;
     let mut runners = server.runners(Protocol::Grpc, &server.admin.token).await;
     let err = runners
-        .search_repositories(pb::SearchRepositoriesRequest::default())
+        .create_runner_logs_token(pb::CreateRunnerLogsTokenRequest::default())
         .await
         .unwrap_err();
     assert_eq!(err.code(), Code::Unimplemented);

@@ -448,7 +448,7 @@ async fn bad_requests_answer_the_connect_code_and_http_status() {
         ),
         (
             "unimplemented RPC",
-            http.json("/gitpod.v1.RunnerService/SearchRepositories", json!({}))
+            http.json("/gitpod.v1.RunnerService/CreateRunnerLogsToken", json!({}))
                 .await,
             501,
             "unimplemented",

@@ -122,6 +122,14 @@ pub struct User {
 
 impl TestServer {
     pub async fn start() -> TestServer {
+        // server warnings and errors (e.g. the detail of an INTERNAL) show in a failing test's output
+        static LOGGING: std::sync::Once = std::sync::Once::new();
+        LOGGING.call_once(|| {
+            let _ = tracing_subscriber::fmt()
+                .with_max_level(tracing::Level::WARN)
+                .with_test_writer()
+                .try_init();
+        });
         let db = Arc::new(TestDb::new().await);
         Self::start_on(db, SecretKey::generate().expect("key"), None).await
     }

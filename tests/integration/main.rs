@@ -15,5 +15,6 @@ mod context_urls;
 mod fuzz;
 mod lifecycle;
 mod runners;
+mod scm_api;
 mod server;
 mod validation;

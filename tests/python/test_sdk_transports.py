@@ -22,6 +22,7 @@ class Session:
 
     def __init__(self, paddock, transport, token):
         self.paddock = paddock
+        self.transport = transport
         self.runners = make_client(RunnerServiceClientSync, paddock, transport)
         self.identity = make_client(IdentityServiceClientSync, paddock, transport)
         self.headers = {"authorization": f"Bearer {token}"}
@@ -31,6 +32,11 @@ class Session:
 
     def create_runner(self, name="SDK runner", provider=config.RUNNER_PROVIDER_LINUX_HOST):
         return self.call(self.runners.create_runner, runner.CreateRunnerRequest(name=name, provider=provider))
+
+    def fresh_user(self):
+        """The same transport, calling as a new plain member."""
+        user = json.loads(self.paddock.admin("user", "create", "--name", f"user-{uuid.uuid4().hex[:8]}"))
+        return Session(self.paddock, self.transport, user["token"])
 
     def group(self):
         return json.loads(self.paddock.admin("group", "create", "--name", f"group-{uuid.uuid4().hex[:8]}"))["group_id"]
@@ -173,6 +179,8 @@ def get_authenticated_identity(s: Session):
 
 
 def parse_context_url(s: Session):
+    # a user without host tokens: parsed from the URL alone (no call to github.com)
+    s = s.fresh_user()
     parsed = s.call(s.runners.parse_context_url, runner.ParseContextURLRequest(
         context_url="https://github.com/org/repo/tree/main"))
     assert parsed.scm_id == "github"
@@ -189,9 +197,35 @@ def check_authentication_for_host(s: Session):
                 runner.CheckAuthenticationForHostRequest(runner_id="x", host="github.com"))
 
 
+def search_repositories(s: Session):
+    # no host token for github.com yet: the SCM-backed RPCs ask to authenticate first
+    runner_id = s.create_runner().runner.runner_id
+    expect_code(Code.FAILED_PRECONDITION, s.call, s.runners.search_repositories,
+                runner.SearchRepositoriesRequest(runner_id=runner_id, search_string="paddock", scm_host="github.com"))
+    expect_code(Code.INVALID_ARGUMENT, s.call, s.runners.search_repositories,
+                runner.SearchRepositoriesRequest(runner_id="x"))
+
+
+def list_scm_organizations(s: Session):
+    runner_id = s.create_runner().runner.runner_id
+    expect_code(Code.FAILED_PRECONDITION, s.call, s.runners.list_scm_organizations,
+                runner.ListSCMOrganizationsRequest(runner_id=runner_id, scm_host="github.com"))
+    expect_code(Code.INVALID_ARGUMENT, s.call, s.runners.list_scm_organizations,
+                runner.ListSCMOrganizationsRequest(runner_id=runner_id))
+
+
+def check_repository_access(s: Session):
+    runner_id = s.create_runner().runner.runner_id
+    expect_code(Code.FAILED_PRECONDITION, s.call, s.runners.check_repository_access,
+                runner.CheckRepositoryAccessRequest(runner_id=runner_id, repository_url="https://github.com/org/repo"))
+    expect_code(Code.INVALID_ARGUMENT, s.call, s.runners.check_repository_access,
+                runner.CheckRepositoryAccessRequest(runner_id=runner_id, repository_url="not a url"))
+
+
 RPCS = [create_runner, get_runner, list_runners, update_runner, delete_runner, create_runner_token,
         list_runner_policies, create_runner_policy, update_runner_policy, delete_runner_policy,
-        exchange_token, get_authenticated_identity, parse_context_url, check_authentication_for_host]
+        exchange_token, get_authenticated_identity, parse_context_url, check_authentication_for_host,
+        search_repositories, list_scm_organizations, check_repository_access]
 
 
 @pytest.mark.parametrize("transport", list(TRANSPORTS))
@@ -203,7 +237,7 @@ def test_rpc_over_transport(paddock, rpc, transport):
 @pytest.mark.parametrize("transport", list(TRANSPORTS))
 def test_unimplemented_rpcs_answer_unimplemented(paddock, transport):
     s = Session(paddock, transport, paddock.admin_token)
-    expect_code(Code.UNIMPLEMENTED, s.call, s.runners.search_repositories, runner.SearchRepositoriesRequest())
+    expect_code(Code.UNIMPLEMENTED, s.call, s.runners.create_runner_logs_token, runner.CreateRunnerLogsTokenRequest())
 
 
 @pytest.mark.parametrize("transport", list(TRANSPORTS))

@@ -16,9 +16,7 @@ use crate::store::host_tokens::{self as store, HostTokenChanges, HostTokenFilter
 use crate::store::{organizations, scm_integrations};
 use crate::validate::Violations;
 
-/// Purposes of sealed values (see `Secrets::seal`).
-pub(crate) const TOKEN: &str = "host_token.token";
-pub(crate) const REFRESH_TOKEN: &str = "host_token.refresh_token";
+use crate::secrets::purpose::{HOST_TOKEN as TOKEN, HOST_TOKEN_REFRESH as REFRESH_TOKEN};
 
 fn timestamp(field: &str, t: &prost_types::Timestamp, v: &mut Violations) -> Option<DateTime<Utc>> {
     let parsed = u32::try_from(t.nanos)

@@ -1,0 +1,449 @@
+//! The SCM-backed RPCs against a stub GitHub Enterprise on loopback, started
+//! by the test: real HTTP from paddock to it, with the user's host token.
+
+use std::time::{Duration, Instant};
+
+use prost::Message;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpListener;
+use tonic::Code;
+
+use crate::harness::*;
+
+/// A stub of GitHub's REST API v3 under /api/v3. Token `good` reads
+/// everything but acme/private; `expired` is refused.
+async fn stub_github() -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let host = listener.local_addr().unwrap().to_string();
+    let base = format!("https://{host}");
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut socket, _)) = listener.accept().await else {
+                return;
+            };
+            let base = base.clone();
+            tokio::spawn(async move {
+                let mut buf = Vec::new();
+                let mut chunk = [0u8; 4096];
+                while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match socket.read(&mut chunk).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                    }
+                }
+                let head = String::from_utf8_lossy(&buf).to_string();
+                let target = head.split_whitespace().nth(1).unwrap_or_default().to_owned();
+                let token = head
+                    .lines()
+                    .find_map(|l| {
+                        l.to_ascii_lowercase()
+                            .strip_prefix("authorization: bearer ")
+                            .map(str::to_owned)
+                    })
+                    .unwrap_or_default();
+                let (status, body, link) = route(&target, token.trim(), &base).await;
+                let link = link.map(|l| format!("Link: {l}\r\n")).unwrap_or_default();
+                let response = format!(
+                    "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n{link}Connection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = socket.write_all(response.as_bytes()).await;
+            });
+        }
+    });
+    host
+}
+
+async fn route(target: &str, token: &str, base: &str) -> (&'static str, String, Option<String>) {
+    if token != "good" {
+        return ("401 Unauthorized", r#"{"message":"Bad credentials"}"#.into(), None);
+    }
+    let (path, query) = target.split_once('?').unwrap_or((target, ""));
+    let page: u32 = query
+        .split('&')
+        .find_map(|p| p.strip_prefix("page="))
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(1);
+    let repo =
+        |name: &str| format!(r#"{{"full_name":"{name}","html_url":"{base}/{name}","default_branch":"develop"}}"#);
+    let ok = |body: String| ("200 OK", body, None);
+    match path {
+        "/api/v3/repos/acme/widgets" => ok(repo("acme/widgets")),
+        "/api/v3/repos/acme/widgets/branches/develop" => ok(r#"{"commit":{"sha":"abc123"}}"#.into()),
+        "/api/v3/repos/acme/widgets/branches/feature%2Fx" => ok(r#"{"commit":{"sha":"def456"}}"#.into()),
+        "/api/v3/repos/acme/widgets/pulls/7" => ok(format!(
+            r#"{{"title":"Add widgets","state":"open","merged":false,"draft":true,"user":{{"login":"octo"}},
+               "head":{{"ref":"feature/x","sha":"def456","repo":{{"clone_url":"{base}/fork/widgets.git"}}}},
+               "base":{{"ref":"develop","sha":"abc123","repo":{{"clone_url":"{base}/acme/widgets.git"}}}}}}"#
+        )),
+        "/api/v3/repos/acme/widgets/issues/3" => ok(r#"{"title":"Widgets break on Tuesdays"}"#.into()),
+        "/api/v3/repos/acme/private" => ("403 Forbidden", r#"{"message":"Forbidden"}"#.into(), None),
+        "/api/v3/repos/acme/slow" => {
+            tokio::time::sleep(Duration::from_secs(8)).await;
+            ok(repo("acme/slow"))
+        }
+        "/api/v3/search/repositories" => {
+            // five matches, echoing the query in their names
+            let q = url::form_urlencoded::parse(query.as_bytes())
+                .find(|(k, _)| k == "q")
+                .map(|(_, v)| v.into_owned())
+                .unwrap_or_default();
+            let per_page: u32 = query
+                .split('&')
+                .find_map(|p| p.strip_prefix("per_page="))
+                .and_then(|p| p.parse().ok())
+                .unwrap_or(30);
+            let first = (page - 1) * per_page;
+            let items: Vec<String> = (first..(first + per_page).min(5))
+                .map(|i| repo(&format!("acme/{i}-{q}")))
+                .collect();
+            ok(format!(r#"{{"total_count":5,"items":[{}]}}"#, items.join(",")))
+        }
+        "/api/v3/user/orgs" => {
+            let body = if page == 1 {
+                r#"[{"login":"acme"},{"login":"widgetco"}]"#
+            } else {
+                r#"[{"login":"zeta"}]"#
+            };
+            let link = (page == 1).then(|| format!(r#"<{base}/api/v3/user/orgs?page=2>; rel="next""#));
+            ("200 OK", body.into(), link)
+        }
+        _ => ("404 Not Found", r#"{"message":"Not Found"}"#.into(), None),
+    }
+}
+
+struct Setup {
+    server: TestServer,
+    host: String,
+    runner_id: String,
+    alice: User,
+}
+
+/// A runner with an SCM integration for the stub; alice holds a good token for it.
+async fn setup() -> Setup {
+    let server = TestServer::start().await;
+    let host = stub_github().await;
+    let mut api = server.runners(Protocol::Grpc, &server.admin.token).await;
+    let runner_id = api
+        .create_runner(linux_runner("scm runner"))
+        .await
+        .unwrap()
+        .into_inner()
+        .runner
+        .unwrap()
+        .runner_id;
+    let mut config = server.configuration(Protocol::Grpc, &server.admin.token).await;
+    config
+        .create_scm_integration(pb::CreateScmIntegrationRequest {
+            runner_id: runner_id.clone(),
+            scm_id: "github".into(),
+            host: host.clone(),
+            pat: true,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let alice = server.member("alice").await;
+    give_token(&server, &alice, &runner_id, &host, "good").await;
+    Setup {
+        server,
+        host,
+        runner_id,
+        alice,
+    }
+}
+
+async fn give_token(server: &TestServer, user: &User, runner_id: &str, host: &str, token: &str) {
+    let mut config = server.configuration(Protocol::Grpc, &user.token).await;
+    config
+        .create_host_authentication_token(pb::CreateHostAuthenticationTokenRequest {
+            runner_id: runner_id.into(),
+            host: host.into(),
+            token: token.into(),
+            source: pb::HostAuthenticationTokenSource::Pat as i32,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn parse_context_url_asks_the_scm_when_the_user_has_a_token() {
+    let Setup {
+        server,
+        host,
+        runner_id,
+        alice,
+    } = setup().await;
+    let mut api = server.runners(Protocol::Grpc, &alice.token).await;
+    let parse = |path: &str| pb::ParseContextUrlRequest {
+        runner_id: runner_id.clone(),
+        context_url: format!("https://{host}{path}"),
+    };
+
+    // the default branch and its head
+    let root = api
+        .parse_context_url(parse("/acme/widgets"))
+        .await
+        .unwrap()
+        .into_inner();
+    let git = root.git.unwrap();
+    assert_eq!((git.branch.as_str(), git.commit.as_str()), ("develop", "abc123"));
+    // a branch with a slash, followed by a path: the longest existing branch wins
+    let tree = api
+        .parse_context_url(parse("/acme/widgets/tree/feature/x/src/lib"))
+        .await
+        .unwrap()
+        .into_inner();
+    let git = tree.git.unwrap();
+    assert_eq!((git.branch.as_str(), git.commit.as_str()), ("feature/x", "def456"));
+    // a pull request from a fork
+    let pr = api
+        .parse_context_url(parse("/acme/widgets/pull/7"))
+        .await
+        .unwrap()
+        .into_inner();
+    let details = pr.pull_request.clone().unwrap();
+    assert_eq!(details.title, "Add widgets");
+    assert_eq!(
+        (details.from_branch.as_str(), details.to_branch.as_str()),
+        ("feature/x", "develop")
+    );
+    assert_eq!(details.state, pb::pull_request::State::Open as i32);
+    assert!(details.draft);
+    assert_eq!(details.author, "octo");
+    let git = pr.git.clone().unwrap();
+    assert_eq!(git.clone_url, format!("https://{host}/fork/widgets.git"));
+    assert_eq!(git.upstream_remote_url, format!("https://{host}/acme/widgets.git"));
+    assert_eq!((git.branch.as_str(), git.commit.as_str()), ("feature/x", "def456"));
+    #[allow(deprecated)]
+    let old = pr.pr.unwrap();
+    assert_eq!(old.title, "Add widgets");
+    // an issue's title
+    let issue = api
+        .parse_context_url(parse("/acme/widgets/issues/3"))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(issue.issue.unwrap().title, "Widgets break on Tuesdays");
+
+    // what the token cannot read, or what does not exist
+    let err = api.parse_context_url(parse("/acme/private")).await.unwrap_err();
+    assert_eq!(err.code(), Code::PermissionDenied);
+    let err = api.parse_context_url(parse("/acme/missing")).await.unwrap_err();
+    assert_eq!(err.code(), Code::NotFound);
+    let err = api
+        .parse_context_url(parse("/acme/widgets/tree/no-such-branch"))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::NotFound);
+
+    // a slow SCM: a clear error within the 5 s budget, not a hang
+    let started = Instant::now();
+    let err = api.parse_context_url(parse("/acme/slow")).await.unwrap_err();
+    assert!(
+        matches!(err.code(), Code::DeadlineExceeded | Code::Unavailable),
+        "{err:?}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(7), "{:?}", started.elapsed());
+
+    // without a token: parsed from the URL alone, no error
+    let bob = server.member("bob").await;
+    let mut as_bob = server.runners(Protocol::Grpc, &bob.token).await;
+    let offline = as_bob
+        .parse_context_url(parse("/acme/widgets"))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(offline.git.unwrap().branch, "");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_refused_token_is_failed_precondition_with_where_to_sign_in() {
+    let Setup {
+        server,
+        host,
+        runner_id,
+        ..
+    } = setup().await;
+    let carol = server.member("carol").await;
+    give_token(&server, &carol, &runner_id, &host, "expired").await;
+    let mut api = server.runners(Protocol::Grpc, &carol.token).await;
+    let err = api
+        .parse_context_url(pb::ParseContextUrlRequest {
+            runner_id: runner_id.clone(),
+            context_url: format!("https://{host}/acme/widgets"),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::FailedPrecondition);
+    // google.rpc.Status { details: [Any(ParseContextURLPreconditionFailureDetails)] }
+    #[derive(Clone, PartialEq, prost::Message)]
+    struct RpcStatus {
+        #[prost(int32, tag = "1")]
+        code: i32,
+        #[prost(string, tag = "2")]
+        message: String,
+        #[prost(message, repeated, tag = "3")]
+        details: Vec<prost_types::Any>,
+    }
+    let status = RpcStatus::decode(err.details()).unwrap();
+    let any = &status.details[0];
+    assert_eq!(
+        any.type_url,
+        "type.googleapis.com/gitpod.v1.ParseContextURLPreconditionFailureDetails"
+    );
+    let details = pb::ParseContextUrlPreconditionFailureDetails::decode(any.value.as_slice()).unwrap();
+    assert_eq!(details.scm_id, "github");
+    assert_eq!(details.runner_ids, vec![runner_id.clone()]);
+    assert!(
+        details.authentication_required_url.contains(&host),
+        "{}",
+        details.authentication_required_url
+    );
+
+    let err = api
+        .check_repository_access(pb::CheckRepositoryAccessRequest {
+            runner_id: runner_id.clone(),
+            repository_url: format!("https://{host}/acme/widgets"),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::FailedPrecondition);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn search_repositories_pages_through_the_scm() {
+    let Setup {
+        server,
+        host,
+        runner_id,
+        alice,
+    } = setup().await;
+    let mut api = server.runners(Protocol::GrpcWeb, &alice.token).await;
+    let search = |token: String| pb::SearchRepositoriesRequest {
+        runner_id: runner_id.clone(),
+        search_string: "widg".into(),
+        pagination: Some(pb::PaginationRequest { page_size: 2, token }),
+        scm_host: host.clone(),
+        search_mode: pb::SearchMode::Keyword as i32,
+        ..Default::default()
+    };
+    let mut names = Vec::new();
+    let mut token = String::new();
+    let mut pages = 0;
+    loop {
+        let page = api.search_repositories(search(token)).await.unwrap().into_inner();
+        pages += 1;
+        names.extend(page.repositories.iter().map(|r| r.name.clone()));
+        token = page.pagination.unwrap().next_token;
+        if token.is_empty() {
+            break;
+        }
+    }
+    assert_eq!(pages, 3);
+    assert_eq!(names.len(), 5);
+    assert!(
+        names.iter().all(|n| n.ends_with("widg in:name")),
+        "keyword search looks at names: {names:?}"
+    );
+    let native = pb::SearchRepositoriesRequest {
+        search_mode: pb::SearchMode::Native as i32,
+        ..search(String::new())
+    };
+    let page = api.search_repositories(native).await.unwrap().into_inner();
+    assert!(
+        page.repositories[0].name.ends_with("-widg"),
+        "native passes the query through"
+    );
+
+    // no token for the host: sign in first
+    let bob = server.member("bob").await;
+    let mut as_bob = server.runners(Protocol::Grpc, &bob.token).await;
+    let err = as_bob.search_repositories(search(String::new())).await.unwrap_err();
+    assert_eq!(err.code(), Code::FailedPrecondition);
+    let err = api
+        .search_repositories(pb::SearchRepositoriesRequest {
+            search_mode: 9,
+            ..search(String::new())
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(violated_fields(&err), ["search_mode"]);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn organizations_and_repository_access_come_from_the_scm() {
+    let Setup {
+        server,
+        host,
+        runner_id,
+        alice,
+    } = setup().await;
+    let mut api = server.runners(Protocol::Grpc, &alice.token).await;
+    let orgs = |token: String| pb::ListScmOrganizationsRequest {
+        runner_id: runner_id.clone(),
+        scm_host: host.clone(),
+        query: String::new(),
+        pagination: Some(pb::PaginationRequest { page_size: 2, token }),
+    };
+    let first = api
+        .list_scm_organizations(orgs(String::new()))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        first.organizations.iter().map(|o| o.name.as_str()).collect::<Vec<_>>(),
+        ["acme", "widgetco"]
+    );
+    // a loopback SCM is spoken to (and linked) over plain http
+    assert_eq!(first.organizations[0].url, format!("http://{host}/acme"));
+    let next = first.pagination.unwrap().next_token;
+    assert!(!next.is_empty());
+    let second = api.list_scm_organizations(orgs(next)).await.unwrap().into_inner();
+    assert_eq!(
+        second.organizations.iter().map(|o| o.name.as_str()).collect::<Vec<_>>(),
+        ["zeta"]
+    );
+    assert!(second.pagination.unwrap().next_token.is_empty());
+    let err = api.list_scm_organizations(pb::ListScmOrganizationsRequest {
+        scm_host: String::new(),
+        ..orgs(String::new())
+    });
+    assert_eq!(violated_fields(&err.await.unwrap_err()), ["scm_host"]);
+
+    let access = |repo: &str| pb::CheckRepositoryAccessRequest {
+        runner_id: runner_id.clone(),
+        repository_url: format!("https://{host}/{repo}"),
+    };
+    let yes = api
+        .check_repository_access(access("acme/widgets"))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(yes.has_access && yes.error_message.is_empty());
+    let forbidden = api
+        .check_repository_access(access("acme/private"))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(!forbidden.has_access && !forbidden.error_message.is_empty());
+    let missing = api
+        .check_repository_access(access("acme/missing"))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(!missing.has_access && !missing.error_message.is_empty());
+    let err = api
+        .check_repository_access(pb::CheckRepositoryAccessRequest {
+            runner_id: runner_id.clone(),
+            repository_url: "nope".into(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(violated_fields(&err), ["repository_url"]);
+    server.stop().await;
+}
