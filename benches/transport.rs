@@ -131,6 +131,7 @@ fn main() {
             secret_key: SecretKey::generate().unwrap(),
             admin_token: None,
             public_url: "https://paddock.test".into(),
+            scm_api_urls: Default::default(),
         };
         let state = server::prepare(&settings).await.unwrap();
         let org = store::organizations::ensure(&state.db, "bench").await.unwrap();

@@ -19,6 +19,21 @@ pub struct Settings {
     pub admin_token: Option<String>,
     /// The URL users reach paddock at (`--public-url`).
     pub public_url: String,
+    /// `--scm-api-url HOST=URL`: where a host's REST API is, when not where its SCM serves it.
+    pub scm_api_urls: std::collections::HashMap<String, String>,
+}
+
+/// Reads `HOST=URL` pairs.
+pub fn scm_api_urls(pairs: &[String]) -> anyhow::Result<std::collections::HashMap<String, String>> {
+    pairs
+        .iter()
+        .map(|pair| match pair.split_once('=') {
+            Some((host, url)) if !host.is_empty() && (url.starts_with("https://") || url.starts_with("http://")) => {
+                Ok((host.trim().to_ascii_lowercase(), url.trim().to_owned()))
+            }
+            _ => bail!("bad --scm-api-url {pair:?}: use HOST=https://api.example.com"),
+        })
+        .collect()
 }
 
 /// The file a SQLite URL names, if any (None for in-memory databases).

@@ -50,6 +50,10 @@ struct ServeArgs {
     /// callback URLs are built from it). Default: http://LISTEN.
     #[arg(long, env = "PADDOCK_PUBLIC_URL")]
     public_url: Option<String>,
+    /// Where an SCM host's REST API is, when it is not where the SCM serves it
+    /// (repeatable): HOST=URL, e.g. git.example.com=https://git-api.example.com/api/v4.
+    #[arg(long = "scm-api-url", env = "PADDOCK_SCM_API_URLS", value_delimiter = ',')]
+    scm_api_urls: Vec<String>,
 }
 
 #[derive(Subcommand)]
@@ -141,6 +145,7 @@ async fn serve(database_url: String, args: ServeArgs) -> anyhow::Result<()> {
         secret_key,
         admin_token,
         public_url,
+        scm_api_urls: config::scm_api_urls(&args.scm_api_urls)?,
     };
     let state = server::prepare(&settings).await?;
     let listener = tokio::net::TcpListener::bind(args.listen)

@@ -46,6 +46,7 @@ pub async fn prepare(settings: &Settings) -> anyhow::Result<AppState> {
         db,
         secrets: Arc::new(secrets),
         public_url: settings.public_url.trim_end_matches('/').to_owned(),
+        scm_api_urls: settings.scm_api_urls.clone(),
     })
 }
 

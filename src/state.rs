@@ -11,4 +11,7 @@ pub struct AppState {
     pub secrets: Arc<Secrets>,
     /// Where users reach this server (OAuth callbacks are built from it).
     pub public_url: String,
+    /// REST API base URLs of SCM hosts, where they are not the SCM's default
+    /// (`--scm-api-url HOST=URL`).
+    pub scm_api_urls: std::collections::HashMap<String, String>,
 }

@@ -249,7 +249,12 @@ async fn api_for(
         .secrets
         .open(crate::secrets::purpose::HOST_TOKEN, &token.token_encrypted)?;
     let value = String::from_utf8(value).map_err(|e| Error::Internal(e.into()))?;
-    Ok(scm_api::client(scm_id, host, &value))
+    Ok(scm_api::client(
+        scm_id,
+        host,
+        &value,
+        state.scm_api_urls.get(host).map(String::as_str),
+    ))
 }
 
 /// What the SCM knows beyond the URL: the default branch and its head, the
@@ -401,7 +406,7 @@ async fn require_api(
     })?;
     match api_for(state, caller, Some(runner_id), scm_id, host).await? {
         Some(api) => Ok((scm_id.to_owned(), api)),
-        None if scm_api::client(scm_id, host, "").is_none() => Err(Error::FailedPrecondition(format!(
+        None if scm_api::client(scm_id, host, "", None).is_none() => Err(Error::FailedPrecondition(format!(
             "paddock does not speak the API of {scm_id} yet"
         ))),
         None => Err(scm_failure(state, caller, Some(runner_id), scm_id, host, ScmError::Unauthorized).await),

@@ -130,18 +130,34 @@ impl TestServer {
                 .with_test_writer()
                 .try_init();
         });
+        Self::start_with(|_| {}).await
+    }
+
+    /// Starts a server with settings of the test's (e.g. SCM API URLs).
+    pub async fn start_with(configure: impl FnOnce(&mut config::Settings)) -> TestServer {
         let db = Arc::new(TestDb::new().await);
-        Self::start_on(db, SecretKey::generate().expect("key"), None).await
+        Self::start_configured(db, SecretKey::generate().expect("key"), None, configure).await
     }
 
     /// Starts a server over an existing database (e.g. after a restart).
     pub async fn start_on(db: Arc<TestDb>, key: SecretKey, admin: Option<User>) -> TestServer {
-        let settings = config::Settings {
+        Self::start_configured(db, key, admin, |_| {}).await
+    }
+
+    async fn start_configured(
+        db: Arc<TestDb>,
+        key: SecretKey,
+        admin: Option<User>,
+        configure: impl FnOnce(&mut config::Settings),
+    ) -> TestServer {
+        let mut settings = config::Settings {
             database_url: db.url.clone(),
             secret_key: key.clone(),
             admin_token: None,
             public_url: "https://paddock.test".into(),
+            scm_api_urls: Default::default(),
         };
+        configure(&mut settings);
         let state = server::prepare(&settings).await.expect("preparing the server");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("local addr");

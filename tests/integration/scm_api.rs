@@ -13,6 +13,16 @@ use crate::harness::*;
 /// A stub of GitHub's REST API v3 under /api/v3. Token `good` reads
 /// everything but acme/private; `expired` is refused.
 async fn stub_github() -> String {
+    serve_stub(route).await
+}
+
+/// An HTTP/1.1 stub on loopback answering each request with `handler(target,
+/// bearer token, https://HOST)` → (status line, JSON body, Link header).
+async fn serve_stub<F, Fut>(handler: F) -> String
+where
+    F: Fn(String, String, String) -> Fut + Send + Sync + Copy + 'static,
+    Fut: std::future::Future<Output = (&'static str, String, Option<String>)> + Send,
+{
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let host = listener.local_addr().unwrap().to_string();
     let base = format!("https://{host}");
@@ -41,7 +51,7 @@ async fn stub_github() -> String {
                             .map(str::to_owned)
                     })
                     .unwrap_or_default();
-                let (status, body, link) = route(&target, token.trim(), &base).await;
+                let (status, body, link) = handler(target, token.trim().to_owned(), base).await;
                 let link = link.map(|l| format!("Link: {l}\r\n")).unwrap_or_default();
                 let response = format!(
                     "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n{link}Connection: close\r\n\r\n{body}",
@@ -54,7 +64,8 @@ async fn stub_github() -> String {
     host
 }
 
-async fn route(target: &str, token: &str, base: &str) -> (&'static str, String, Option<String>) {
+async fn route(target: String, token: String, base: String) -> (&'static str, String, Option<String>) {
+    let (target, token, base) = (target.as_str(), token.as_str(), base.as_str());
     if token != "good" {
         return ("401 Unauthorized", r#"{"message":"Bad credentials"}"#.into(), None);
     }
@@ -445,5 +456,116 @@ async fn organizations_and_repository_access_come_from_the_scm() {
         .await
         .unwrap_err();
     assert_eq!(violated_fields(&err), ["repository_url"]);
+    server.stop().await;
+}
+
+/// A stub of GitLab's REST API v4 (token `good`), which paddock reaches
+/// through `--scm-api-url` while the integration names gitlab.example.com.
+async fn gitlab_route(target: String, token: String, _base: String) -> (&'static str, String, Option<String>) {
+    if token != "good" {
+        return ("401 Unauthorized", r#"{"message":"401 Unauthorized"}"#.into(), None);
+    }
+    let (path, query) = target.split_once('?').unwrap_or((target.as_str(), ""));
+    let project = r#"{"path_with_namespace":"group/sub/project","web_url":"https://gitlab.example.com/group/sub/project","default_branch":"main"}"#;
+    match path {
+        "/api/v4/projects/group%2Fsub%2Fproject" => ("200 OK", project.into(), None),
+        "/api/v4/projects/group%2Fsub%2Fproject/repository/branches/main" => ("200 OK", r#"{"commit":{"id":"aaa111"}}"#.into(), None),
+        "/api/v4/projects/group%2Fsub%2Fproject/merge_requests/5" => (
+            "200 OK",
+            r#"{"title":"Tidy up","state":"merged","source_branch":"tidy","target_branch":"main","sha":"bbb222","author":{"username":"gl-user"}}"#.into(),
+            None,
+        ),
+        "/api/v4/projects" if query.contains("search=proj") => ("200 OK", format!("[{project}]"), None),
+        "/api/v4/groups" => ("200 OK", r#"[{"full_path":"group/sub","web_url":"https://gitlab.example.com/groups/group/sub"}]"#.into(), None),
+        _ => ("404 Not Found", r#"{"message":"404 Not found"}"#.into(), None),
+    }
+}
+
+#[tokio::test]
+async fn gitlab_through_an_api_url_set_by_the_operator() {
+    let stub = serve_stub(gitlab_route).await;
+    let server = TestServer::start_with(|settings| {
+        settings
+            .scm_api_urls
+            .insert("gitlab.example.com".into(), format!("http://{stub}/api/v4"));
+    })
+    .await;
+    let mut api = server.runners(Protocol::Grpc, &server.admin.token).await;
+    let runner_id = api
+        .create_runner(linux_runner("gitlab runner"))
+        .await
+        .unwrap()
+        .into_inner()
+        .runner
+        .unwrap()
+        .runner_id;
+    let mut config = server.configuration(Protocol::Grpc, &server.admin.token).await;
+    config
+        .create_scm_integration(pb::CreateScmIntegrationRequest {
+            runner_id: runner_id.clone(),
+            scm_id: "gitlab".into(),
+            host: "gitlab.example.com".into(),
+            pat: true,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    give_token(&server, &server.admin, &runner_id, "gitlab.example.com", "good").await;
+    let parse = |path: &str| pb::ParseContextUrlRequest {
+        runner_id: runner_id.clone(),
+        context_url: format!("https://gitlab.example.com{path}"),
+    };
+    let root = api
+        .parse_context_url(parse("/group/sub/project"))
+        .await
+        .unwrap()
+        .into_inner()
+        .git
+        .unwrap();
+    assert_eq!((root.branch.as_str(), root.commit.as_str()), ("main", "aaa111"));
+    let mr = api
+        .parse_context_url(parse("/group/sub/project/-/merge_requests/5"))
+        .await
+        .unwrap()
+        .into_inner();
+    let details = mr.pull_request.unwrap();
+    assert_eq!(
+        (details.title.as_str(), details.from_branch.as_str()),
+        ("Tidy up", "tidy")
+    );
+    assert_eq!(details.state, pb::pull_request::State::Merged as i32);
+    let found = api
+        .search_repositories(pb::SearchRepositoriesRequest {
+            runner_id: runner_id.clone(),
+            search_string: "proj".into(),
+            scm_host: "gitlab.example.com".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        found.repositories.iter().map(|r| r.name.as_str()).collect::<Vec<_>>(),
+        ["group/sub/project"]
+    );
+    let groups = api
+        .list_scm_organizations(pb::ListScmOrganizationsRequest {
+            runner_id: runner_id.clone(),
+            scm_host: "gitlab.example.com".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(groups.organizations[0].name, "group/sub");
+    let access = api
+        .check_repository_access(pb::CheckRepositoryAccessRequest {
+            runner_id,
+            repository_url: "https://gitlab.example.com/group/other".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(!access.has_access);
     server.stop().await;
 }

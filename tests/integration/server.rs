@@ -171,6 +171,7 @@ async fn a_server_refuses_to_start_with_another_secret_key() {
         secret_key: paddock::secrets::SecretKey::generate().unwrap(),
         admin_token: None,
         public_url: "https://paddock.test".into(),
+        scm_api_urls: Default::default(),
     };
     let err = paddock::server::prepare(&settings).await.unwrap_err();
     assert!(format!("{err:#}").contains("secret key does not match"), "{err:#}");

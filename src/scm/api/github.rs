@@ -7,16 +7,17 @@ use super::{Http, Organization, Page, PullRequestInfo, Repository, ScmApi, ScmEr
 pub struct GitHub {
     http: Http,
     api: String,
+    /// Where people (not programs) see the SCM, for organization links.
+    web: String,
 }
 
 impl GitHub {
-    pub(super) fn new(http: Http, host: &str) -> Self {
-        let api = if host == "github.com" {
-            "https://api.github.com".to_owned()
-        } else {
-            format!("{}/api/v3", origin(host))
-        };
-        GitHub { http, api }
+    pub(super) fn new(http: Http, api: String, host: &str) -> Self {
+        GitHub {
+            http,
+            api,
+            web: origin(host),
+        }
     }
 
     async fn get<T: serde::de::DeserializeOwned>(
@@ -188,11 +189,7 @@ impl ScmApi for GitHub {
         let (orgs, headers) = self
             .get::<Vec<Org>>(&format!("/user/orgs?per_page={per_page}&page={page}"))
             .await?;
-        let web = self
-            .api
-            .replace("://api.github.com", "://github.com")
-            .trim_end_matches("/api/v3")
-            .to_owned();
+        let web = &self.web;
         let items = orgs
             .into_iter()
             .map(|o| Organization {

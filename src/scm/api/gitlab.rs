@@ -2,7 +2,7 @@
 
 use serde::Deserialize;
 
-use super::{Http, Organization, Page, PullRequestInfo, Repository, ScmApi, ScmError, encode, origin};
+use super::{Http, Organization, Page, PullRequestInfo, Repository, ScmApi, ScmError, encode};
 
 pub struct GitLab {
     http: Http,
@@ -10,11 +10,8 @@ pub struct GitLab {
 }
 
 impl GitLab {
-    pub(super) fn new(http: Http, host: &str) -> Self {
-        GitLab {
-            http,
-            api: format!("{}/api/v4", origin(host)),
-        }
+    pub(super) fn new(http: Http, api: String) -> Self {
+        GitLab { http, api }
     }
 
     async fn get<T: serde::de::DeserializeOwned>(

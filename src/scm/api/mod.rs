@@ -72,13 +72,25 @@ pub trait ScmApi: Send + Sync {
     async fn organizations(&self, page: u32, per_page: u32) -> Result<Page<Organization>, ScmError>;
 }
 
-/// The API of `scm_id` at `host`, called with `token`; None for SCMs whose
-/// API paddock does not speak yet.
-pub fn client(scm_id: &str, host: &str, token: &str) -> Option<Box<dyn ScmApi>> {
+/// The API of `scm_id` at `host`, called with `token` — at `api_base` when
+/// the operator set one for the host (`--scm-api-url`), else where the SCM
+/// serves it. None for SCMs whose API paddock does not speak yet.
+pub fn client(scm_id: &str, host: &str, token: &str, api_base: Option<&str>) -> Option<Box<dyn ScmApi>> {
     let http = Http::new(token)?;
+    let base = |default: String| api_base.map(|b| b.trim_end_matches('/').to_owned()).unwrap_or(default);
     match scm_id {
-        super::GITHUB => Some(Box::new(github::GitHub::new(http, host))),
-        super::GITLAB => Some(Box::new(gitlab::GitLab::new(http, host))),
+        super::GITHUB => {
+            let default = if host == "github.com" {
+                "https://api.github.com".to_owned()
+            } else {
+                format!("{}/api/v3", origin(host))
+            };
+            Some(Box::new(github::GitHub::new(http, base(default), host)))
+        }
+        super::GITLAB => Some(Box::new(gitlab::GitLab::new(
+            http,
+            base(format!("{}/api/v4", origin(host))),
+        ))),
         _ => None,
     }
 }
