@@ -569,3 +569,108 @@ async fn gitlab_through_an_api_url_set_by_the_operator() {
     assert!(!access.has_access);
     server.stop().await;
 }
+
+/// A stub of Bitbucket Cloud's API 2.0 (token `good`).
+async fn bitbucket_route(target: String, token: String, _base: String) -> (&'static str, String, Option<String>) {
+    if token != "good" {
+        return ("401 Unauthorized", r#"{"type":"error"}"#.into(), None);
+    }
+    let (path, query) = target.split_once('?').unwrap_or((target.as_str(), ""));
+    let repo = r#"{"full_name":"team/app","links":{"html":{"href":"https://bitbucket.org/team/app"}},"mainbranch":{"name":"trunk"}}"#;
+    match path {
+        "/2.0/repositories/team/app" => ("200 OK", repo.into(), None),
+        "/2.0/repositories/team/app/refs/branches/trunk" => ("200 OK", r#"{"target":{"hash":"ccc333"}}"#.into(), None),
+        "/2.0/repositories/team/app/pullrequests/4" => (
+            "200 OK",
+            r#"{"title":"Faster","state":"OPEN","source":{"branch":{"name":"speed"},"commit":{"hash":"ddd444"}},
+               "destination":{"branch":{"name":"trunk"}},"author":{"display_name":"Ann"}}"#
+                .into(),
+            None,
+        ),
+        "/2.0/repositories" => {
+            let next = if query.contains("page=1") {
+                r#","next":"https://api.bitbucket.org/2.0/repositories?page=2""#
+            } else {
+                ""
+            };
+            ("200 OK", format!(r#"{{"values":[{repo}]{next}}}"#), None)
+        }
+        "/2.0/workspaces" => (
+            "200 OK",
+            r#"{"values":[{"slug":"team","links":{"html":{"href":"https://bitbucket.org/team/"}}}]}"#.into(),
+            None,
+        ),
+        _ => ("404 Not Found", r#"{"type":"error"}"#.into(), None),
+    }
+}
+
+#[tokio::test]
+async fn bitbucket_cloud_through_its_api() {
+    let stub = serve_stub(bitbucket_route).await;
+    let server = TestServer::start_with(|settings| {
+        settings
+            .scm_api_urls
+            .insert("bitbucket.org".into(), format!("http://{stub}/2.0"));
+    })
+    .await;
+    let mut api = server.runners(Protocol::Grpc, &server.admin.token).await;
+    let runner_id = api
+        .create_runner(linux_runner("bitbucket runner"))
+        .await
+        .unwrap()
+        .into_inner()
+        .runner
+        .unwrap()
+        .runner_id;
+    give_token(&server, &server.admin, &runner_id, "bitbucket.org", "good").await;
+    let parse = |path: &str| pb::ParseContextUrlRequest {
+        runner_id: runner_id.clone(),
+        context_url: format!("https://bitbucket.org{path}"),
+    };
+    let root = api
+        .parse_context_url(parse("/team/app"))
+        .await
+        .unwrap()
+        .into_inner()
+        .git
+        .unwrap();
+    assert_eq!((root.branch.as_str(), root.commit.as_str()), ("trunk", "ccc333"));
+    let pr = api
+        .parse_context_url(parse("/team/app/pull-requests/4"))
+        .await
+        .unwrap()
+        .into_inner();
+    let details = pr.pull_request.unwrap();
+    assert_eq!(
+        (
+            details.title.as_str(),
+            details.from_branch.as_str(),
+            details.to_branch.as_str()
+        ),
+        ("Faster", "speed", "trunk")
+    );
+    assert_eq!(details.state, pb::pull_request::State::Open as i32);
+    let found = api
+        .search_repositories(pb::SearchRepositoriesRequest {
+            runner_id: runner_id.clone(),
+            search_string: "app".into(),
+            scm_host: "bitbucket.org".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(found.repositories[0].name, "team/app");
+    assert!(!found.pagination.unwrap().next_token.is_empty());
+    let workspaces = api
+        .list_scm_organizations(pb::ListScmOrganizationsRequest {
+            runner_id,
+            scm_host: "bitbucket.org".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(workspaces.organizations[0].name, "team");
+    server.stop().await;
+}

@@ -1,6 +1,7 @@
 //! Talking to an SCM's REST API with a user's host token: one module per SCM
 //! behind the small `ScmApi` trait, so adding an SCM is adding a file.
 
+mod bitbucket;
 mod github;
 mod gitlab;
 
@@ -90,6 +91,11 @@ pub fn client(scm_id: &str, host: &str, token: &str, api_base: Option<&str>) -> 
         super::GITLAB => Some(Box::new(gitlab::GitLab::new(
             http,
             base(format!("{}/api/v4", origin(host))),
+        ))),
+        // Bitbucket Cloud; Bitbucket Server's API is another one, not spoken yet
+        super::BITBUCKET if host == "bitbucket.org" || api_base.is_some() => Some(Box::new(bitbucket::Bitbucket::new(
+            http,
+            base("https://api.bitbucket.org/2.0".to_owned()),
         ))),
         _ => None,
     }
