@@ -132,6 +132,7 @@ fn main() {
             admin_token: None,
             public_url: "https://paddock.test".into(),
             scm_api_urls: Default::default(),
+            token_cache_ttl: paddock::auth::cache::DEFAULT_TTL,
         };
         let state = server::prepare(&settings).await.unwrap();
         let org = store::organizations::ensure(&state.db, "bench").await.unwrap();

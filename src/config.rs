@@ -21,6 +21,9 @@ pub struct Settings {
     pub public_url: String,
     /// `--scm-api-url HOST=URL`: where a host's REST API is, when not where its SCM serves it.
     pub scm_api_urls: std::collections::HashMap<String, String>,
+    /// How long a verified bearer token is trusted without asking the
+    /// database again (revocations by other replicas take this long).
+    pub token_cache_ttl: std::time::Duration,
 }
 
 /// Reads `HOST=URL` pairs.

@@ -146,6 +146,7 @@ async fn serve(database_url: String, args: ServeArgs) -> anyhow::Result<()> {
         admin_token,
         public_url,
         scm_api_urls: config::scm_api_urls(&args.scm_api_urls)?,
+        token_cache_ttl: paddock::auth::cache::DEFAULT_TTL,
     };
     let state = server::prepare(&settings).await?;
     let listener = tokio::net::TcpListener::bind(args.listen)

@@ -14,6 +14,7 @@ use tonic_web::GrpcWebLayer;
 use crate::api::identity::IdentityApi;
 use crate::api::runner::RunnerApi;
 use crate::api::runner_configuration::RunnerConfigurationApi;
+use crate::auth::cache::TokenCache;
 use crate::auth::layer::AuthLayer;
 use crate::config::Settings;
 use crate::proto::FILE_DESCRIPTOR_SET;
@@ -45,6 +46,10 @@ pub async fn prepare(settings: &Settings) -> anyhow::Result<AppState> {
     Ok(AppState {
         db,
         secrets: Arc::new(secrets),
+        token_cache: Arc::new(TokenCache::new(
+            settings.token_cache_ttl,
+            crate::auth::cache::DEFAULT_CAPACITY,
+        )),
         public_url: settings.public_url.trim_end_matches('/').to_owned(),
         scm_api_urls: settings.scm_api_urls.clone(),
     })
@@ -118,7 +123,7 @@ pub async fn serve(
         .layer(tower::util::option_layer(cors))
         .layer(connect)
         .layer(GrpcWebLayer::new())
-        .layer(AuthLayer::new(state.db.clone()))
+        .layer(AuthLayer::new(state.db.clone(), state.token_cache.clone()))
         .add_service(runner)
         .add_service(configuration)
         .add_service(identity)

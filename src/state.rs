@@ -9,6 +9,8 @@ use crate::store::Db;
 pub struct AppState {
     pub db: Db,
     pub secrets: Arc<Secrets>,
+    /// Bearer tokens verified in the last seconds (see `auth::cache`).
+    pub token_cache: Arc<crate::auth::cache::TokenCache>,
     /// Where users reach this server (OAuth callbacks are built from it).
     pub public_url: String,
     /// REST API base URLs of SCM hosts, where they are not the SCM's default

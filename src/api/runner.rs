@@ -330,6 +330,8 @@ impl RunnerService for RunnerApi {
         let runner_id = require_uuid("runner_id", &req.runner_id)?;
         access::manage_runner(&self.state.db, &caller, runner_id).await?;
         runners::delete(&self.state.db, runner_id, req.force).await?;
+        // its tokens stop working here at once (other replicas: within the cache's TTL)
+        self.state.token_cache.forget_runner(runner_id);
         Ok(Response::new(pb::DeleteRunnerResponse {}))
     }
 

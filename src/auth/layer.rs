@@ -4,6 +4,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use chrono::Utc;
@@ -11,6 +12,7 @@ use http::{HeaderMap, Request, Response};
 use tonic::Status;
 use tower::{Layer, Service};
 
+use super::cache::TokenCache;
 use super::{Principal, tokens};
 use crate::error::Error;
 use crate::store::{self, Db};
@@ -31,22 +33,28 @@ fn bearer(headers: &HeaderMap) -> Option<&str> {
         .filter(|t| !t.is_empty())
 }
 
-async fn authenticate(db: &Db, headers: &HeaderMap) -> Result<Principal, Error> {
+async fn authenticate(db: &Db, cache: &TokenCache, headers: &HeaderMap) -> Result<Principal, Error> {
     let token = bearer(headers).ok_or_else(|| Error::Unauthenticated("missing bearer token".into()))?;
-    store::tokens::authenticate(db, &tokens::hash(token), Utc::now())
+    let hash = tokens::hash(token);
+    if let Some(known) = cache.get(&hash) {
+        return Ok(known.into());
+    }
+    let (bearer, expires_at) = store::tokens::authenticate(db, &hash, Utc::now())
         .await?
-        .map(Principal::from)
-        .ok_or_else(|| Error::Unauthenticated("invalid or expired token".into()))
+        .ok_or_else(|| Error::Unauthenticated("invalid or expired token".into()))?;
+    cache.put(hash, bearer.clone(), expires_at);
+    Ok(bearer.into())
 }
 
 #[derive(Clone)]
 pub struct AuthLayer {
     db: Db,
+    cache: Arc<TokenCache>,
 }
 
 impl AuthLayer {
-    pub fn new(db: Db) -> Self {
-        AuthLayer { db }
+    pub fn new(db: Db, cache: Arc<TokenCache>) -> Self {
+        AuthLayer { db, cache }
     }
 }
 
@@ -57,6 +65,7 @@ impl<S> Layer<S> for AuthLayer {
         Authenticate {
             inner,
             db: self.db.clone(),
+            cache: self.cache.clone(),
         }
     }
 }
@@ -65,6 +74,7 @@ impl<S> Layer<S> for AuthLayer {
 pub struct Authenticate<S> {
     inner: S,
     db: Db,
+    cache: Arc<TokenCache>,
 }
 
 type BoxFuture<T, E> = Pin<Box<dyn Future<Output = Result<T, E>> + Send>>;
@@ -89,9 +99,10 @@ where
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
         let db = self.db.clone();
+        let cache = self.cache.clone();
         Box::pin(async move {
             if needs_authentication(request.uri().path()) {
-                match authenticate(&db, request.headers()).await {
+                match authenticate(&db, &cache, request.headers()).await {
                     Ok(principal) => {
                         request.extensions_mut().insert(principal);
                     }

@@ -2,6 +2,7 @@
 //! authorization (who may do what to which runner).
 
 pub mod access;
+pub mod cache;
 pub mod layer;
 pub mod principal;
 pub mod tokens;

@@ -50,8 +50,13 @@ pub enum Bearer {
 }
 
 /// The principal behind a bearer token, if the token is a live credential:
-/// known, not revoked, not expired, and of a kind that may call the API.
-pub async fn authenticate(db: &impl ConnectionTrait, hash: &[u8; 32], now: DateTime<Utc>) -> Result<Option<Bearer>> {
+/// known, not revoked, not expired, and of a kind that may call the API —
+/// with the token's expiry.
+pub async fn authenticate(
+    db: &impl ConnectionTrait,
+    hash: &[u8; 32],
+    now: DateTime<Utc>,
+) -> Result<Option<(Bearer, Option<DateTime<Utc>>)>> {
     let Some(token) = token::Entity::find()
         .filter(token::Column::Hash.eq(hash.to_vec()))
         .one(db)
@@ -65,16 +70,22 @@ pub async fn authenticate(db: &impl ConnectionTrait, hash: &[u8; 32], now: DateT
     match (TokenKind::parse(&token.kind), token.user_id, token.runner_id) {
         (Some(TokenKind::PersonalAccess), Some(user_id), _) => {
             let user = user::Entity::find_by_id(user_id).one(db).await?;
-            Ok(user.map(|u| Bearer::User {
-                id: u.id,
-                organization_id: u.organization_id,
-                org_admin: u.org_admin,
+            Ok(user.map(|u| {
+                let bearer = Bearer::User {
+                    id: u.id,
+                    organization_id: u.organization_id,
+                    org_admin: u.org_admin,
+                };
+                (bearer, token.expires_at)
             }))
         }
-        (Some(TokenKind::RunnerAccess), _, Some(runner_id)) => Ok(Some(Bearer::Runner {
-            id: runner_id,
-            organization_id: token.organization_id,
-        })),
+        (Some(TokenKind::RunnerAccess), _, Some(runner_id)) => {
+            let bearer = Bearer::Runner {
+                id: runner_id,
+                organization_id: token.organization_id,
+            };
+            Ok(Some((bearer, token.expires_at)))
+        }
         // Exchange tokens are traded, never presented as bearer tokens.
         _ => Ok(None),
     }

@@ -234,3 +234,64 @@ async fn get_authenticated_identity_names_the_user() {
     assert_eq!(me.organization_id, alice.organization_id.to_string());
     server.stop().await;
 }
+
+#[tokio::test]
+async fn a_token_revoked_by_another_replica_stops_working_within_the_cache_ttl() {
+    use std::time::Duration;
+    // two replicas over one database; B trusts verified tokens for 300 ms
+    let a = TestServer::start().await;
+    let b = TestServer::start_configured(a.db.clone(), a.key.clone(), Some(a.admin.clone()), |s| {
+        s.token_cache_ttl = Duration::from_millis(300);
+    })
+    .await;
+    let created = a
+        .runners(Protocol::Grpc, &a.admin.token)
+        .await
+        .create_runner(linux_runner("replicated"))
+        .await
+        .unwrap();
+    let created = created.into_inner();
+    let runner_id = created.runner.unwrap().runner_id;
+    let access = a
+        .identity(Protocol::Grpc, None)
+        .await
+        .exchange_token(pb::ExchangeTokenRequest {
+            exchange_token: created.exchange_token,
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .access_token;
+    let mut on_b = b.runners(Protocol::Grpc, &access).await;
+    on_b.get_runner(pb::GetRunnerRequest {
+        runner_id: runner_id.clone(),
+    })
+    .await
+    .expect("verified and cached on B");
+
+    // deleted on A: A refuses the token at once ...
+    a.runners(Protocol::Grpc, &a.admin.token)
+        .await
+        .delete_runner(pb::DeleteRunnerRequest {
+            runner_id: runner_id.clone(),
+            force: true,
+        })
+        .await
+        .unwrap();
+    let mut on_a = a.runners(Protocol::Grpc, &access).await;
+    assert_eq!(
+        on_a.get_runner(pb::GetRunnerRequest {
+            runner_id: runner_id.clone()
+        })
+        .await
+        .unwrap_err()
+        .code(),
+        Code::Unauthenticated
+    );
+    // ... and B within its TTL
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let err = on_b.list_runners(pb::ListRunnersRequest::default()).await.unwrap_err();
+    assert_eq!(err.code(), Code::Unauthenticated);
+    b.stop().await;
+    a.stop().await;
+}

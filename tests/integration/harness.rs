@@ -144,7 +144,7 @@ impl TestServer {
         Self::start_configured(db, key, admin, |_| {}).await
     }
 
-    async fn start_configured(
+    pub async fn start_configured(
         db: Arc<TestDb>,
         key: SecretKey,
         admin: Option<User>,
@@ -156,6 +156,7 @@ impl TestServer {
             admin_token: None,
             public_url: "https://paddock.test".into(),
             scm_api_urls: Default::default(),
+            token_cache_ttl: paddock::auth::cache::DEFAULT_TTL,
         };
         configure(&mut settings);
         let state = server::prepare(&settings).await.expect("preparing the server");

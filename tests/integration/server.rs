@@ -172,6 +172,7 @@ async fn a_server_refuses_to_start_with_another_secret_key() {
         admin_token: None,
         public_url: "https://paddock.test".into(),
         scm_api_urls: Default::default(),
+        token_cache_ttl: paddock::auth::cache::DEFAULT_TTL,
     };
     let err = paddock::server::prepare(&settings).await.unwrap_err();
     assert!(format!("{err:#}").contains("secret key does not match"), "{err:#}");
