@@ -62,6 +62,11 @@ pub async fn list(
     filter: &EnvironmentClassFilter,
     page: Page,
 ) -> Result<Vec<EnvironmentClass>> {
+    Ok(list_query(filter, page).all(db).await?)
+}
+
+/// The query behind `list` (tests check its plan uses an index).
+pub fn list_query(filter: &EnvironmentClassFilter, page: Page) -> sea_orm::Select<environment_class::Entity> {
     use environment_class::Column as C;
     let mut query = environment_class::Entity::find().filter(C::OrganizationId.eq(filter.organization_id));
     if let Some(id) = filter.only_runner {
@@ -93,7 +98,7 @@ pub async fn list(
     if let Some(after) = page.after {
         query = query.filter(C::Id.gt(after));
     }
-    Ok(query.order_by_asc(C::Id).limit(page.size + 1).all(db).await?)
+    query.order_by_asc(C::Id).limit(page.size + 1)
 }
 
 #[derive(Debug, Clone, Default)]

@@ -74,6 +74,11 @@ pub struct HostTokenFilter {
 }
 
 pub async fn list(db: &impl ConnectionTrait, filter: &HostTokenFilter, page: Page) -> Result<Vec<HostToken>> {
+    Ok(list_query(filter, page).all(db).await?)
+}
+
+/// The query behind `list` (tests check its plan uses an index).
+pub fn list_query(filter: &HostTokenFilter, page: Page) -> sea_orm::Select<host_authentication_token::Entity> {
     use host_authentication_token::Column as C;
     let mut query = host_authentication_token::Entity::find().filter(C::OrganizationId.eq(filter.organization_id));
     if let Some(id) = filter.runner_id {
@@ -88,7 +93,7 @@ pub async fn list(db: &impl ConnectionTrait, filter: &HostTokenFilter, page: Pag
     if let Some(after) = page.after {
         query = query.filter(C::Id.gt(after));
     }
-    Ok(query.order_by_asc(C::Id).limit(page.size + 1).all(db).await?)
+    query.order_by_asc(C::Id).limit(page.size + 1)
 }
 
 #[derive(Debug, Clone, Default)]

@@ -70,6 +70,11 @@ pub struct LlmIntegrationFilter {
 }
 
 pub async fn list(db: &impl ConnectionTrait, filter: &LlmIntegrationFilter, page: Page) -> Result<Vec<LlmIntegration>> {
+    Ok(list_query(filter, page).all(db).await?)
+}
+
+/// The query behind `list` (tests check its plan uses an index).
+pub fn list_query(filter: &LlmIntegrationFilter, page: Page) -> sea_orm::Select<llm_integration::Entity> {
     use llm_integration::Column as C;
     let mut query = llm_integration::Entity::find().filter(C::OrganizationId.eq(filter.organization_id));
     if let Some(id) = filter.only_runner {
@@ -81,7 +86,7 @@ pub async fn list(db: &impl ConnectionTrait, filter: &LlmIntegrationFilter, page
     if let Some(after) = page.after {
         query = query.filter(C::Id.gt(after));
     }
-    Ok(query.order_by_asc(C::Id).limit(page.size + 1).all(db).await?)
+    query.order_by_asc(C::Id).limit(page.size + 1)
 }
 
 #[derive(Debug, Clone, Default)]

@@ -17,15 +17,16 @@ pub use runner_policy::Model as Policy;
 /// One page of a runner's policies, ordered by group id, plus one extra row
 /// when a further page exists.
 pub async fn list(db: &impl ConnectionTrait, runner_id: Uuid, page: Page) -> Result<Vec<Policy>> {
+    Ok(list_query(runner_id, page).all(db).await?)
+}
+
+/// The query behind `list` (tests check its plan uses an index).
+pub fn list_query(runner_id: Uuid, page: Page) -> sea_orm::Select<runner_policy::Entity> {
     let mut query = runner_policy::Entity::find().filter(runner_policy::Column::RunnerId.eq(runner_id));
     if let Some(after) = page.after {
         query = query.filter(runner_policy::Column::GroupId.gt(after));
     }
-    Ok(query
-        .order_by_asc(runner_policy::Column::GroupId)
-        .limit(page.size + 1)
-        .all(db)
-        .await?)
+    query.order_by_asc(runner_policy::Column::GroupId).limit(page.size + 1)
 }
 
 /// ALREADY_EXISTS when the group already has a policy on the runner.

@@ -157,6 +157,11 @@ pub struct RunnerFilter {
 /// One page in creation order (ids are UUIDv7), plus one extra row when a
 /// further page exists.
 pub async fn list(db: &impl ConnectionTrait, filter: &RunnerFilter, page: Page) -> Result<Vec<Runner>> {
+    Ok(list_query(filter, page).all(db).await?)
+}
+
+/// The query behind `list` (tests check its plan uses an index).
+pub fn list_query(filter: &RunnerFilter, page: Page) -> sea_orm::Select<runner::Entity> {
     let mut query = runner::Entity::find().filter(runner::Column::OrganizationId.eq(filter.organization_id));
     if let Some(id) = filter.only {
         query = query.filter(runner::Column::Id.eq(id));
@@ -173,11 +178,7 @@ pub async fn list(db: &impl ConnectionTrait, filter: &RunnerFilter, page: Page) 
     if let Some(after) = page.after {
         query = query.filter(runner::Column::Id.gt(after));
     }
-    Ok(query
-        .order_by_asc(runner::Column::Id)
-        .limit(page.size + 1)
-        .all(db)
-        .await?)
+    query.order_by_asc(runner::Column::Id).limit(page.size + 1)
 }
 
 /// A partial update: None leaves a field as it is.

@@ -66,6 +66,11 @@ pub struct ScmIntegrationFilter {
 }
 
 pub async fn list(db: &impl ConnectionTrait, filter: &ScmIntegrationFilter, page: Page) -> Result<Vec<ScmIntegration>> {
+    Ok(list_query(filter, page).all(db).await?)
+}
+
+/// The query behind `list` (tests check its plan uses an index).
+pub fn list_query(filter: &ScmIntegrationFilter, page: Page) -> sea_orm::Select<scm_integration::Entity> {
     use scm_integration::Column as C;
     let mut query = scm_integration::Entity::find().filter(C::OrganizationId.eq(filter.organization_id));
     if let Some(id) = filter.only_runner {
@@ -77,7 +82,7 @@ pub async fn list(db: &impl ConnectionTrait, filter: &ScmIntegrationFilter, page
     if let Some(after) = page.after {
         query = query.filter(C::Id.gt(after));
     }
-    Ok(query.order_by_asc(C::Id).limit(page.size + 1).all(db).await?)
+    query.order_by_asc(C::Id).limit(page.size + 1)
 }
 
 /// A partial update; Some(None) clears an optional field.

@@ -14,6 +14,7 @@ mod connect;
 mod context_urls;
 mod fuzz;
 mod lifecycle;
+mod query_plans;
 mod runners;
 mod scm_api;
 mod server;

@@ -1,0 +1,206 @@
+//! Every list query is served by an index: no table scan, whatever the
+//! filters (EXPLAIN on the real database; PostgreSQL with sequential scans
+//! discouraged, so that a small table still shows whether an index fits).
+
+use paddock::pagination::Page;
+use paddock::store;
+use sea_orm::{ConnectionTrait, DatabaseBackend, QueryTrait, Statement, TransactionTrait};
+use uuid::Uuid;
+
+use crate::harness::*;
+
+async fn plan(server: &TestServer, stmt: Statement) -> String {
+    let db = &server.state.db;
+    let backend = db.get_database_backend();
+    let sql = stmt.to_string();
+    match backend {
+        DatabaseBackend::Sqlite => {
+            let rows = db
+                .query_all(Statement::from_string(backend, format!("EXPLAIN QUERY PLAN {sql}")))
+                .await
+                .unwrap();
+            rows.iter()
+                .map(|r| r.try_get::<String>("", "detail").unwrap())
+                .collect::<Vec<_>>()
+                .join("\n")
+        }
+        _ => {
+            let txn = db.begin().await.unwrap();
+            txn.execute_unprepared("SET LOCAL enable_seqscan = off").await.unwrap();
+            let rows = txn
+                .query_all(Statement::from_string(backend, format!("EXPLAIN {sql}")))
+                .await
+                .unwrap();
+            txn.commit().await.unwrap();
+            rows.iter()
+                .map(|r| r.try_get::<String>("", "QUERY PLAN").unwrap())
+                .collect::<Vec<_>>()
+                .join("\n")
+        }
+    }
+}
+
+fn scans_a_table(plan: &str) -> bool {
+    plan.lines().any(|line| {
+        let line = line.trim();
+        // SQLite: "SCAN runners" without an index; PostgreSQL: "Seq Scan on runners"
+        (line.starts_with("SCAN ") && !line.contains("USING")) || line.contains("Seq Scan")
+    })
+}
+
+#[tokio::test]
+async fn list_queries_use_indexes() {
+    let server = TestServer::start().await;
+    let backend = server.state.db.get_database_backend();
+    let org = server.admin.organization_id;
+    let (a, b) = (Uuid::now_v7(), Uuid::now_v7());
+    let first = Page { after: None, size: 26 };
+    let later = Page {
+        after: Some(a),
+        size: 101,
+    };
+
+    use store::environment_classes::EnvironmentClassFilter;
+    use store::host_tokens::HostTokenFilter;
+    use store::llm_integrations::LlmIntegrationFilter;
+    use store::runners::RunnerFilter;
+    use store::scm_integrations::ScmIntegrationFilter;
+    let runner_filters = [
+        RunnerFilter {
+            organization_id: org,
+            ..Default::default()
+        },
+        RunnerFilter {
+            organization_id: org,
+            creator_ids: vec![a, b],
+            ..Default::default()
+        },
+        RunnerFilter {
+            organization_id: org,
+            kinds: vec![1],
+            ..Default::default()
+        },
+        RunnerFilter {
+            organization_id: org,
+            providers: vec![1, 2],
+            ..Default::default()
+        },
+        RunnerFilter {
+            organization_id: org,
+            only: Some(a),
+            ..Default::default()
+        },
+    ];
+    let mut queries: Vec<(String, Statement)> = Vec::new();
+    for (i, f) in runner_filters.iter().enumerate() {
+        for page in [first, later] {
+            queries.push((
+                format!("runners #{i}"),
+                store::runners::list_query(f, page).build(backend),
+            ));
+        }
+    }
+    queries.push((
+        "runner policies".into(),
+        store::policies::list_query(a, later).build(backend),
+    ));
+    let class_filters = [
+        EnvironmentClassFilter {
+            organization_id: org,
+            ..Default::default()
+        },
+        EnvironmentClassFilter {
+            organization_id: org,
+            runner_ids: vec![a],
+            ..Default::default()
+        },
+        EnvironmentClassFilter {
+            organization_id: org,
+            enabled: Some(true),
+            ..Default::default()
+        },
+        EnvironmentClassFilter {
+            organization_id: org,
+            enabled: Some(true),
+            usable_runners_only: true,
+            runner_kinds: vec![2],
+            ..Default::default()
+        },
+    ];
+    for (i, f) in class_filters.iter().enumerate() {
+        queries.push((
+            format!("environment classes #{i}"),
+            store::environment_classes::list_query(f, later).build(backend),
+        ));
+    }
+    for (i, f) in [
+        ScmIntegrationFilter {
+            organization_id: org,
+            ..Default::default()
+        },
+        ScmIntegrationFilter {
+            organization_id: org,
+            runner_ids: vec![a, b],
+            only_runner: None,
+        },
+    ]
+    .iter()
+    .enumerate()
+    {
+        queries.push((
+            format!("scm integrations #{i}"),
+            store::scm_integrations::list_query(f, later).build(backend),
+        ));
+    }
+    for (i, f) in [
+        HostTokenFilter {
+            organization_id: org,
+            ..Default::default()
+        },
+        HostTokenFilter {
+            organization_id: org,
+            only_subject: Some(a),
+            ..Default::default()
+        },
+        HostTokenFilter {
+            organization_id: org,
+            runner_id: Some(b),
+            ..Default::default()
+        },
+    ]
+    .iter()
+    .enumerate()
+    {
+        queries.push((
+            format!("host tokens #{i}"),
+            store::host_tokens::list_query(f, later).build(backend),
+        ));
+    }
+    let llm = LlmIntegrationFilter {
+        organization_id: org,
+        runner_ids: vec![a],
+        only_runner: None,
+    };
+    queries.push((
+        "llm integrations".into(),
+        store::llm_integrations::list_query(&llm, later).build(backend),
+    ));
+
+    // the detector itself: a filter on an unindexed column is a scan
+    let unindexed = Statement::from_string(backend, "SELECT * FROM runners WHERE name = 'x'");
+    assert!(
+        scans_a_table(&plan(&server, unindexed).await),
+        "the plan check must see a table scan"
+    );
+
+    let mut scans = Vec::new();
+    for (name, stmt) in queries {
+        let plan = plan(&server, stmt).await;
+        assert!(!plan.is_empty(), "{name}: no plan");
+        if scans_a_table(&plan) {
+            scans.push(format!("{name}:\n{plan}"));
+        }
+    }
+    assert!(scans.is_empty(), "table scans:\n{}", scans.join("\n\n"));
+    server.stop().await;
+}
