@@ -1,16 +1,15 @@
-"""Every RunnerConfigurationService RPC through the official SDK's generated
-client, over every transport: one row per RPC, one column per transport."""
+"""RunnerConfigurationService through the official SDK's generated client:
+the rows of the SDK table (test_sdk_table.py)."""
 
 import uuid
 
-import pytest
 from connectrpc.code import Code
 from gitpod.v1 import model_pb2 as model
 from gitpod.v1 import runner_configuration_pb2 as config
 from gitpod.v1 import runner_pb2 as runner
 from gitpod.v1.runner_configuration_connect import RunnerConfigurationServiceClientSync
 
-from conftest import TRANSPORTS, make_client
+from conftest import make_client
 from test_sdk_transports import Session, expect_code
 
 
@@ -203,8 +202,3 @@ RPCS = [create_environment_class, get_environment_class, list_environment_classe
         update_host_authentication_token, delete_host_authentication_token, create_llm_integration,
         get_llm_integration, list_llm_integrations, update_llm_integration, delete_llm_integration]
 
-
-@pytest.mark.parametrize("transport", list(TRANSPORTS))
-@pytest.mark.parametrize("rpc", RPCS, ids=[f.__name__ for f in RPCS])
-def test_configuration_rpc_over_transport(paddock, rpc, transport):
-    rpc(ConfigSession(paddock, transport, paddock.admin_token))

@@ -1,5 +1,5 @@
-"""Every implemented RPC through the official SDK's generated clients, over
-every transport: one table, one row per RPC, one column per transport."""
+"""RunnerService and IdentityService through the official SDK's generated
+clients: the rows of the SDK table (test_sdk_table.py), and transport checks."""
 
 import json
 import uuid
@@ -226,12 +226,6 @@ RPCS = [create_runner, get_runner, list_runners, update_runner, delete_runner, c
         list_runner_policies, create_runner_policy, update_runner_policy, delete_runner_policy,
         exchange_token, get_authenticated_identity, parse_context_url, check_authentication_for_host,
         search_repositories, list_scm_organizations, check_repository_access]
-
-
-@pytest.mark.parametrize("transport", list(TRANSPORTS))
-@pytest.mark.parametrize("rpc", RPCS, ids=[f.__name__ for f in RPCS])
-def test_rpc_over_transport(paddock, rpc, transport):
-    rpc(Session(paddock, transport, paddock.admin_token))
 
 
 @pytest.mark.parametrize("transport", list(TRANSPORTS))
