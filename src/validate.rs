@@ -86,6 +86,19 @@ impl Violations {
         }
     }
 
+    /// `repeated { max_items: 25, items { string { uuid: true } } }`, the
+    /// rule of every id filter; returns the valid ids, sorted.
+    pub fn id_filter(&mut self, field: &str, ids: &[String]) -> Vec<Uuid> {
+        let mut valid = Vec::new();
+        if self.max_items(field, ids, 25) {
+            for (i, id) in ids.iter().enumerate() {
+                valid.extend(self.uuid(&format!("{field}[{i}]"), id));
+            }
+        }
+        valid.sort();
+        valid
+    }
+
     /// `int32 { gte: 0, lte: 100 }` of PaginationRequest.page_size.
     pub fn page_size(&mut self, field: &str, value: i32) {
         if !(0..=crate::pagination::MAX_PAGE_SIZE).contains(&value) {

@@ -160,12 +160,7 @@ impl RunnerApi {
         let filter = req.filter.unwrap_or_default();
         let mut v = Violations::new();
         v.page_size("pagination.page_size", pagination.page_size);
-        let mut creator_ids = Vec::new();
-        if v.max_items("filter.creator_ids", &filter.creator_ids, 25) {
-            for (i, id) in filter.creator_ids.iter().enumerate() {
-                creator_ids.extend(v.uuid(&format!("filter.creator_ids[{i}]"), id));
-            }
-        }
+        let creator_ids = v.id_filter("filter.creator_ids", &filter.creator_ids);
         if v.max_items("filter.kinds", &filter.kinds, 25) {
             for (i, kind) in filter.kinds.iter().enumerate() {
                 v.defined_enum::<pb::RunnerKind>(&format!("filter.kinds[{i}]"), *kind);
@@ -180,10 +175,7 @@ impl RunnerApi {
 
         let mut store_filter = runners::RunnerFilter {
             organization_id: caller.organization_id(),
-            only: match caller {
-                Principal::Runner { id, .. } => Some(id),
-                Principal::User { .. } => None,
-            },
+            only: caller.own_runner(),
             creator_ids,
             kinds: filter.kinds,
             providers: filter.providers,

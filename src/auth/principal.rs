@@ -34,6 +34,14 @@ impl Principal {
         }
     }
 
+    /// The one runner a runner principal may list things of (None for users).
+    pub fn own_runner(&self) -> Option<Uuid> {
+        match self {
+            Principal::Runner { id, .. } => Some(*id),
+            Principal::User { .. } => None,
+        }
+    }
+
     /// The gitpod.v1.Principal number of this caller.
     pub fn kind(&self) -> i32 {
         match self {

@@ -129,20 +129,11 @@ pub(super) async fn list(
         "pagination.page_size",
         req.pagination.as_ref().map_or(0, |p| p.page_size),
     );
-    let mut runner_ids = Vec::new();
-    if v.max_items("filter.runner_ids", &filter.runner_ids, 25) {
-        for (i, id) in filter.runner_ids.iter().enumerate() {
-            runner_ids.extend(v.uuid(&format!("filter.runner_ids[{i}]"), id));
-        }
-    }
+    let runner_ids = v.id_filter("filter.runner_ids", &filter.runner_ids);
     v.finish()?;
-    runner_ids.sort();
     let store_filter = ScmIntegrationFilter {
         organization_id: caller.organization_id(),
-        only_runner: match caller {
-            Principal::Runner { id, .. } => Some(id),
-            Principal::User { .. } => None,
-        },
+        only_runner: caller.own_runner(),
         runner_ids,
     };
     let fingerprint = format!("{store_filter:?}");
