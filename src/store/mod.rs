@@ -33,6 +33,10 @@ pub async fn connect(url: &str) -> anyhow::Result<DatabaseConnection> {
     let mut options = ConnectOptions::new(url.to_owned());
     options.sqlx_logging(false).acquire_timeout(Duration::from_secs(30));
     if url.starts_with("sqlite:") {
+        // The one connection is never recycled: an in-memory database lives
+        // exactly as long as its connection (sqlx would renew it after 30 min).
+        let forever = Duration::from_secs(100 * 365 * 24 * 3600);
+        options.max_lifetime(forever).idle_timeout(forever);
         options.max_connections(1).min_connections(1).map_sqlx_sqlite_opts(|o| {
             o.create_if_missing(true)
                 .journal_mode(SqliteJournalMode::Wal)
