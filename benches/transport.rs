@@ -1,11 +1,15 @@
-//! GetRunner over gRPC and over Connect+proto, at concurrency 16, against one
-//! paddock on a fresh SQLite file — measured in alternating windows
-//! (A B B A …) so that drift of this noisy machine hits both alike.
+//! GetRunner at concurrency 16 against one paddock on a fresh SQLite file,
+//! over gRPC and over Connect+proto, and against two reference servers built
+//! here from the same tonic and SeaORM: a bare echo of a GetRunner response
+//! (the transport ceiling) and a SeaORM point read by primary key of the
+//! same runner row on the same database connection (the storage ceiling).
+//! Measured in windows whose order alternates pair by pair (A B C D, D C B A
+//! …) so that drift of this noisy machine hits all alike.
 //!
 //!   cargo bench --bench transport [-- PAIRS]
 //!
-//! Prints each window and the median of per-pair ratios (Connect / gRPC)
-//! with its interquartile range. Not a test: nothing here passes or fails.
+//! Prints each window and the median of per-pair ratios with their
+//! interquartile ranges. Not a test: nothing here passes or fails.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -109,9 +113,58 @@ fn quantile(sorted: &[f64], q: f64) -> f64 {
     sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - lo as f64)
 }
 
+/// The transport ceiling: answers GetRunner with a fixed runner.
+struct Echo(pb::GetRunnerResponse);
+
+#[tonic::async_trait]
+impl pb::runner_service_server::RunnerService for Echo {
+    async fn get_runner(
+        &self,
+        _: tonic::Request<pb::GetRunnerRequest>,
+    ) -> Result<tonic::Response<pb::GetRunnerResponse>, tonic::Status> {
+        Ok(tonic::Response::new(self.0.clone()))
+    }
+}
+
+/// The storage ceiling: GetRunner as one SeaORM read by primary key, mapped
+/// to the proto — no authentication, validation or authorization.
+struct PointRead(sea_orm::DatabaseConnection);
+
+#[tonic::async_trait]
+impl pb::runner_service_server::RunnerService for PointRead {
+    async fn get_runner(
+        &self,
+        request: tonic::Request<pb::GetRunnerRequest>,
+    ) -> Result<tonic::Response<pb::GetRunnerResponse>, tonic::Status> {
+        use sea_orm::EntityTrait;
+        let id =
+            uuid::Uuid::parse_str(&request.get_ref().runner_id).map_err(|_| tonic::Status::invalid_argument("id"))?;
+        let row = paddock::store::entities::runner::Entity::find_by_id(id)
+            .one(&self.0)
+            .await
+            .map_err(|e| tonic::Status::internal(e.to_string()))?
+            .ok_or_else(|| tonic::Status::not_found("runner"))?;
+        Ok(tonic::Response::new(pb::GetRunnerResponse {
+            runner: Some(paddock::api::convert::runner(row)),
+        }))
+    }
+}
+
+async fn serve_reference<S: pb::runner_service_server::RunnerService>(service: S) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let incoming = tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
+    tokio::spawn(
+        tonic::transport::Server::builder()
+            .add_service(pb::runner_service_server::RunnerServiceServer::new(service))
+            .serve_with_incoming(incoming),
+    );
+    url
+}
+
 fn main() {
-    let pairs: usize = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(10);
-    // server and load generator on separate runtimes, one worker thread each
+    let pairs: usize = std::env::args().skip(1).find_map(|a| a.parse().ok()).unwrap_or(10);
+    // servers and load generator on separate runtimes, one worker thread each
     let server_rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .enable_all()
@@ -123,11 +176,11 @@ fn main() {
         .build()
         .unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("bench.db").display());
+    let database_url = format!("sqlite://{}", dir.path().join("bench.db").display());
 
-    let (addr, token, runner_id) = server_rt.block_on(async {
+    let (paddock_url, token, state) = server_rt.block_on(async {
         let settings = config::Settings {
-            database_url: url,
+            database_url,
             secret_key: SecretKey::generate().unwrap(),
             admin_token: None,
             public_url: "https://paddock.test".into(),
@@ -145,80 +198,96 @@ fn main() {
         };
         store::organizations::create_user(&state.db, user).await.unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
         tokio::spawn(server::serve(
             listener,
-            state,
+            state.clone(),
             server::ServerOptions::default(),
             std::future::pending(),
         ));
-        (addr, token.plaintext, String::new())
+        (url, token.plaintext, state)
     });
-    let url = format!("http://{addr}");
-    let runner_id = if runner_id.is_empty() {
-        client_rt.block_on(async {
-            let channel = tonic::transport::Endpoint::from_shared(url.clone())
-                .unwrap()
-                .connect()
-                .await
-                .unwrap();
-            let mut client = pb::runner_service_client::RunnerServiceClient::new(channel);
-            let mut request = tonic::Request::new(pb::CreateRunnerRequest {
-                name: "bench runner".into(),
-                provider: pb::RunnerProvider::LinuxHost as i32,
-                ..Default::default()
-            });
-            request
-                .metadata_mut()
-                .insert("authorization", format!("Bearer {token}").parse().unwrap());
-            client
-                .create_runner(request)
-                .await
-                .unwrap()
-                .into_inner()
-                .runner
-                .unwrap()
-                .runner_id
-        })
-    } else {
-        runner_id
-    };
+    let created = client_rt.block_on(async {
+        let channel = tonic::transport::Endpoint::from_shared(paddock_url.clone())
+            .unwrap()
+            .connect()
+            .await
+            .unwrap();
+        let mut client = pb::runner_service_client::RunnerServiceClient::new(channel);
+        let mut request = tonic::Request::new(pb::CreateRunnerRequest {
+            name: "bench runner".into(),
+            provider: pb::RunnerProvider::LinuxHost as i32,
+            ..Default::default()
+        });
+        request
+            .metadata_mut()
+            .insert("authorization", format!("Bearer {token}").parse().unwrap());
+        client
+            .create_runner(request)
+            .await
+            .unwrap()
+            .into_inner()
+            .runner
+            .unwrap()
+    });
+    let runner_id = created.runner_id.clone();
+    let (echo_url, point_url) = server_rt.block_on(async {
+        let echo = serve_reference(Echo(pb::GetRunnerResponse { runner: Some(created) })).await;
+        let point = serve_reference(PointRead(state.db.clone())).await;
+        (echo, point)
+    });
 
-    println!("GetRunner, concurrency {CONCURRENCY}, {pairs} pairs of {MEASURE:?} windows (after {WARMUP:?} warm-up)");
-    let mut ratios = Vec::new();
-    let (mut grpc_all, mut connect_all) = (Vec::new(), Vec::new());
-    for pair in 0..pairs {
-        // A B in even pairs, B A in odd ones
-        let order = if pair % 2 == 0 {
-            [Transport::Grpc, Transport::ConnectProto]
-        } else {
-            [Transport::ConnectProto, Transport::Grpc]
-        };
-        let mut rps = [0.0; 2];
-        for transport in order {
-            let r = client_rt.block_on(window(transport, &url, &token, &runner_id));
-            rps[transport as usize] = r;
+    // (name, transport, url)
+    let targets: [(&str, Transport, &str); 4] = [
+        ("paddock gRPC", Transport::Grpc, &paddock_url),
+        ("paddock Connect+proto", Transport::ConnectProto, &paddock_url),
+        ("SeaORM point read (gRPC)", Transport::Grpc, &point_url),
+        ("bare echo (gRPC)", Transport::Grpc, &echo_url),
+    ];
+    println!("GetRunner, concurrency {CONCURRENCY}, {pairs} rounds of {MEASURE:?} windows (after {WARMUP:?} warm-up)");
+    let mut rps: Vec<Vec<f64>> = vec![Vec::new(); targets.len()];
+    let (mut grpc_vs_point, mut connect_vs_grpc, mut point_vs_echo) = (Vec::new(), Vec::new(), Vec::new());
+    for round in 0..pairs {
+        let mut order: Vec<usize> = (0..targets.len()).collect();
+        if round % 2 == 1 {
+            order.reverse();
+        }
+        let mut this = [0.0; 4];
+        for i in order {
+            let (_, transport, url) = targets[i];
+            this[i] = client_rt.block_on(window(transport, url, &token, &runner_id));
         }
         println!(
-            "pair {pair:2}: grpc {:8.0} rps   connect+proto {:8.0} rps   ratio {:.3}",
-            rps[0],
-            rps[1],
-            rps[1] / rps[0]
+            "round {round:2}: gRPC {:7.0}  Connect+proto {:7.0}  point read {:7.0}  echo {:7.0} req/s",
+            this[0], this[1], this[2], this[3]
         );
-        grpc_all.push(rps[0]);
-        connect_all.push(rps[1]);
-        ratios.push(rps[1] / rps[0]);
+        for (i, r) in this.iter().enumerate() {
+            rps[i].push(*r);
+        }
+        grpc_vs_point.push(this[0] / this[2]);
+        connect_vs_grpc.push(this[1] / this[0]);
+        point_vs_echo.push(this[2] / this[3]);
     }
-    for v in [&mut ratios, &mut grpc_all, &mut connect_all] {
+    for v in rps
+        .iter_mut()
+        .chain([&mut grpc_vs_point, &mut connect_vs_grpc, &mut point_vs_echo])
+    {
         v.sort_by(|a, b| a.total_cmp(b));
     }
-    println!(
-        "median: grpc {:.0} rps, connect+proto {:.0} rps; ratio connect/grpc {:.3} (IQR {:.3}–{:.3})",
-        quantile(&grpc_all, 0.5),
-        quantile(&connect_all, 0.5),
-        quantile(&ratios, 0.5),
-        quantile(&ratios, 0.25),
-        quantile(&ratios, 0.75)
-    );
+    for (i, (name, _, _)) in targets.iter().enumerate() {
+        println!("median {name:26} {:8.0} req/s", quantile(&rps[i], 0.5));
+    }
+    for (name, v) in [
+        ("paddock gRPC / SeaORM point read", &grpc_vs_point),
+        ("Connect+proto / paddock gRPC", &connect_vs_grpc),
+        ("SeaORM point read / bare echo", &point_vs_echo),
+    ] {
+        println!(
+            "ratio {name:34} {:.3} (IQR {:.3}–{:.3})",
+            quantile(v, 0.5),
+            quantile(v, 0.25),
+            quantile(v, 0.75)
+        );
+    }
     drop(server_rt);
 }
