@@ -43,8 +43,12 @@ pub async fn prepare(settings: &Settings) -> anyhow::Result<AppState> {
             .await
             .context("bootstrapping the PADDOCK_ADMIN_TOKEN admin")?;
     }
+    let read_db = store::connect_readers(&settings.database_url, 4)
+        .await?
+        .unwrap_or_else(|| db.clone());
     Ok(AppState {
         db,
+        read_db,
         secrets: Arc::new(secrets),
         token_cache: Arc::new(TokenCache::new(
             settings.token_cache_ttl,
@@ -123,7 +127,7 @@ pub async fn serve(
         .layer(tower::util::option_layer(cors))
         .layer(connect)
         .layer(GrpcWebLayer::new())
-        .layer(AuthLayer::new(state.db.clone(), state.token_cache.clone()))
+        .layer(AuthLayer::new(state.read_db.clone(), state.token_cache.clone()))
         .add_service(runner)
         .add_service(configuration)
         .add_service(identity)

@@ -7,7 +7,10 @@ use crate::store::Db;
 
 #[derive(Clone, Debug)]
 pub struct AppState {
+    /// Writes, and reads that decide a write (the only connection to SQLite).
     pub db: Db,
+    /// Plain reads: concurrent SQLite readers, or `db` itself.
+    pub read_db: Db,
     pub secrets: Arc<Secrets>,
     /// Bearer tokens verified in the last seconds (see `auth::cache`).
     pub token_cache: Arc<crate::auth::cache::TokenCache>,

@@ -194,7 +194,7 @@ impl RunnerApi {
         );
         let page_tokens = PageTokens::new(&self.state.secrets, "runners", fingerprint);
         let page = page_tokens.page(pagination.page_size, &pagination.token)?;
-        let mut rows = runners::list(&self.state.db, &store_filter, page).await?;
+        let mut rows = runners::list(&self.state.read_db, &store_filter, page).await?;
         let next_token = page_tokens.next_token(&mut rows, page, |r| r.id);
         Ok(pb::ListRunnersResponse {
             pagination: Some(pb::PaginationResponse { next_token }),
@@ -290,7 +290,7 @@ impl RunnerService for RunnerApi {
     ) -> Result<Response<pb::GetRunnerResponse>, Status> {
         let caller = principal(&request)?;
         let runner_id = require_uuid("runner_id", &request.get_ref().runner_id)?;
-        let visible = access::see_runner(&self.state.db, &caller, runner_id).await?;
+        let visible = access::see_runner(&self.state.read_db, &caller, runner_id).await?;
         Ok(Response::new(pb::GetRunnerResponse {
             runner: Some(convert::runner(visible.into_runner())),
         }))
@@ -400,11 +400,11 @@ impl RunnerService for RunnerApi {
         let runner_id = v.uuid("runner_id", &req.runner_id);
         v.finish()?;
         let runner_id = runner_id.ok_or_else(|| Error::invalid("runner_id", "value must be a valid UUID"))?;
-        let visible = access::see_runner(&self.state.db, &caller, runner_id).await?;
+        let visible = access::see_runner(&self.state.read_db, &caller, runner_id).await?;
         let scope = visible.runner().id.to_string();
         let page_tokens = PageTokens::new(&self.state.secrets, "runner_policies", scope);
         let page = page_tokens.page(pagination.page_size, &pagination.token)?;
-        let mut rows = store::policies::list(&self.state.db, runner_id, page).await?;
+        let mut rows = store::policies::list(&self.state.read_db, runner_id, page).await?;
         let next_token = page_tokens.next_token(&mut rows, page, |p| p.group_id);
         Ok(Response::new(pb::ListRunnerPoliciesResponse {
             pagination: Some(pb::PaginationResponse { next_token }),

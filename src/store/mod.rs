@@ -54,6 +54,31 @@ pub async fn connect(url: &str) -> anyhow::Result<DatabaseConnection> {
     Ok(db)
 }
 
+/// Readers for a SQLite file: WAL lets them read while the one writer writes,
+/// so reads need not queue behind the writer's single connection. None for
+/// PostgreSQL (its pool already serves reads concurrently) and in-memory
+/// SQLite (a second connection would see another, empty database).
+pub async fn connect_readers(url: &str, connections: u32) -> anyhow::Result<Option<DatabaseConnection>> {
+    if !url.starts_with("sqlite:") || url.contains(":memory:") || url.contains("mode=memory") {
+        return Ok(None);
+    }
+    let mut options = ConnectOptions::new(url.to_owned());
+    options
+        .sqlx_logging(false)
+        .acquire_timeout(Duration::from_secs(30))
+        .max_connections(connections)
+        .min_connections(1)
+        .map_sqlx_sqlite_opts(|o| {
+            o.read_only(true)
+                .foreign_keys(true)
+                .busy_timeout(Duration::from_secs(10))
+        });
+    let db = Database::connect(options)
+        .await
+        .with_context(|| format!("opening readers of {}", redact(url)))?;
+    Ok(Some(db))
+}
+
 /// The URL without a password, for messages.
 pub fn redact(url: &str) -> String {
     match (url.find("://"), url.rfind('@')) {
