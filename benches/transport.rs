@@ -233,7 +233,8 @@ fn main() {
     let runner_id = created.runner_id.clone();
     let (echo_url, point_url) = server_rt.block_on(async {
         let echo = serve_reference(Echo(pb::GetRunnerResponse { runner: Some(created) })).await;
-        let point = serve_reference(PointRead(state.db.clone())).await;
+        // the same pool paddock reads from
+        let point = serve_reference(PointRead(state.read_db.clone())).await;
         (echo, point)
     });
 
