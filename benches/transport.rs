@@ -2,7 +2,7 @@
 //! over gRPC and over Connect+proto, and against two reference servers built
 //! here from the same tonic and SeaORM: a bare echo of a GetRunner response
 //! (the transport ceiling) and a SeaORM point read by primary key of the
-//! same runner row on the same database connection (the storage ceiling).
+//! same runner row through the same read pool (the storage ceiling).
 //! Measured in windows whose order alternates pair by pair (A B C D, D C B A
 //! …) so that drift of this noisy machine hits all alike.
 //!
