@@ -33,6 +33,7 @@ const MEASURE: Duration = Duration::from_secs(2);
 enum Transport {
     Grpc,
     ConnectProto,
+    ConnectJson,
 }
 
 /// Requests per second of one window of `transport`.
@@ -55,9 +56,10 @@ async fn window(transport: Transport, url: &str, token: &str, runner_id: &str) -
         }
         .encode_to_vec(),
     );
+    let json_body = Bytes::from(format!(r#"{{"runnerId":"{runner_id}"}}"#));
     for _ in 0..CONCURRENCY {
         let (stop, counting, done) = (stop.clone(), counting.clone(), done.clone());
-        let (channel, h2, body) = (channel.clone(), h2.clone(), body.clone());
+        let (channel, h2, body, json_body) = (channel.clone(), h2.clone(), body.clone(), json_body.clone());
         let (url, token, runner_id) = (url.to_owned(), token.to_owned(), runner_id.to_owned());
         workers.push(tokio::spawn(async move {
             let mut grpc = pb::runner_service_client::RunnerServiceClient::new(channel);
@@ -72,11 +74,15 @@ async fn window(transport: Transport, url: &str, token: &str, runner_id: &str) -
                             .insert("authorization", format!("Bearer {token}").parse().unwrap());
                         grpc.get_runner(request).await.is_ok()
                     }
-                    Transport::ConnectProto => {
+                    Transport::ConnectProto | Transport::ConnectJson => {
+                        let (content_type, body) = match transport {
+                            Transport::ConnectJson => ("application/json", json_body.clone()),
+                            _ => ("application/proto", body.clone()),
+                        };
                         let request = http::Request::post(format!("{url}/gitpod.v1.RunnerService/GetRunner"))
-                            .header("content-type", "application/proto")
+                            .header("content-type", content_type)
                             .header("authorization", format!("Bearer {token}"))
-                            .body(Full::new(body.clone()))
+                            .body(Full::new(body))
                             .unwrap();
                         match h2.request(request).await {
                             Ok(response) => {
@@ -239,35 +245,38 @@ fn main() {
     });
 
     // (name, transport, url)
-    let targets: [(&str, Transport, &str); 4] = [
+    let targets: [(&str, Transport, &str); 5] = [
         ("paddock gRPC", Transport::Grpc, &paddock_url),
         ("paddock Connect+proto", Transport::ConnectProto, &paddock_url),
+        ("paddock Connect+JSON", Transport::ConnectJson, &paddock_url),
         ("SeaORM point read (gRPC)", Transport::Grpc, &point_url),
         ("bare echo (gRPC)", Transport::Grpc, &echo_url),
     ];
     println!("GetRunner, concurrency {CONCURRENCY}, {pairs} rounds of {MEASURE:?} windows (after {WARMUP:?} warm-up)");
     let mut rps: Vec<Vec<f64>> = vec![Vec::new(); targets.len()];
     let (mut grpc_vs_point, mut connect_vs_grpc, mut point_vs_echo) = (Vec::new(), Vec::new(), Vec::new());
+    let mut json_vs_grpc = Vec::new();
     for round in 0..pairs {
         let mut order: Vec<usize> = (0..targets.len()).collect();
         if round % 2 == 1 {
             order.reverse();
         }
-        let mut this = [0.0; 4];
+        let mut this = [0.0; 5];
         for i in order {
             let (_, transport, url) = targets[i];
             this[i] = client_rt.block_on(window(transport, url, &token, &runner_id));
         }
         println!(
-            "round {round:2}: gRPC {:7.0}  Connect+proto {:7.0}  point read {:7.0}  echo {:7.0} req/s",
-            this[0], this[1], this[2], this[3]
+            "round {round:2}: gRPC {:7.0}  Connect+proto {:7.0}  Connect+JSON {:7.0}  point read {:7.0}  echo {:7.0} req/s",
+            this[0], this[1], this[2], this[3], this[4]
         );
         for (i, r) in this.iter().enumerate() {
             rps[i].push(*r);
         }
-        grpc_vs_point.push(this[0] / this[2]);
+        grpc_vs_point.push(this[0] / this[3]);
         connect_vs_grpc.push(this[1] / this[0]);
-        point_vs_echo.push(this[2] / this[3]);
+        json_vs_grpc.push(this[2] / this[0]);
+        point_vs_echo.push(this[3] / this[4]);
     }
     for v in rps
         .iter_mut()
@@ -281,6 +290,7 @@ fn main() {
     for (name, v) in [
         ("paddock gRPC / SeaORM point read", &grpc_vs_point),
         ("Connect+proto / paddock gRPC", &connect_vs_grpc),
+        ("Connect+JSON / paddock gRPC", &json_vs_grpc),
         ("SeaORM point read / bare echo", &point_vs_echo),
     ] {
         println!(
