@@ -278,10 +278,12 @@ fn main() {
         json_vs_grpc.push(this[2] / this[0]);
         point_vs_echo.push(this[3] / this[4]);
     }
-    for v in rps
-        .iter_mut()
-        .chain([&mut grpc_vs_point, &mut connect_vs_grpc, &mut point_vs_echo])
-    {
+    for v in rps.iter_mut().chain([
+        &mut grpc_vs_point,
+        &mut connect_vs_grpc,
+        &mut json_vs_grpc,
+        &mut point_vs_echo,
+    ]) {
         v.sort_by(|a, b| a.total_cmp(b));
     }
     for (i, (name, _, _)) in targets.iter().enumerate() {
