@@ -37,8 +37,6 @@ pub enum Error {
     Unavailable(String),
     #[error("{0}")]
     Aborted(String),
-    #[error("{0} is not implemented yet")]
-    Unimplemented(&'static str),
     #[error("database: {0}")]
     Database(DbErr),
     #[error("internal: {0:#}")]
@@ -120,7 +118,7 @@ impl From<Error> for Status {
             Error::FailedPrecondition(_) => Status::failed_precondition(message),
             Error::FailedPreconditionWithDetail(_, type_name, value) => {
                 use prost::Message;
-                let status = RpcStatus {
+                let status = tonic_types::pb::Status {
                     code: Code::FailedPrecondition as i32,
                     message: message.clone(),
                     details: vec![prost_types::Any {
@@ -133,7 +131,6 @@ impl From<Error> for Status {
             Error::DeadlineExceeded(_) => Status::deadline_exceeded(message),
             Error::Unavailable(_) => Status::unavailable(message),
             Error::Aborted(_) => Status::aborted(message),
-            Error::Unimplemented(_) => Status::unimplemented(message),
             // Details of internal failures go to the log, never to the client.
             Error::Database(_) | Error::Internal(_) => {
                 tracing::error!(error = %message, "internal error");
@@ -141,15 +138,4 @@ impl From<Error> for Status {
             }
         }
     }
-}
-
-/// google.rpc.Status, the payload of grpc-status-details-bin.
-#[derive(Clone, PartialEq, prost::Message)]
-struct RpcStatus {
-    #[prost(int32, tag = "1")]
-    code: i32,
-    #[prost(string, tag = "2")]
-    message: String,
-    #[prost(message, repeated, tag = "3")]
-    details: Vec<prost_types::Any>,
 }

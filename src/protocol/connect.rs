@@ -592,17 +592,6 @@ fn unframe(headers: &HeaderMap, body: Bytes) -> Result<Bytes, Failure> {
     Ok(message)
 }
 
-/// google.rpc.Status, as carried by grpc-status-details-bin.
-#[derive(Clone, PartialEq, prost::Message)]
-struct RpcStatus {
-    #[prost(int32, tag = "1")]
-    code: i32,
-    #[prost(string, tag = "2")]
-    message: String,
-    #[prost(message, repeated, tag = "3")]
-    details: Vec<prost_types::Any>,
-}
-
 fn grpc_failure(code: Code, metadata: &HeaderMap) -> Failure {
     let message = metadata
         .get("grpc-message")
@@ -616,7 +605,7 @@ fn grpc_failure(code: Code, metadata: &HeaderMap) -> Failure {
                 .or_else(|_| STANDARD.decode(v.as_bytes()))
                 .ok()
         })
-        .and_then(|bytes| RpcStatus::decode(bytes.as_slice()).ok())
+        .and_then(|bytes| tonic_types::pb::Status::decode(bytes.as_slice()).ok())
         .map(|status| {
             status
                 .details

@@ -123,7 +123,7 @@ pub fn parse(raw: &str, hosts: &[ScmHost]) -> Result<Context, ParseError> {
         .find(|h| h.host == host)
         .or_else(|| host.ends_with(".visualstudio.com").then_some(&visualstudio));
     let Some(scm) = scm else {
-        return plain_git(raw, &url, host);
+        return plain_git(&url, host);
     };
     let segs = segments(&url);
     let not_a_repo = || ParseError::NotARepository(raw.to_owned());
@@ -133,7 +133,7 @@ pub fn parse(raw: &str, hosts: &[ScmHost]) -> Result<Context, ParseError> {
         BITBUCKET if scm.cloud => bitbucket_cloud(&segs, &host).ok_or_else(not_a_repo)?,
         BITBUCKET => bitbucket_server(&segs, &url, &host).ok_or_else(not_a_repo)?,
         AZURE_DEVOPS => azure_devops(&segs, &url, &host, scm).ok_or_else(not_a_repo)?,
-        _ => return plain_git(raw, &url, host),
+        _ => return plain_git(&url, host),
     };
     context.scm_id = scm.scm_id.to_owned();
     context.host = host;
@@ -142,12 +142,11 @@ pub fn parse(raw: &str, hosts: &[ScmHost]) -> Result<Context, ParseError> {
 
 /// An unknown host: a `.git` URL is a plain git repository, anything else is
 /// not understood.
-fn plain_git(raw: &str, url: &Url, host: String) -> Result<Context, ParseError> {
+fn plain_git(url: &Url, host: String) -> Result<Context, ParseError> {
     let segs = segments(url);
     let Some(last) = segs.last().filter(|s| s.ends_with(".git") && s.len() > 4) else {
         return Err(ParseError::UnknownHost { host });
     };
-    let _ = raw;
     let mut clone = url.clone();
     clone.set_query(None);
     clone.set_fragment(None);

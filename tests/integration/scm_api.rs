@@ -290,16 +290,7 @@ async fn a_refused_token_is_failed_precondition_with_where_to_sign_in() {
         .unwrap_err();
     assert_eq!(err.code(), Code::FailedPrecondition);
     // google.rpc.Status { details: [Any(ParseContextURLPreconditionFailureDetails)] }
-    #[derive(Clone, PartialEq, prost::Message)]
-    struct RpcStatus {
-        #[prost(int32, tag = "1")]
-        code: i32,
-        #[prost(string, tag = "2")]
-        message: String,
-        #[prost(message, repeated, tag = "3")]
-        details: Vec<prost_types::Any>,
-    }
-    let status = RpcStatus::decode(err.details()).unwrap();
+    let status = tonic_types::pb::Status::decode(err.details()).unwrap();
     let any = &status.details[0];
     assert_eq!(
         any.type_url,
