@@ -1,5 +1,5 @@
 # paddock — common tasks. `make test` is the README's test command.
-.PHONY: run build test test-sqlite test-postgres compat browser lint fmt
+.PHONY: run build test test-sqlite test-postgres compat browser bench bench-quick lint fmt
 
 # PostgreSQL that test-postgres creates its throwaway databases in
 PADDOCK_TEST_POSTGRES_URL ?= postgres://postgres@127.0.0.1:5432/postgres
@@ -33,6 +33,19 @@ compat:
 browser:
 	cargo build
 	tests/browser/run.sh
+
+# paddock against its transport and storage ceilings on SQLite and PostgreSQL
+# (benches/perf/main.rs): the table, results.json and chart.svg land in
+# docs/performance/. bench-quick: smaller fleets, fewer and shorter windows.
+bench:
+	scripts/ensure-h2load
+	scripts/ensure-postgres
+	cargo bench --bench perf -- --out docs/performance
+
+bench-quick:
+	scripts/ensure-h2load
+	scripts/ensure-postgres
+	cargo bench --bench perf -- --quick --out target/bench-quick
 
 lint:
 	cargo fmt --check

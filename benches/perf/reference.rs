@@ -1,0 +1,165 @@
+//! The two ceilings, served by this same binary (`perf reference …`) as
+//! separate processes built from paddock's tonic and SeaORM:
+//! - `echo`: GetRunner answered from memory, nothing else (transport ceiling);
+//! - `storage`: GetRunner as one SeaORM read by primary key through the same
+//!   read pool paddock uses, and CreateRunner as a bare SeaORM transaction
+//!   inserting the same two rows paddock inserts (storage ceilings).
+//!
+//! Neither authenticates, validates or authorizes. A failed call is printed
+//! (one line each), which the benchmark treats as a broken run.
+
+use std::net::SocketAddr;
+
+use anyhow::Context;
+use chrono::Utc;
+use paddock::proto::gitpod::v1 as pb;
+use paddock::store::entities::{runner, token};
+use pb::runner_service_server::{RunnerService, RunnerServiceServer};
+use prost::Message;
+use sea_orm::{ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, TransactionTrait};
+use tonic::{Request, Response, Status};
+
+/// `reference echo LISTEN RESPONSE_FILE` or `reference storage LISTEN DATABASE_URL`.
+pub fn main(args: &[String]) -> anyhow::Result<()> {
+    let [kind, listen, arg] = args else {
+        anyhow::bail!("usage: reference echo|storage LISTEN ARG");
+    };
+    let listen: SocketAddr = listen.parse()?;
+    // paddock's own runtime: #[tokio::main], a worker per core
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    runtime.block_on(async {
+        match kind.as_str() {
+            "echo" => {
+                let response = pb::GetRunnerResponse::decode(std::fs::read(arg)?.as_slice())?;
+                serve(listen, Echo(response)).await
+            }
+            "storage" => serve(listen, Storage::open(arg).await?).await,
+            other => anyhow::bail!("no reference server {other}"),
+        }
+    })
+}
+
+async fn serve(listen: SocketAddr, service: impl RunnerService) -> anyhow::Result<()> {
+    let listener = tokio::net::TcpListener::bind(listen).await?;
+    let incoming = tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
+    tonic::transport::Server::builder()
+        .add_service(RunnerServiceServer::new(service))
+        .serve_with_incoming(incoming)
+        .await?;
+    Ok(())
+}
+
+fn reported<T>(result: Result<T, Status>) -> Result<T, Status> {
+    if let Err(status) = &result {
+        eprintln!("failed call: {status:?}");
+    }
+    result
+}
+
+struct Echo(pb::GetRunnerResponse);
+
+#[tonic::async_trait]
+impl RunnerService for Echo {
+    async fn get_runner(&self, _: Request<pb::GetRunnerRequest>) -> Result<Response<pb::GetRunnerResponse>, Status> {
+        Ok(Response::new(self.0.clone()))
+    }
+}
+
+struct Storage {
+    writer: DatabaseConnection,
+    readers: DatabaseConnection,
+    /// A seeded runner and its exchange token: the shape of every new pair.
+    runner: runner::Model,
+    token: token::Model,
+}
+
+impl Storage {
+    async fn open(database_url: &str) -> anyhow::Result<Storage> {
+        let writer = paddock::store::connect(database_url).await?;
+        let readers = paddock::store::connect_readers(database_url, 4)
+            .await?
+            .unwrap_or_else(|| writer.clone());
+        let token = token::Entity::find()
+            .filter(token::Column::RunnerId.is_not_null())
+            .one(&writer)
+            .await?
+            .context("a seeded exchange token")?;
+        let runner = runner::Entity::find_by_id(token.runner_id.context("its runner")?)
+            .one(&writer)
+            .await?
+            .context("a seeded runner")?;
+        Ok(Storage {
+            writer,
+            readers,
+            runner,
+            token,
+        })
+    }
+
+    async fn point_read(&self, id: &str) -> Result<pb::GetRunnerResponse, Status> {
+        let id = uuid::Uuid::parse_str(id).map_err(|_| Status::invalid_argument("runner_id"))?;
+        let row = runner::Entity::find_by_id(id)
+            .one(&self.readers)
+            .await
+            .map_err(|e| Status::internal(e.to_string()))?
+            .ok_or_else(|| Status::not_found("runner"))?;
+        Ok(pb::GetRunnerResponse {
+            runner: Some(paddock::api::convert::runner(row)),
+        })
+    }
+
+    async fn insert_pair(&self, name: String) -> Result<pb::CreateRunnerResponse, Status> {
+        let exchange = paddock::auth::tokens::generate(paddock::auth::tokens::TokenKind::RunnerExchange)
+            .map_err(|e| Status::internal(e.to_string()))?;
+        let now = Utc::now();
+        let runner = runner::Model {
+            id: uuid::Uuid::now_v7(),
+            name,
+            created_at: now,
+            updated_at: now,
+            ..self.runner.clone()
+        };
+        let token = token::Model {
+            id: uuid::Uuid::now_v7(),
+            hash: exchange.hash.to_vec(),
+            runner_id: Some(runner.id),
+            created_at: now,
+            expires_at: Some(now + chrono::Duration::hours(3)),
+            ..self.token.clone()
+        };
+        let internal = |e: sea_orm::DbErr| Status::internal(e.to_string());
+        let txn = self.writer.begin().await.map_err(internal)?;
+        runner::ActiveModel::from(runner.clone())
+            .reset_all()
+            .insert(&txn)
+            .await
+            .map_err(internal)?;
+        token::Entity::insert(token::ActiveModel::from(token).reset_all())
+            .exec_without_returning(&txn)
+            .await
+            .map_err(internal)?;
+        txn.commit().await.map_err(internal)?;
+        Ok(pb::CreateRunnerResponse {
+            runner: Some(paddock::api::convert::runner(runner)),
+            exchange_token: exchange.plaintext,
+            ..Default::default()
+        })
+    }
+}
+
+#[tonic::async_trait]
+impl RunnerService for Storage {
+    async fn get_runner(
+        &self,
+        request: Request<pb::GetRunnerRequest>,
+    ) -> Result<Response<pb::GetRunnerResponse>, Status> {
+        reported(self.point_read(&request.get_ref().runner_id).await).map(Response::new)
+    }
+
+    async fn create_runner(
+        &self,
+        request: Request<pb::CreateRunnerRequest>,
+    ) -> Result<Response<pb::CreateRunnerResponse>, Status> {
+        reported(self.insert_pair(request.into_inner().name).await).map(Response::new)
+    }
+}

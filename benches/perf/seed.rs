@@ -1,0 +1,162 @@
+//! The fleets under test, written through paddock's store layer before any
+//! server starts: three organizations, each with an admin whose token the
+//! load uses —
+//! - `small`: `small` runners (GetRunner, the first ListRunners page);
+//! - `large`: `large` runners (the last ListRunners page);
+//! - `writes`: where CreateRunner adds its runners, so the fleets above stay
+//!   the size they are reported as.
+//!
+//! Every seeded runner has an exchange token, an environment class and a
+//! policy for its organization's group, as a real fleet would.
+
+use std::path::Path;
+use std::time::Instant;
+
+use anyhow::Context;
+use paddock::proto::gitpod::v1 as pb;
+use paddock::store::entities::{environment_class, runner, runner_policy, token};
+use paddock::store::environment_classes::{self, NewEnvironmentClass};
+use paddock::store::runners::{self, NewRunner};
+use paddock::{auth, config, secrets::SecretKey, server, store};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait, IntoActiveModel,
+    QueryFilter, TransactionTrait,
+};
+use uuid::Uuid;
+
+/// Rows per INSERT: well under SQLite's 32,766 bound parameters (a runner
+/// has about 40 columns).
+const BATCH: usize = 500;
+
+pub struct Fixture {
+    pub small_token: String,
+    pub large_token: String,
+    pub writes_token: String,
+    /// A runner of the small fleet (GetRunner's target).
+    pub runner_id: Uuid,
+    pub seconds: f64,
+}
+
+/// Creates the schema and the fleets in the database at `database_url`,
+/// recording `key_file`'s key as paddock's secret key.
+pub async fn seed(database_url: &str, key_file: &Path, small: usize, large: usize) -> anyhow::Result<Fixture> {
+    let settings = config::Settings {
+        database_url: database_url.to_owned(),
+        secret_key: SecretKey::read_or_create(key_file)?,
+        admin_token: None,
+        public_url: "http://bench.invalid".into(),
+        scm_api_urls: Default::default(),
+        token_cache_ttl: auth::cache::DEFAULT_TTL,
+    };
+    let state = server::prepare(&settings).await?;
+    let started = Instant::now();
+    let (small_token, runner_id) = fleet(&state.db, "small", small).await?;
+    let (large_token, _) = fleet(&state.db, "large", large).await?;
+    let (writes_token, _) = fleet(&state.db, "writes", 1).await?;
+    let seconds = started.elapsed().as_secs_f64();
+    if state.db.get_database_backend() == DbBackend::Sqlite {
+        // Start from the file a long-running paddock would have, not from a
+        // write-ahead log holding the whole seed that every read must search.
+        state.db.execute_unprepared("PRAGMA wal_checkpoint(TRUNCATE)").await?;
+    }
+    state.db.close().await?;
+    Ok(Fixture {
+        small_token,
+        large_token,
+        writes_token,
+        runner_id,
+        seconds,
+    })
+}
+
+/// An organization with an admin and `n` Linux-host runners; the admin's
+/// token and the first runner's id. The first runner, its exchange token,
+/// environment class and policy are made by the store's own functions; the
+/// rest are copies of those rows with new ids, inserted in batches.
+async fn fleet(db: &DatabaseConnection, name: &str, n: usize) -> anyhow::Result<(String, Uuid)> {
+    let org = store::organizations::ensure(db, name).await?;
+    let token = auth::tokens::generate(auth::tokens::TokenKind::PersonalAccess)?;
+    let admin = store::organizations::NewUser {
+        organization_id: org.id,
+        name: "bench admin",
+        org_admin: true,
+        token_hash: token.hash,
+    };
+    let admin = store::organizations::create_user(db, admin).await?;
+    let group = store::organizations::create_group(db, org.id, "developers").await?;
+
+    let exchange = auth::tokens::generate(auth::tokens::TokenKind::RunnerExchange)?;
+    let new = NewRunner {
+        organization_id: org.id,
+        name: format!("{name} runner 0"),
+        kind: pb::RunnerKind::Local as i32,
+        provider: pb::RunnerProvider::LinuxHost as i32,
+        runner_manager_id: None,
+        creator_id: admin.id,
+        creator_principal: auth::principal::PRINCIPAL_USER,
+        desired_phase: pb::RunnerPhase::Active as i32,
+        variant: 0,
+        configuration: Default::default(),
+    };
+    let first = runners::create(db, new, exchange.hash, chrono::Utc::now()).await?;
+    let exchange_row = token::Entity::find()
+        .filter(token::Column::RunnerId.eq(first.id))
+        .one(db)
+        .await?
+        .context("the first runner's exchange token")?;
+    let class = NewEnvironmentClass {
+        runner_id: first.id,
+        organization_id: org.id,
+        display_name: "4 cores, 16 GiB".into(),
+        description: "the default machine".into(),
+        configuration: vec![("instance_type".into(), "standard".into())],
+    };
+    let class = environment_classes::create(db, class).await?;
+    let policy = store::policies::create(db, first.id, group.id, pb::RunnerRole::User as i32).await?;
+
+    for batch in (1..n).collect::<Vec<_>>().chunks(BATCH) {
+        let (mut runners, mut tokens, mut classes, mut policies) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        for i in batch {
+            let id = Uuid::now_v7();
+            let hash = auth::tokens::generate(auth::tokens::TokenKind::RunnerExchange)?.hash;
+            runners.push(fresh(runner::Model {
+                id,
+                name: format!("{name} runner {i}"),
+                ..first.clone()
+            }));
+            tokens.push(fresh(token::Model {
+                id: Uuid::now_v7(),
+                hash: hash.to_vec(),
+                runner_id: Some(id),
+                ..exchange_row.clone()
+            }));
+            classes.push(fresh(environment_class::Model {
+                id: Uuid::now_v7(),
+                runner_id: id,
+                ..class.clone()
+            }));
+            policies.push(fresh(runner_policy::Model {
+                runner_id: id,
+                ..policy.clone()
+            }));
+        }
+        let txn = db.begin().await?;
+        runner::Entity::insert_many(runners)
+            .exec_without_returning(&txn)
+            .await?;
+        token::Entity::insert_many(tokens).exec_without_returning(&txn).await?;
+        environment_class::Entity::insert_many(classes)
+            .exec_without_returning(&txn)
+            .await?;
+        runner_policy::Entity::insert_many(policies)
+            .exec_without_returning(&txn)
+            .await?;
+        txn.commit().await?;
+    }
+    Ok((token.plaintext, first.id))
+}
+
+/// A model as a row to insert: every column set.
+fn fresh<M: IntoActiveModel<A>, A: ActiveModelTrait>(model: M) -> A {
+    model.into_active_model().reset_all()
+}
