@@ -231,7 +231,7 @@ impl Report {
         let colors = [
             "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#7f7f7f", "#bcbd22", "#17becf",
         ];
-        let width = 2.0 * (PANEL_W + MARGIN) + MARGIN + 300.0;
+        let width = 2.0 * (PANEL_W + MARGIN) + MARGIN + 340.0;
         let height = self.backends.len() as f64 * (PANEL_H + MARGIN) + MARGIN;
         let mut svg = format!(
             r#"<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" font-family="sans-serif" font-size="11">
@@ -268,6 +268,12 @@ impl Report {
                     );
                     decade += 1.0;
                 }
+                let _ = writeln!(
+                    svg,
+                    r##"<text x="{}" y="{}" text-anchor="middle" fill="#555">concurrent callers</text>"##,
+                    PANEL_W / 2.0,
+                    PANEL_H + 28.0
+                );
                 for c in [1, 16, 64] {
                     let x = x_of(c);
                     let _ = writeln!(
