@@ -54,10 +54,18 @@ pub async fn seed(database_url: &str, key_file: &Path, small: usize, large: usiz
     let (large_token, _) = fleet(&state.db, "large", large).await?;
     let (writes_token, _) = fleet(&state.db, "writes", 1).await?;
     let seconds = started.elapsed().as_secs_f64();
-    if state.db.get_database_backend() == DbBackend::Sqlite {
-        // Start from the file a long-running paddock would have, not from a
-        // write-ahead log holding the whole seed that every read must search.
-        state.db.execute_unprepared("PRAGMA wal_checkpoint(TRUNCATE)").await?;
+    // Start from the database a long-running paddock would have: not from a
+    // write-ahead log holding the whole seed that every SQLite read must
+    // search, nor with PostgreSQL's autovacuum about to work through it.
+    match state.db.get_database_backend() {
+        DbBackend::Sqlite => {
+            state.db.execute_unprepared("PRAGMA wal_checkpoint(TRUNCATE)").await?;
+        }
+        _ => {
+            state.db.execute_unprepared("VACUUM (ANALYZE)").await?;
+            // superusers only; without it the first windows share the disk with it
+            let _ = state.db.execute_unprepared("CHECKPOINT").await;
+        }
     }
     state.db.close().await?;
     Ok(Fixture {
