@@ -243,6 +243,7 @@ fn measure_backend(
 
     let mut windows: BTreeMap<(usize, &'static str), Vec<(usize, load::Window)>> = BTreeMap::new();
     let mut peak_rss_kib = 0;
+    let mut cut_calls = 0;
     for concurrency in [1, 16, 64] {
         let resettable = concurrency == 64 && servers.paddock.reset_peak_rss();
         let rounds = |w: &Workload| -> usize {
@@ -262,9 +263,9 @@ fn measure_backend(
             for workload in order {
                 let window = load::window(&workload.request, concurrency, options.warmup, options.measure, scratch)
                     .with_context(|| format!("{} at concurrency {concurrency}", workload.label))?;
-                servers
+                cut_calls += servers
                     .get(workload.target)
-                    .check_calls()
+                    .check_calls(concurrency)
                     .with_context(|| format!("{} at concurrency {concurrency}", workload.label))?;
                 line += &format!(" {} {:.0}", workload.id, window.rps);
                 windows
@@ -281,7 +282,9 @@ fn measure_backend(
             }
         }
     }
-    Ok(summarize(backend, &workloads, &windows, peak_rss_kib, fixture.seconds))
+    let mut report = summarize(backend, &workloads, &windows, peak_rss_kib, fixture.seconds);
+    report.cut_calls = cut_calls;
+    Ok(report)
 }
 
 /// Whether a workload is one side of a target ratio (measured in every round).
@@ -627,5 +630,6 @@ fn summarize(
         targets,
         peak_rss_mib: rss_mib,
         seed_seconds,
+        cut_calls: 0,
     }
 }
