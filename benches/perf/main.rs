@@ -284,6 +284,7 @@ fn measure_backend(
     }
     let mut report = summarize(backend, &workloads, &windows, peak_rss_kib, fixture.seconds);
     report.cut_calls = cut_calls;
+    report.warnings = std::mem::take(&mut servers.paddock.warnings);
     Ok(report)
 }
 
@@ -631,5 +632,6 @@ fn summarize(
         peak_rss_mib: rss_mib,
         seed_seconds,
         cut_calls: 0,
+        warnings: Vec::new(),
     }
 }

@@ -83,6 +83,8 @@ pub struct BackendReport {
     pub seed_seconds: f64,
     /// Calls h2load dropped at windows' ends that paddock logged as failed.
     pub cut_calls: usize,
+    /// What paddock logged at WARN while under load.
+    pub warnings: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -216,6 +218,13 @@ impl Report {
                  windows' ends (at most one per connection) were logged CANCELLED or UNKNOWN.\n",
                 b.seed_seconds, b.cut_calls
             );
+            if !b.warnings.is_empty() {
+                let _ = writeln!(out, "paddock logged {} warnings under load, e.g.:\n", b.warnings.len());
+                for w in b.warnings.iter().take(3) {
+                    let _ = writeln!(out, "    {w}");
+                }
+                let _ = writeln!(out);
+            }
         }
         out
     }
