@@ -147,7 +147,15 @@ struct Servers {
 }
 
 impl Servers {
-    fn get(&mut self, target: ServerKind) -> &mut Server {
+    fn get(&self, target: ServerKind) -> &Server {
+        match target {
+            ServerKind::Paddock => &self.paddock,
+            ServerKind::Storage => &self.storage,
+            ServerKind::Echo => &self.echo,
+        }
+    }
+
+    fn get_mut(&mut self, target: ServerKind) -> &mut Server {
         match target {
             ServerKind::Paddock => &mut self.paddock,
             ServerKind::Storage => &mut self.storage,
@@ -264,7 +272,7 @@ fn measure_backend(
                 let window = load::window(&workload.request, concurrency, options.warmup, options.measure, scratch)
                     .with_context(|| format!("{} at concurrency {concurrency}", workload.label))?;
                 cut_calls += servers
-                    .get(workload.target)
+                    .get_mut(workload.target)
                     .check_calls(concurrency)
                     .with_context(|| format!("{} at concurrency {concurrency}", workload.label))?;
                 line += &format!(" {} {:.0}", workload.id, window.rps);
@@ -402,12 +410,7 @@ fn workloads(
                    body: &[u8],
                    ceiling: Option<&'static str>|
      -> anyhow::Result<()> {
-        let server = match target {
-            ServerKind::Paddock => &servers.paddock,
-            ServerKind::Storage => &servers.storage,
-            ServerKind::Echo => &servers.echo,
-        };
-        let url = format!("{}/{service}/{method}", server.url);
+        let url = format!("{}/{service}/{method}", servers.get(target).url);
         let request = Request::new(scratch, id, url, protocol, Some(token.to_owned()), body)?;
         if options
             .workloads
@@ -531,13 +534,12 @@ fn human(n: usize) -> String {
 
 type Windows = BTreeMap<(usize, &'static str), Vec<(usize, load::Window)>>;
 
-/// Median over the rounds in which both were measured of `f(a, b)`.
-fn paired(windows: &Windows, concurrency: usize, a: &str, b: &str, f: impl Fn(f64, f64) -> f64) -> Option<Spread> {
-    let a = windows.iter().find(|((c, id), _)| *c == concurrency && *id == a)?.1;
-    let b = windows.iter().find(|((c, id), _)| *c == concurrency && *id == b)?.1;
+/// Median over the rounds in which both were measured of a's throughput / b's.
+fn paired(windows: &Windows, concurrency: usize, a: &'static str, b: &'static str) -> Option<Spread> {
+    let (a, b) = (windows.get(&(concurrency, a))?, windows.get(&(concurrency, b))?);
     let ratios: Vec<f64> = a
         .iter()
-        .filter_map(|(round, wa)| b.iter().find(|(r, _)| r == round).map(|(_, wb)| f(wa.rps, wb.rps)))
+        .filter_map(|(round, wa)| b.iter().find(|(r, _)| r == round).map(|(_, wb)| wa.rps / wb.rps))
         .collect();
     (!ratios.is_empty()).then(|| Spread::of(&ratios))
 }
@@ -559,7 +561,7 @@ fn summarize(
                 let values: Vec<f64> = measured.iter().map(|(_, w)| f(w)).collect();
                 stats::quantile(&values, 0.5)
             };
-            let ratio = |ceiling: &str| paired(windows, concurrency, w.id, ceiling, |a, b| a / b).map(|s| s.median);
+            let ratio = |ceiling: &'static str| paired(windows, concurrency, w.id, ceiling).map(|s| s.median);
             rows.push(Row {
                 id: w.id,
                 label: w.label.clone(),
@@ -583,36 +585,35 @@ fn summarize(
         }
     };
     use report::Bound::{AtLeast, AtMost};
-    let div = |a: f64, b: f64| a / b;
     target(
         "GetRunner gRPC / SeaORM point read, c16",
-        paired(windows, 16, "get_grpc", "point_read", div),
+        paired(windows, 16, "get_grpc", "point_read"),
         sqlite.then_some(AtLeast(0.80)),
     );
     target(
         "GetRunner Connect+proto / gRPC, c16",
-        paired(windows, 16, "get_connect", "get_grpc", div),
+        paired(windows, 16, "get_connect", "get_grpc"),
         sqlite.then_some(AtLeast(0.85)),
     );
     target(
         "GetRunner Connect+JSON / gRPC, c16",
-        paired(windows, 16, "get_json", "get_grpc", div),
+        paired(windows, 16, "get_json", "get_grpc"),
         sqlite.then_some(AtLeast(0.70)),
     );
     target(
         "ListRunners time per call, last page of the large fleet / first page of the small one, c16",
         // time per call is 1 / throughput
-        paired(windows, 16, "list_first", "list_last", div),
+        paired(windows, 16, "list_first", "list_last"),
         sqlite.then_some(AtMost(1.3)),
     );
     target(
         "CreateRunner / bare SeaORM 2-row transaction, c16",
-        paired(windows, 16, "create", "insert_pair", div),
+        paired(windows, 16, "create", "insert_pair"),
         Some(AtLeast(0.70)),
     );
     target(
         "SeaORM point read / bare echo, c16 (for scale)",
-        paired(windows, 16, "point_read", "echo", div),
+        paired(windows, 16, "point_read", "echo"),
         None,
     );
     targets.push(Target::new(
