@@ -1,40 +1,197 @@
-//! Settings from flags and environment, validated once at start.
+//! The command line and every setting: each one a flag with its `PADDOCK_*`
+//! environment variable (shown by `--help`), turned into `Settings` and
+//! checked once at start. Startup errors are one sentence saying what to do.
 
+use std::collections::HashMap;
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
-use anyhow::{Context, bail};
+use anyhow::bail;
+use clap::{Args, Parser, Subcommand};
+use uuid::Uuid;
 
 use crate::secrets::SecretKey;
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://paddock.db";
 
-/// Everything `serve` needs, resolved.
+#[derive(Debug, Parser)]
+#[command(
+    name = "paddock",
+    version,
+    about = "Control plane for dev-environment runners (gitpod.v1 Runner APIs)"
+)]
+pub struct Cli {
+    /// sqlite://FILE, sqlite:///ABS/FILE, sqlite::memory: or postgres://USER@HOST/DB
+    #[arg(long, global = true, env = "DATABASE_URL", default_value = DEFAULT_DATABASE_URL)]
+    pub database_url: String,
+    /// Log filter: a level (info, debug, …) or per-target directives such as
+    /// `paddock=debug,info`.
+    #[arg(long, global = true, env = "PADDOCK_LOG", default_value = "info")]
+    pub log: String,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve gRPC, gRPC-Web, Connect, reflection and health on one port.
+    Serve(ServeArgs),
+    /// Manage users and groups directly in the database.
+    #[command(subcommand)]
+    Admin(AdminCommand),
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address of the one port.
+    #[arg(long, env = "PADDOCK_LISTEN", default_value = DEFAULT_LISTEN)]
+    pub listen: SocketAddr,
+    /// File holding the base64 secret key that encrypts stored secrets.
+    /// Default: next to the SQLite file (created on first start); paddock.key for PostgreSQL.
+    #[arg(long, env = "PADDOCK_SECRET_KEY_FILE")]
+    pub secret_key_file: Option<PathBuf>,
+    /// Ensures an organization admin exists whose bearer token is this value.
+    #[arg(long, env = "PADDOCK_ADMIN_TOKEN", hide_env_values = true)]
+    pub admin_token: Option<String>,
+    /// Origin browsers may call from (repeatable, or comma-separated in the
+    /// environment); `*` allows any. None by default.
+    #[arg(long = "cors-origin", env = "PADDOCK_CORS_ORIGINS", value_delimiter = ',')]
+    pub cors_origins: Vec<String>,
+    /// The URL users reach paddock at, e.g. https://paddock.example.com (OAuth
+    /// callback URLs are built from it). Default: http://LISTEN.
+    #[arg(long, env = "PADDOCK_PUBLIC_URL")]
+    pub public_url: Option<String>,
+    /// Where an SCM host's REST API is, when it is not where the SCM serves it
+    /// (repeatable): HOST=URL, e.g. git.example.com=https://git-api.example.com/api/v4.
+    #[arg(long = "scm-api-url", env = "PADDOCK_SCM_API_URLS", value_delimiter = ',')]
+    pub scm_api_urls: Vec<String>,
+    /// How long a verified bearer token is trusted without asking the database
+    /// again, e.g. 5s (revocations made through other replicas take this long).
+    #[arg(long, env = "PADDOCK_TOKEN_CACHE_TTL", default_value = "5s", value_parser = parse_duration)]
+    pub token_cache_ttl: Duration,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AdminCommand {
+    #[command(subcommand)]
+    User(UserCommand),
+    #[command(subcommand)]
+    Group(GroupCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Create a user and print their personal access token (shown only once).
+    Create {
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        org_admin: bool,
+        /// Organization (by name), created when missing.
+        #[arg(long, default_value = crate::DEFAULT_ORGANIZATION)]
+        organization: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum GroupCommand {
+    Create {
+        #[arg(long)]
+        name: String,
+        /// Organization (by name), created when missing.
+        #[arg(long, default_value = crate::DEFAULT_ORGANIZATION)]
+        organization: String,
+    },
+    AddMember {
+        #[arg(long)]
+        group: Uuid,
+        #[arg(long)]
+        user: Uuid,
+    },
+}
+
+/// Everything `serve` needs, resolved and checked.
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub database_url: String,
+    pub listen: SocketAddr,
     pub secret_key: SecretKey,
-    /// PADDOCK_ADMIN_TOKEN: an organization admin with this bearer token is
-    /// ensured at start.
+    /// An organization admin with this bearer token is ensured at start.
     pub admin_token: Option<String>,
-    /// The URL users reach paddock at (`--public-url`).
+    /// Origins browsers may call from; `*` allows any.
+    pub cors_origins: Vec<String>,
+    /// The URL users reach paddock at (no trailing slash).
     pub public_url: String,
-    /// `--scm-api-url HOST=URL`: where a host's REST API is, when not where its SCM serves it.
-    pub scm_api_urls: std::collections::HashMap<String, String>,
-    /// How long a verified bearer token is trusted without asking the
-    /// database again (revocations by other replicas take this long).
-    pub token_cache_ttl: std::time::Duration,
+    /// Where a host's REST API is, when not where its SCM serves it.
+    pub scm_api_urls: HashMap<String, String>,
+    /// How long a verified bearer token is trusted without asking the database again.
+    pub token_cache_ttl: Duration,
+}
+
+impl Settings {
+    /// `serve`'s flags, checked: the database URL's form, the secret key,
+    /// the SCM API URLs.
+    pub fn from_args(database_url: String, args: ServeArgs) -> anyhow::Result<Settings> {
+        check_database_url(&database_url)?;
+        let secret_key = load_secret_key(args.secret_key_file.as_deref(), &database_url)?;
+        let public_url = args.public_url.unwrap_or_else(|| format!("http://{}", args.listen));
+        Ok(Settings {
+            secret_key,
+            listen: args.listen,
+            admin_token: args.admin_token.filter(|t| !t.is_empty()),
+            cors_origins: args.cors_origins,
+            public_url: public_url.trim_end_matches('/').to_owned(),
+            scm_api_urls: scm_api_urls(&args.scm_api_urls)?,
+            token_cache_ttl: args.token_cache_ttl,
+            database_url,
+        })
+    }
+
+    /// Settings for a test or a benchmark: the defaults of every flag, over
+    /// `database_url` with `secret_key`.
+    pub fn for_tests(database_url: &str, secret_key: SecretKey) -> Settings {
+        Settings {
+            database_url: database_url.to_owned(),
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            secret_key,
+            admin_token: None,
+            cors_origins: Vec::new(),
+            public_url: "https://paddock.test".into(),
+            scm_api_urls: HashMap::new(),
+            token_cache_ttl: crate::auth::cache::DEFAULT_TTL,
+        }
+    }
+}
+
+/// `5s`, `500ms`, `2m`, or plain seconds.
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let number: u64 = number
+        .parse()
+        .map_err(|_| format!("{text:?} is not a duration: use e.g. 5s, 500ms or 2m"))?;
+    match unit {
+        "" | "s" => Ok(Duration::from_secs(number)),
+        "ms" => Ok(Duration::from_millis(number)),
+        "m" => Ok(Duration::from_secs(number * 60)),
+        _ => Err(format!("{text:?} is not a duration: use e.g. 5s, 500ms or 2m")),
+    }
 }
 
 /// Reads `HOST=URL` pairs.
-pub fn scm_api_urls(pairs: &[String]) -> anyhow::Result<std::collections::HashMap<String, String>> {
+pub fn scm_api_urls(pairs: &[String]) -> anyhow::Result<HashMap<String, String>> {
     pairs
         .iter()
         .map(|pair| match pair.split_once('=') {
             Some((host, url)) if !host.is_empty() && (url.starts_with("https://") || url.starts_with("http://")) => {
                 Ok((host.trim().to_ascii_lowercase(), url.trim().to_owned()))
             }
-            _ => bail!("bad --scm-api-url {pair:?}: use HOST=https://api.example.com"),
+            _ => bail!(
+                "--scm-api-url {pair:?} is not HOST=URL: write it like git.example.com=https://git.example.com/api/v4"
+            ),
         })
         .collect()
 }
@@ -55,7 +212,7 @@ pub fn check_database_url(url: &str) -> anyhow::Result<()> {
     if url.starts_with("sqlite:") || url.starts_with("postgres://") || url.starts_with("postgresql://") {
         Ok(())
     } else {
-        bail!("unsupported --database-url {url:?}: use sqlite://FILE, sqlite::memory: or postgres://USER@HOST/DB")
+        bail!("--database-url {url:?} is not supported: use sqlite://FILE, sqlite::memory: or postgres://USER@HOST/DB")
     }
 }
 
@@ -80,7 +237,7 @@ pub fn load_secret_key(explicit: Option<&Path>, database_url: &str) -> anyhow::R
     match explicit {
         Some(path) => SecretKey::read(path),
         None => match default_key_file(database_url) {
-            Some(path) => SecretKey::read_or_create(&path).context("the default secret key file"),
+            Some(path) => SecretKey::read_or_create(&path),
             None => SecretKey::generate(),
         },
     }
@@ -103,5 +260,15 @@ mod tests {
             Some(PathBuf::from("/abs/p.db.key"))
         );
         assert!(check_database_url("mysql://x").is_err());
+    }
+
+    #[test]
+    fn durations_read_as_operators_write_them() {
+        assert_eq!(parse_duration("5s"), Ok(Duration::from_secs(5)));
+        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
+        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
+        assert_eq!(parse_duration("7"), Ok(Duration::from_secs(7)));
+        assert!(parse_duration("soon").is_err());
+        assert!(parse_duration("5h").is_err());
     }
 }

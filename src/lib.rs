@@ -1,12 +1,15 @@
 //! paddock: a self-hostable control plane for dev-environment runners that
 //! speaks Gitpod/Ona's gitpod.v1 Runner APIs.
 
+pub mod admin;
 pub mod api;
 pub mod auth;
+pub mod capability;
 pub mod config;
 pub mod configuration_schema;
 pub mod error;
 pub mod pagination;
+pub mod principal;
 pub mod proto;
 pub mod protocol;
 pub mod scm;

@@ -4,7 +4,7 @@
 use std::io::Write;
 use std::path::Path;
 
-use anyhow::{Context, bail};
+use anyhow::bail;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use chacha20poly1305::aead::{Aead, KeyInit, Payload};
@@ -47,15 +47,20 @@ impl SecretKey {
 
     /// Reads a key file: the key as base64 (e.g. `openssl rand -base64 32`).
     pub fn read(path: &Path) -> anyhow::Result<Self> {
-        let text =
-            std::fs::read_to_string(path).with_context(|| format!("reading secret key file {}", path.display()))?;
-        let bytes = STANDARD
+        const HOW: &str = "give --secret-key-file a file holding 32 random bytes in base64, \
+                           e.g. made with `openssl rand -base64 32 > paddock.key`";
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| anyhow::anyhow!("cannot read the secret key file {} ({e}): {HOW}", path.display()))?;
+        let key: Option<[u8; KEY_LEN]> = STANDARD
             .decode(text.trim())
-            .with_context(|| format!("{}: not base64", path.display()))?;
-        let key: [u8; KEY_LEN] = bytes
-            .try_into()
-            .map_err(|_| anyhow::anyhow!("{}: the key must be 32 bytes", path.display()))?;
-        Ok(SecretKey(key))
+            .ok()
+            .and_then(|bytes| bytes.try_into().ok());
+        key.map(SecretKey).ok_or_else(|| {
+            anyhow::anyhow!(
+                "the secret key file {} does not hold 32 bytes in base64: {HOW}",
+                path.display()
+            )
+        })
     }
 
     /// Reads the key file, or creates it (mode 0600) with a new key when it
@@ -69,9 +74,12 @@ impl SecretKey {
         options.write(true).create_new(true);
         #[cfg(unix)]
         std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-        let mut file = options
-            .open(path)
-            .with_context(|| format!("creating secret key file {}", path.display()))?;
+        let mut file = options.open(path).map_err(|e| {
+            anyhow::anyhow!(
+                "cannot create the secret key file {} ({e}): make its directory writable, or give --secret-key-file",
+                path.display()
+            )
+        })?;
         writeln!(file, "{}", STANDARD.encode(key.0))?;
         file.sync_all()?;
         tracing::info!(path = %path.display(), "generated a new secret key");

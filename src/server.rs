@@ -21,17 +21,33 @@ use crate::proto::FILE_DESCRIPTOR_SET;
 use crate::proto::gitpod::v1::identity_service_server::IdentityServiceServer;
 use crate::proto::gitpod::v1::runner_configuration_service_server::RunnerConfigurationServiceServer;
 use crate::proto::gitpod::v1::runner_service_server::RunnerServiceServer;
+use crate::protocol::MAX_MESSAGE_SIZE;
 use crate::protocol::connect::{ConnectLayer, Routes};
 use crate::secrets::Secrets;
 use crate::state::AppState;
 use crate::store;
 use crate::telemetry::CallLogLayer;
 
-/// Requests above this size are refused (RESOURCE_EXHAUSTED / OUT_OF_RANGE).
-pub const MAX_MESSAGE_SIZE: usize = 4 * 1024 * 1024;
-
 /// How long calls in flight may take to finish after a shutdown signal.
 pub const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// `paddock serve`: prepares, binds `settings.listen` and serves until
+/// `shutdown` resolves.
+pub async fn run(settings: Settings, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+    let state = prepare(&settings).await?;
+    let listener = TcpListener::bind(settings.listen).await.map_err(|e| {
+        anyhow::anyhow!(
+            "cannot listen on {} ({e}): choose another address with --listen or PADDOCK_LISTEN",
+            settings.listen
+        )
+    })?;
+    tracing::info!(
+        listen = %listener.local_addr()?,
+        database = %store::redact(&settings.database_url),
+        "paddock serving gRPC, gRPC-Web and Connect"
+    );
+    serve(listener, state, &settings, shutdown).await
+}
 
 /// Opens the database, checks the secret key, bootstraps the admin token.
 pub async fn prepare(settings: &Settings) -> anyhow::Result<AppState> {
@@ -39,9 +55,9 @@ pub async fn prepare(settings: &Settings) -> anyhow::Result<AppState> {
     let secrets = Secrets::new(&settings.secret_key);
     store::secret_key::verify_or_record(&db, &secrets).await?;
     if let Some(token) = &settings.admin_token {
-        store::organizations::ensure_admin(&db, crate::DEFAULT_ORGANIZATION, crate::auth::tokens::hash(token))
+        crate::admin::ensure_admin_token(&db, token)
             .await
-            .context("bootstrapping the PADDOCK_ADMIN_TOKEN admin")?;
+            .context("bootstrapping the --admin-token admin")?;
     }
     let read_db = store::connect_readers(&settings.database_url, 4)
         .await?
@@ -59,11 +75,27 @@ pub async fn prepare(settings: &Settings) -> anyhow::Result<AppState> {
     })
 }
 
-/// How the port behaves towards clients (as opposed to what it stores).
-#[derive(Debug, Clone, Default)]
-pub struct ServerOptions {
-    /// Origins browsers may call from (`--cors-origin`); `*` allows any.
-    pub cors_origins: Vec<String>,
+/// Resolves on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = terminate => {},
+    }
+    tracing::info!("shutting down: finishing calls in flight");
 }
 
 /// Serves every protocol on `listener` until `shutdown` resolves; calls in
@@ -71,11 +103,11 @@ pub struct ServerOptions {
 pub async fn serve(
     listener: TcpListener,
     state: AppState,
-    options: ServerOptions,
+    settings: &Settings,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let connect = ConnectLayer::new(Routes::new(FILE_DESCRIPTOR_SET, "gitpod.v1")?);
-    let cors = crate::protocol::cors::layer(&options.cors_origins)?;
+    let cors = crate::protocol::cors::layer(&settings.cors_origins)?;
     macro_rules! gitpod_service {
         ($server:ident, $api:expr) => {
             $server::new($api)
@@ -91,11 +123,14 @@ pub async fn serve(
     );
     let identity = gitpod_service!(IdentityServiceServer, IdentityApi::new(state.clone()));
 
+    // reflection lists the health service too, so tools can call it by name
     let reflection_v1 = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
         .build_v1()?;
     let reflection_v1alpha = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
         .build_v1alpha()?;
 
     let (health_reporter, health) = tonic_health::server::health_reporter();

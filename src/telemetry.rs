@@ -12,6 +12,27 @@ use tower::{Layer, Service};
 
 use crate::protocol::connect::CallCode;
 
+/// Logs to stderr through `filter` (`--log`): a level, or directives such as
+/// `paddock=debug,info`.
+pub fn init_logging(filter: &str) -> anyhow::Result<()> {
+    use tracing_subscriber::filter::Targets;
+    use tracing_subscriber::prelude::*;
+    let targets: Targets = filter.parse().map_err(|_| {
+        anyhow::anyhow!(
+            "--log {filter:?} is not a log filter: give a level such as info, or directives such as paddock=debug,info"
+        )
+    })?;
+    tracing_subscriber::registry()
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_writer(std::io::stderr)
+                .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr())),
+        )
+        .with(targets)
+        .try_init()
+        .map_err(|e| anyhow::anyhow!("cannot set up logging ({e})"))
+}
+
 #[derive(Clone, Copy, Default)]
 pub struct CallLogLayer;
 

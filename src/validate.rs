@@ -10,6 +10,48 @@ use crate::error::{Error, FieldViolation, Result};
 #[derive(Debug, Default)]
 pub struct Violations(Vec<FieldViolation>);
 
+/// A value a required rule parsed (e.g. a UUID). It is present exactly when
+/// its rule held, so `Violations::finish` hands it back once nothing failed.
+#[derive(Debug)]
+#[must_use = "hand checked values to Violations::finish"]
+pub struct Checked<T>(Option<T>);
+
+/// What `Violations::finish` hands back: one checked value, a tuple of them,
+/// or nothing (`()`).
+pub trait CheckedValues {
+    type Values;
+    fn into_values(self) -> Option<Self::Values>;
+}
+
+impl<T> CheckedValues for Checked<T> {
+    type Values = T;
+    fn into_values(self) -> Option<T> {
+        self.0
+    }
+}
+
+impl CheckedValues for () {
+    type Values = ();
+    fn into_values(self) -> Option<()> {
+        Some(())
+    }
+}
+
+macro_rules! checked_tuple {
+    ($($name:ident),+) => {
+        impl<$($name: CheckedValues),+> CheckedValues for ($($name,)+) {
+            type Values = ($($name::Values,)+);
+            #[allow(non_snake_case)]
+            fn into_values(self) -> Option<Self::Values> {
+                let ($($name,)+) = self;
+                Some(($($name.into_values()?,)+))
+            }
+        }
+    };
+}
+checked_tuple!(A, B);
+checked_tuple!(A, B, C);
+
 /// `string.uuid`: the canonical 8-4-4-4-12 hex form, any version.
 pub fn is_uuid(s: &str) -> bool {
     s.len() == 36
@@ -31,22 +73,43 @@ impl Violations {
         });
     }
 
-    /// `string.uuid`; returns the parsed id when valid.
-    pub fn uuid(&mut self, field: &str, value: &str) -> Option<Uuid> {
-        if is_uuid(value) {
-            Uuid::parse_str(value).ok()
-        } else {
-            self.add(field, "value must be a valid UUID");
-            None
+    /// `string.uuid`; the parsed id, for `finish`.
+    pub fn uuid(&mut self, field: &str, value: &str) -> Checked<Uuid> {
+        Checked(self.parse_uuid(field, value))
+    }
+
+    fn parse_uuid(&mut self, field: &str, value: &str) -> Option<Uuid> {
+        match Uuid::parse_str(value) {
+            Ok(id) if is_uuid(value) => Some(id),
+            _ => {
+                self.add(field, "value must be a valid UUID");
+                None
+            }
         }
     }
 
-    /// `string.uuid` with IGNORE_IF_UNPOPULATED: empty is allowed.
+    /// `string.uuid` with IGNORE_IF_UNPOPULATED: empty is allowed (None).
     pub fn optional_uuid(&mut self, field: &str, value: &str) -> Option<Uuid> {
         if value.is_empty() {
             None
         } else {
-            self.uuid(field, value)
+            self.parse_uuid(field, value)
+        }
+    }
+
+    /// `string.uuid` on an `optional string`: unset is allowed, but a value
+    /// that is set — even empty — must be a UUID.
+    pub fn uuid_if_set(&mut self, field: &str, value: Option<&str>) -> Option<Uuid> {
+        value.and_then(|v| self.parse_uuid(field, v))
+    }
+
+    /// `int32 { gte, lte }`, on a value that arrives wider than it is stored.
+    pub fn range<T: Copy + PartialOrd + std::fmt::Display>(&mut self, field: &str, value: T, min: T, max: T) {
+        if value < min || value > max {
+            self.add(
+                field,
+                format!("value must be greater than or equal to {min} and less than or equal to {max}"),
+            );
         }
     }
 
@@ -92,7 +155,7 @@ impl Violations {
         let mut valid = Vec::new();
         if self.max_items(field, ids, 25) {
             for (i, id) in ids.iter().enumerate() {
-                valid.extend(self.uuid(&format!("{field}[{i}]"), id));
+                valid.extend(self.parse_uuid(&format!("{field}[{i}]"), id));
             }
         }
         valid.sort();
@@ -109,12 +172,16 @@ impl Violations {
         }
     }
 
-    pub fn finish(self) -> Result<()> {
-        if self.0.is_empty() {
-            Ok(())
-        } else {
-            Err(Error::InvalidArgument(self.0))
+    /// INVALID_ARGUMENT naming every violated field; otherwise the checked
+    /// values (a `Checked`, a tuple of them, or `()`).
+    pub fn finish<C: CheckedValues>(self, checked: C) -> Result<C::Values> {
+        if !self.0.is_empty() {
+            return Err(Error::InvalidArgument(self.0));
         }
+        // a Checked is empty only when its rule added a violation
+        checked
+            .into_values()
+            .ok_or_else(|| Error::Internal(anyhow::anyhow!("a checked value is missing, yet no rule failed")))
     }
 }
 
@@ -139,5 +206,25 @@ mod tests {
         v.length("name", "ab", 3, 127);
         v.length("name", &"x".repeat(128), 3, 127);
         assert_eq!(v.0.len(), 2);
+    }
+
+    #[test]
+    fn finish_hands_back_checked_values_or_names_every_field() {
+        let mut v = Violations::new();
+        let a = v.uuid("a", "d2c94c27-3b76-4a42-b88c-95a85e392c68");
+        let b = v.uuid("b", "d2c94c27-3b76-4a42-b88c-95a85e392c69");
+        let (a, b) = v.finish((a, b)).unwrap();
+        assert_ne!(a, b);
+
+        let mut v = Violations::new();
+        let a = v.uuid("a", "nope");
+        v.range("hour", 24u32, 0, 23);
+        match v.finish(a) {
+            Err(Error::InvalidArgument(violations)) => {
+                let fields: Vec<_> = violations.iter().map(|f| f.field.as_str()).collect();
+                assert_eq!(fields, ["a", "hour"]);
+            }
+            other => panic!("{other:?}"),
+        }
     }
 }

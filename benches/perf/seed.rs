@@ -13,11 +13,12 @@ use std::path::Path;
 use std::time::Instant;
 
 use anyhow::Context;
+use paddock::auth::{Principal, access};
 use paddock::proto::gitpod::v1 as pb;
 use paddock::store::entities::{environment_class, runner, runner_policy, token};
 use paddock::store::environment_classes::{self, NewEnvironmentClass};
 use paddock::store::runners::{self, NewRunner};
-use paddock::{auth, config, secrets::SecretKey, server, store};
+use paddock::{admin, auth, config, secrets::SecretKey, server, store};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait, IntoActiveModel,
     QueryFilter, TransactionTrait,
@@ -40,14 +41,7 @@ pub struct Fixture {
 /// Creates the schema and the fleets in the database at `database_url`,
 /// recording `key_file`'s key as paddock's secret key.
 pub async fn seed(database_url: &str, key_file: &Path, small: usize, large: usize) -> anyhow::Result<Fixture> {
-    let settings = config::Settings {
-        database_url: database_url.to_owned(),
-        secret_key: SecretKey::read_or_create(key_file)?,
-        admin_token: None,
-        public_url: "http://bench.invalid".into(),
-        scm_api_urls: Default::default(),
-        token_cache_ttl: auth::cache::DEFAULT_TTL,
-    };
+    let settings = config::Settings::for_tests(database_url, SecretKey::read_or_create(key_file)?);
     let state = server::prepare(&settings).await?;
     let started = Instant::now();
     let (small_token, runner_id) = fleet(&state.db, "small", small).await?;
@@ -82,45 +76,40 @@ pub async fn seed(database_url: &str, key_file: &Path, small: usize, large: usiz
 /// environment class and policy are made by the store's own functions; the
 /// rest are copies of those rows with new ids, inserted in batches.
 async fn fleet(db: &DatabaseConnection, name: &str, n: usize) -> anyhow::Result<(String, Uuid)> {
-    let org = store::organizations::ensure(db, name).await?;
-    let token = auth::tokens::generate(auth::tokens::TokenKind::PersonalAccess)?;
-    let admin = store::organizations::NewUser {
-        organization_id: org.id,
-        name: "bench admin",
+    let admin = admin::create_user(db, name, "bench admin", true).await?;
+    let caller = Principal::User {
+        id: admin.user_id,
+        organization_id: admin.organization_id,
         org_admin: true,
-        token_hash: token.hash,
     };
-    let admin = store::organizations::create_user(db, admin).await?;
-    let group = store::organizations::create_group(db, org.id, "developers").await?;
+    let group = admin::create_group(db, name, "developers").await?;
 
     let exchange = auth::tokens::generate(auth::tokens::TokenKind::RunnerExchange)?;
     let new = NewRunner {
-        organization_id: org.id,
         name: format!("{name} runner 0"),
         kind: pb::RunnerKind::Local as i32,
         provider: pb::RunnerProvider::LinuxHost as i32,
         runner_manager_id: None,
-        creator_id: admin.id,
-        creator_principal: auth::principal::PRINCIPAL_USER,
         desired_phase: pb::RunnerPhase::Active as i32,
         variant: 0,
         configuration: Default::default(),
     };
-    let first = runners::create(db, new, exchange.hash, chrono::Utc::now()).await?;
+    let owner = access::create_runner(&caller)?;
+    let first = runners::create(db, &owner, new, exchange.hash, chrono::Utc::now()).await?;
+    let managed = access::manage_runner(db, &caller, first.id).await?;
     let exchange_row = token::Entity::find()
         .filter(token::Column::RunnerId.eq(first.id))
         .one(db)
         .await?
         .context("the first runner's exchange token")?;
     let class = NewEnvironmentClass {
-        runner_id: first.id,
-        organization_id: org.id,
         display_name: "4 cores, 16 GiB".into(),
         description: "the default machine".into(),
         configuration: vec![("instance_type".into(), "standard".into())],
     };
-    let class = environment_classes::create(db, class).await?;
-    let policy = store::policies::create(db, first.id, group.id, pb::RunnerRole::User as i32).await?;
+    let class = environment_classes::create(db, &managed, class).await?;
+    let group = access::see_group(db, &caller, group).await?;
+    let policy = store::policies::create(db, &managed, &group, pb::RunnerRole::User as i32).await?;
 
     for batch in (1..n).collect::<Vec<_>>().chunks(BATCH) {
         let (mut runners, mut tokens, mut classes, mut policies) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
@@ -161,7 +150,7 @@ async fn fleet(db: &DatabaseConnection, name: &str, n: usize) -> anyhow::Result<
             .await?;
         txn.commit().await?;
     }
-    Ok((token.plaintext, first.id))
+    Ok((admin.token, first.id))
 }
 
 /// A model as a row to insert: every column set.

@@ -78,7 +78,7 @@ pub(super) fn response(original: String, c: Context) -> pb::ParseContextUrlRespo
     }
 }
 
-pub(super) async fn parse_context_url(
+pub async fn parse_context_url(
     state: &AppState,
     caller: Principal,
     req: pb::ParseContextUrlRequest,
@@ -88,7 +88,7 @@ pub(super) async fn parse_context_url(
     if url::Url::parse(&req.context_url).is_err() {
         v.add("context_url", "value must be a valid URI");
     }
-    v.finish()?;
+    v.finish(())?;
     if let Some(id) = runner_id {
         access::see_runner(&state.db, &caller, id).await?;
     }
@@ -100,7 +100,7 @@ pub(super) async fn parse_context_url(
     Ok(parsed)
 }
 
-pub(super) async fn check_authentication_for_host(
+pub async fn check_authentication_for_host(
     state: &AppState,
     caller: Principal,
     req: pb::CheckAuthenticationForHostRequest,
@@ -119,7 +119,7 @@ pub(super) async fn check_authentication_for_host(
     let Some(info) = scm_id.and_then(scm::known_scm) else {
         return Ok(pb::CheckAuthenticationForHostResponse::default());
     };
-    let authenticated = store::host_tokens::live_for(&state.db, runner.runner().id, caller.id(), &host, Utc::now())
+    let authenticated = store::host_tokens::live_for(&state.db, runner.get().id, caller.id(), &host, Utc::now())
         .await?
         .is_some();
 
@@ -413,7 +413,7 @@ async fn require_api(
     }
 }
 
-pub(super) async fn search_repositories(
+pub async fn search_repositories(
     state: &AppState,
     caller: Principal,
     req: pb::SearchRepositoriesRequest,
@@ -430,11 +430,10 @@ pub(super) async fn search_repositories(
     }
     v.defined_enum::<pb::SearchMode>("search_mode", req.search_mode);
     let mut per_page = page_size(&mut v, &req.pagination);
-    v.finish()?;
+    let runner_id = v.finish(runner_id)?;
     if limit != 0 && req.pagination.as_ref().is_none_or(|p| p.page_size == 0) {
         per_page = limit as u32;
     }
-    let runner_id = runner_id.ok_or_else(|| Error::invalid("runner_id", "value must be a valid UUID"))?;
     access::see_runner(&state.db, &caller, runner_id).await?;
     let page = page_number(req.pagination.as_ref().map_or("", |p| p.token.as_str()))?;
     let host = if req.scm_host.is_empty() {
@@ -474,7 +473,7 @@ pub(super) async fn search_repositories(
     })
 }
 
-pub(super) async fn list_scm_organizations(
+pub async fn list_scm_organizations(
     state: &AppState,
     caller: Principal,
     req: pb::ListScmOrganizationsRequest,
@@ -483,8 +482,7 @@ pub(super) async fn list_scm_organizations(
     let runner_id = v.uuid("runner_id", &req.runner_id);
     v.length("scm_host", &req.scm_host, 1, usize::MAX);
     let per_page = page_size(&mut v, &req.pagination);
-    v.finish()?;
-    let runner_id = runner_id.ok_or_else(|| Error::invalid("runner_id", "value must be a valid UUID"))?;
+    let runner_id = v.finish(runner_id)?;
     access::see_runner(&state.db, &caller, runner_id).await?;
     let page = page_number(req.pagination.as_ref().map_or("", |p| p.token.as_str()))?;
     let host = req.scm_host.trim().to_ascii_lowercase();
@@ -516,7 +514,7 @@ pub(super) async fn list_scm_organizations(
     })
 }
 
-pub(super) async fn check_repository_access(
+pub async fn check_repository_access(
     state: &AppState,
     caller: Principal,
     req: pb::CheckRepositoryAccessRequest,
@@ -526,8 +524,7 @@ pub(super) async fn check_repository_access(
     if url::Url::parse(&req.repository_url).is_err() {
         v.add("repository_url", "value must be a valid URI");
     }
-    v.finish()?;
-    let runner_id = runner_id.ok_or_else(|| Error::invalid("runner_id", "value must be a valid UUID"))?;
+    let runner_id = v.finish(runner_id)?;
     access::see_runner(&state.db, &caller, runner_id).await?;
     let hosts = known_hosts(state, &caller, Some(runner_id)).await?;
     let context =

@@ -1,5 +1,8 @@
-//! One module per gitpod.v1 service: thin tonic trait impls that validate,
-//! authorize, call the store and map the result to protos.
+//! One module per gitpod.v1 service. Each service is a table (`service!`)
+//! from its RPCs to handler functions; a handler is
+//! `async fn(&AppState, Principal, Request) -> Result<Response>` and does, in
+//! this order: validate → authorize (a capability from `auth::access`) →
+//! store → map to protos.
 
 pub mod context;
 pub mod convert;
@@ -10,7 +13,11 @@ pub mod runner_configuration;
 use tonic::{Request, Status};
 
 use crate::auth::Principal;
-use crate::error::Error;
+use crate::error::{Error, Result};
+use crate::pagination::{Page, PageTokens};
+use crate::proto::gitpod::v1::{PaginationRequest, PaginationResponse};
+use crate::secrets::Secrets;
+use crate::validate::Violations;
 
 /// The caller, as the auth layer put it into the request.
 pub(crate) fn principal<T>(request: &Request<T>) -> Result<Principal, Status> {
@@ -21,32 +28,77 @@ pub(crate) fn principal<T>(request: &Request<T>) -> Result<Principal, Status> {
         .ok_or_else(|| Error::Unauthenticated("no credentials".into()).into())
 }
 
-/// A request's one id field, checked as buf.validate's `string.uuid`.
-pub(crate) fn require_uuid(field: &str, value: &str) -> Result<uuid::Uuid, Error> {
-    let mut v = crate::validate::Violations::new();
+/// A request whose only rule is one id field (`string.uuid`).
+pub(crate) fn require_uuid(field: &str, value: &str) -> Result<uuid::Uuid> {
+    let mut v = Violations::new();
     let id = v.uuid(field, value);
-    v.finish()?;
-    id.ok_or_else(|| Error::invalid(field, "value must be a valid UUID"))
+    v.finish(id)
 }
 
-/// Keyset-paged listing over a store query: validates the page size, reads
-/// the token, fetches one extra row and makes the next token.
-pub(crate) async fn page_of<T, F, Fut>(
-    secrets: &crate::secrets::Secrets,
-    scope: &str,
-    filter: String,
-    pagination: Option<crate::proto::gitpod::v1::PaginationRequest>,
+/// Every keyset-paged list: reads the request's page (size and signed token,
+/// bound to `list` and to the filter's canonical form `filter`), fetches one
+/// row more than the page, and answers the rows with the next page's token.
+pub(crate) async fn keyset_page<T, Fut>(
+    secrets: &Secrets,
+    list: &str,
+    filter: &impl std::fmt::Debug,
+    pagination: Option<PaginationRequest>,
     key: impl Fn(&T) -> uuid::Uuid,
-    fetch: F,
-) -> Result<(Vec<T>, crate::proto::gitpod::v1::PaginationResponse), Error>
+    fetch: impl FnOnce(Page) -> Fut,
+) -> Result<(Vec<T>, Option<PaginationResponse>)>
 where
-    F: FnOnce(crate::pagination::Page) -> Fut,
-    Fut: std::future::Future<Output = Result<Vec<T>, Error>>,
+    Fut: std::future::Future<Output = Result<Vec<T>>>,
 {
     let pagination = pagination.unwrap_or_default();
-    let tokens = crate::pagination::PageTokens::new(secrets, scope, filter);
+    let tokens = PageTokens::new(secrets, list, format!("{filter:?}"));
     let page = tokens.page(pagination.page_size, &pagination.token)?;
     let mut rows = fetch(page).await?;
     let next_token = tokens.next_token(&mut rows, page, key);
-    Ok((rows, crate::proto::gitpod::v1::PaginationResponse { next_token }))
+    Ok((rows, Some(PaginationResponse { next_token })))
 }
+
+/// A gitpod.v1 service as a table: each line an RPC of the tonic trait, its
+/// request and response types (in `proto::gitpod::v1`) and the handler that
+/// serves it. The handler gets the caller the auth layer authenticated;
+/// `#[public]` RPCs carry their own credential and get no caller.
+/// RPCs not in the table answer UNIMPLEMENTED (tonic's default stubs).
+macro_rules! service {
+    (
+        $(#[$doc:meta])*
+        $api:ident: $trait:path {
+            $( $(#[$public:ident])? $rpc:ident($req:ident) -> $resp:ident = $handler:path; )*
+        }
+    ) => {
+        $(#[$doc])*
+        pub struct $api {
+            state: $crate::state::AppState,
+        }
+
+        impl $api {
+            pub fn new(state: $crate::state::AppState) -> Self {
+                $api { state }
+            }
+        }
+
+        #[tonic::async_trait]
+        impl $trait for $api {
+            $(
+                async fn $rpc(
+                    &self,
+                    request: tonic::Request<$crate::proto::gitpod::v1::$req>,
+                ) -> Result<tonic::Response<$crate::proto::gitpod::v1::$resp>, tonic::Status> {
+                    let response = $crate::api::service!(@call [$($public)?] $handler, &self.state, request);
+                    Ok(tonic::Response::new(response))
+                }
+            )*
+        }
+    };
+    (@call [] $handler:path, $state:expr, $request:ident) => {{
+        let caller = $crate::api::principal(&$request)?;
+        $handler($state, caller, $request.into_inner()).await?
+    }};
+    (@call [public] $handler:path, $state:expr, $request:ident) => {
+        $handler($state, $request.into_inner()).await?
+    };
+}
+pub(crate) use service;

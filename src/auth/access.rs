@@ -1,42 +1,28 @@
-//! Who may see and who may manage a runner. Each check hands back a
-//! capability — a value that only exists when the check passed — so a handler
-//! cannot forget to make it.
+//! Who may see and who may change what. Each check hands back a capability
+//! (`crate::capability`) — a value that only exists when the check passed —
+//! and the store's writes take it, so a handler cannot forget the check.
+//! This is the only module that grants capabilities.
 
 use uuid::Uuid;
 
 use super::Principal;
+use crate::capability::{Managed, Visible};
 use crate::error::{Error, Result};
-use crate::store::{self, Db, runners::Runner};
+use crate::principal::PRINCIPAL_USER;
+use crate::store::host_tokens::{self, Holder, HostToken};
+use crate::store::runners::{Owner, Runner};
+use crate::store::{self, Db, RunnerOwned, entities::group};
 
 /// gitpod.v1.RunnerRole.RUNNER_ROLE_ADMIN
 const RUNNER_ROLE_ADMIN: i32 = 1;
 
-/// A runner the caller may read.
-#[derive(Debug)]
-pub struct VisibleRunner(Runner);
-
-/// A runner the caller may change, delete, mint tokens for and set policies on.
-#[derive(Debug)]
-pub struct ManagedRunner(Runner);
-
-impl VisibleRunner {
-    pub fn runner(&self) -> &Runner {
-        &self.0
-    }
-    pub fn into_runner(self) -> Runner {
-        self.0
-    }
-}
-
-impl ManagedRunner {
-    pub fn runner(&self) -> &Runner {
-        &self.0
-    }
+fn is_org_admin(principal: &Principal) -> bool {
+    matches!(principal, Principal::User { org_admin: true, .. })
 }
 
 /// Members of the runner's organization see it; a runner sees only itself.
 /// Anyone else learns nothing, not even that it exists: NOT_FOUND.
-pub async fn see_runner(db: &Db, principal: &Principal, runner_id: Uuid) -> Result<VisibleRunner> {
+pub async fn see_runner(db: &Db, principal: &Principal, runner_id: Uuid) -> Result<Visible<Runner>> {
     let runner = store::runners::get(db, runner_id)
         .await?
         .filter(|r| r.organization_id == principal.organization_id())
@@ -45,29 +31,129 @@ pub async fn see_runner(db: &Db, principal: &Principal, runner_id: Uuid) -> Resu
             Principal::Runner { id, .. } => *id == r.id,
         })
         .ok_or_else(|| Error::NotFound("runner not found".into()))?;
-    Ok(VisibleRunner(runner))
+    Ok(Visible::grant(runner))
 }
 
 /// Organization admins, the runner's creator, and members of a group holding
 /// RUNNER_ROLE_ADMIN on the runner manage it; other members may only look.
-pub async fn manage_runner(db: &Db, principal: &Principal, runner_id: Uuid) -> Result<ManagedRunner> {
-    let visible = see_runner(db, principal, runner_id).await?;
+pub async fn manage_runner(db: &Db, principal: &Principal, runner_id: Uuid) -> Result<Managed<Runner>> {
+    let runner = see_runner(db, principal, runner_id).await?.into_inner();
     let allowed = match principal {
         Principal::User { org_admin: true, .. } => true,
-        Principal::User { id, .. } if *id == visible.0.creator_id => true,
+        Principal::User { id, .. } if *id == runner.creator_id => true,
         Principal::User { id, .. } => store::policies::user_has_role(db, runner_id, *id, RUNNER_ROLE_ADMIN).await?,
         Principal::Runner { .. } => false,
     };
     if !allowed {
         return Err(Error::PermissionDenied("you may not manage this runner".into()));
     }
-    Ok(ManagedRunner(visible.0))
+    Ok(Managed::grant(runner))
 }
 
-/// Only users create runners (in their own organization).
-pub fn create_runner(principal: &Principal) -> Result<()> {
+/// Only users create runners, in their own organization, as their creator.
+pub fn create_runner(principal: &Principal) -> Result<Managed<Owner>> {
     match principal {
-        Principal::User { .. } => Ok(()),
+        Principal::User {
+            id, organization_id, ..
+        } => Ok(Managed::grant(Owner {
+            organization_id: *organization_id,
+            creator_id: *id,
+            creator_principal: principal.kind(),
+        })),
         Principal::Runner { .. } => Err(Error::PermissionDenied("runners cannot create runners".into())),
     }
+}
+
+/// A group of the caller's organization (policies name groups).
+pub async fn see_group(db: &Db, principal: &Principal, group_id: Uuid) -> Result<Visible<group::Model>> {
+    store::organizations::find_group(db, group_id)
+        .await?
+        .filter(|g| g.organization_id == principal.organization_id())
+        .map(Visible::grant)
+        .ok_or_else(|| Error::NotFound("group not found".into()))
+}
+
+/// Something that belongs to a runner (`row`, as read by its id), when the
+/// caller may see that runner. A missing row and an invisible runner look
+/// the same: NOT_FOUND naming `what`. Other failures stay what they are.
+pub async fn see_owned<R: RunnerOwned>(
+    db: &Db,
+    principal: &Principal,
+    row: Option<R>,
+    what: &str,
+) -> Result<Visible<R>> {
+    let not_found = || Error::NotFound(format!("{what} not found"));
+    let row = row.ok_or_else(not_found)?;
+    match see_runner(db, principal, row.runner_id()).await {
+        Ok(_) => Ok(Visible::grant(row)),
+        Err(Error::NotFound(_)) => Err(not_found()),
+        Err(e) => Err(e),
+    }
+}
+
+/// Something that belongs to a runner the caller manages: the runner's
+/// capability (which the store's writes of `row` take) and the row.
+/// NOT_FOUND as for `see_owned`; PERMISSION_DENIED when the caller only sees it.
+pub async fn manage_owned<R: RunnerOwned>(
+    db: &Db,
+    principal: &Principal,
+    row: Option<R>,
+    what: &str,
+) -> Result<(Managed<Runner>, R)> {
+    let row = see_owned(db, principal, row, what).await?.into_inner();
+    let runner = manage_runner(db, principal, row.runner_id()).await?;
+    Ok((runner, row))
+}
+
+/// A host token the caller may read and change: their own, or — for
+/// organization admins — anyone's in their organization. Other people's
+/// tokens are not to be seen: NOT_FOUND.
+pub async fn host_token(db: &Db, principal: &Principal, id: Uuid) -> Result<Managed<HostToken>> {
+    host_tokens::get(db, id)
+        .await?
+        .filter(|t| t.organization_id == principal.organization_id())
+        .filter(|t| t.subject_id == principal.id() || is_org_admin(principal))
+        .map(Managed::grant)
+        .ok_or_else(|| Error::NotFound("host authentication token not found".into()))
+}
+
+/// Whose host tokens the caller may list: only their own (Some), or — for
+/// organization admins — everyone's in their organization (None).
+pub fn host_token_subjects(principal: &Principal) -> Option<Uuid> {
+    (!is_org_admin(principal)).then(|| principal.id())
+}
+
+/// The right to store a host token for `subject` (the caller when None) on a
+/// runner the caller sees. Only users hold host tokens; only organization
+/// admins store them for others, and only for users of their organization.
+pub async fn hold_host_token(
+    db: &Db,
+    principal: &Principal,
+    runner_id: Uuid,
+    subject: Option<Uuid>,
+) -> Result<Managed<Holder>> {
+    let Principal::User { id: caller_id, .. } = principal else {
+        return Err(Error::PermissionDenied(
+            "only users hold host authentication tokens".into(),
+        ));
+    };
+    let subject = subject.unwrap_or(*caller_id);
+    if subject != *caller_id {
+        if !is_org_admin(principal) {
+            return Err(Error::PermissionDenied(
+                "only organization admins create tokens for others".into(),
+            ));
+        }
+        store::organizations::find_user(db, subject)
+            .await?
+            .filter(|u| u.organization_id == principal.organization_id())
+            .ok_or_else(|| Error::NotFound("subject not found".into()))?;
+    }
+    let runner = see_runner(db, principal, runner_id).await?.into_inner();
+    Ok(Managed::grant(Holder {
+        runner_id: runner.id,
+        organization_id: runner.organization_id,
+        subject_id: subject,
+        subject_principal: PRINCIPAL_USER,
+    }))
 }

@@ -11,13 +11,13 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use crate::store::tokens::Bearer;
+use crate::principal::Principal;
 
 pub const DEFAULT_TTL: Duration = Duration::from_secs(5);
 pub const DEFAULT_CAPACITY: usize = 10_000;
 
 struct Entry {
-    bearer: Bearer,
+    principal: Principal,
     verified: Instant,
     expires_at: Option<DateTime<Utc>>,
 }
@@ -52,14 +52,14 @@ impl TokenCache {
     }
 
     /// The principal of a token verified less than `ttl` ago and not expired.
-    pub fn get(&self, hash: &[u8; 32]) -> Option<Bearer> {
+    pub fn get(&self, hash: &[u8; 32]) -> Option<Principal> {
         let entries = self.entries.lock().ok()?;
         let entry = entries.get(hash)?;
         let fresh = entry.verified.elapsed() < self.ttl && entry.expires_at.is_none_or(|e| e > Utc::now());
-        fresh.then(|| entry.bearer.clone())
+        fresh.then(|| entry.principal.clone())
     }
 
-    pub fn put(&self, hash: [u8; 32], bearer: Bearer, expires_at: Option<DateTime<Utc>>) {
+    pub fn put(&self, hash: [u8; 32], principal: Principal, expires_at: Option<DateTime<Utc>>) {
         let Ok(mut entries) = self.entries.lock() else { return };
         if entries.len() >= self.capacity {
             // drop what is stale; if everything is fresh, start over rather than grow
@@ -72,7 +72,7 @@ impl TokenCache {
         entries.insert(
             hash,
             Entry {
-                bearer,
+                principal,
                 verified: Instant::now(),
                 expires_at,
             },
@@ -82,7 +82,7 @@ impl TokenCache {
     /// Forgets every token of a runner (it was deleted here).
     pub fn forget_runner(&self, runner_id: Uuid) {
         if let Ok(mut entries) = self.entries.lock() {
-            entries.retain(|_, e| !matches!(e.bearer, Bearer::Runner { id, .. } if id == runner_id));
+            entries.retain(|_, e| !matches!(e.principal, Principal::Runner { id, .. } if id == runner_id));
         }
     }
 }
@@ -91,8 +91,8 @@ impl TokenCache {
 mod tests {
     use super::*;
 
-    fn runner(id: Uuid) -> Bearer {
-        Bearer::Runner {
+    fn runner(id: Uuid) -> Principal {
+        Principal::Runner {
             id,
             organization_id: Uuid::nil(),
         }

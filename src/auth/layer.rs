@@ -37,13 +37,13 @@ async fn authenticate(db: &Db, cache: &TokenCache, headers: &HeaderMap) -> Resul
     let token = bearer(headers).ok_or_else(|| Error::Unauthenticated("missing bearer token".into()))?;
     let hash = tokens::hash(token);
     if let Some(known) = cache.get(&hash) {
-        return Ok(known.into());
+        return Ok(known);
     }
-    let (bearer, expires_at) = store::tokens::authenticate(db, &hash, Utc::now())
+    let (principal, expires_at) = store::tokens::authenticate(db, &hash, Utc::now())
         .await?
         .ok_or_else(|| Error::Unauthenticated("invalid or expired token".into()))?;
-    cache.put(hash, bearer.clone(), expires_at);
-    Ok(bearer.into())
+    cache.put(hash, principal.clone(), expires_at);
+    Ok(principal)
 }
 
 #[derive(Clone)]

@@ -4,7 +4,6 @@
 pub mod access;
 pub mod cache;
 pub mod layer;
-pub mod principal;
 pub mod tokens;
 
-pub use principal::Principal;
+pub use crate::principal::Principal;

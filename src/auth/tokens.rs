@@ -5,44 +5,15 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use sha2::{Digest, Sha256};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TokenKind {
-    /// A user's personal access token.
-    PersonalAccess,
-    /// A runner's long-lived access token.
-    RunnerAccess,
-    /// A one-time token a runner trades for its access token.
-    RunnerExchange,
-}
+pub use crate::store::tokens::TokenKind;
 
-impl TokenKind {
-    /// The name stored in the database.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            TokenKind::PersonalAccess => "personal_access",
-            TokenKind::RunnerAccess => "runner_access",
-            TokenKind::RunnerExchange => "runner_exchange",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        [
-            TokenKind::PersonalAccess,
-            TokenKind::RunnerAccess,
-            TokenKind::RunnerExchange,
-        ]
-        .into_iter()
-        .find(|k| k.as_str() == s)
-    }
-
-    /// Makes a leaked token recognizable (e.g. by secret scanners) and tells
-    /// its kind at a glance.
-    fn prefix(self) -> &'static str {
-        match self {
-            TokenKind::PersonalAccess => "pdk_pat_",
-            TokenKind::RunnerAccess => "pdk_rat_",
-            TokenKind::RunnerExchange => "pdk_rex_",
-        }
+/// Makes a leaked token recognizable (e.g. by secret scanners) and tells its
+/// kind at a glance.
+fn prefix(kind: TokenKind) -> &'static str {
+    match kind {
+        TokenKind::PersonalAccess => "pdk_pat_",
+        TokenKind::RunnerAccess => "pdk_rat_",
+        TokenKind::RunnerExchange => "pdk_rex_",
     }
 }
 
@@ -61,7 +32,7 @@ impl std::fmt::Debug for NewToken {
 pub fn generate(kind: TokenKind) -> anyhow::Result<NewToken> {
     let mut random = [0u8; 32];
     getrandom::fill(&mut random).map_err(|e| anyhow::anyhow!("no randomness: {e}"))?;
-    let plaintext = format!("{}{}", kind.prefix(), URL_SAFE_NO_PAD.encode(random));
+    let plaintext = format!("{}{}", prefix(kind), URL_SAFE_NO_PAD.encode(random));
     let hash = hash(&plaintext);
     Ok(NewToken { plaintext, hash })
 }

@@ -29,8 +29,7 @@ use tower::{Layer, Service, ServiceExt};
 
 use super::codes;
 
-/// The largest request message accepted (after decompression), as for gRPC.
-pub const MAX_MESSAGE_SIZE: usize = crate::server::MAX_MESSAGE_SIZE;
+use super::MAX_MESSAGE_SIZE;
 /// Responses at least this large are gzipped for clients that accept it.
 const COMPRESS_MIN_BYTES: usize = 1024;
 /// The base path the official SDK puts in front of every route.

@@ -4,3 +4,7 @@
 pub mod codes;
 pub mod connect;
 pub mod cors;
+
+/// The largest request message accepted (after decompression) on every
+/// protocol: tonic's limit for gRPC and gRPC-Web, the translator's for Connect.
+pub const MAX_MESSAGE_SIZE: usize = 4 * 1024 * 1024;

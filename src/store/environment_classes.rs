@@ -2,33 +2,34 @@
 
 use chrono::Utc;
 use sea_orm::sea_query::{Expr, Query};
-use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter,
-    QueryOrder, QuerySelect, TransactionTrait,
-};
+use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 use uuid::Uuid;
 
 use super::entities::{environment_class, runner};
-use super::not_found;
+use super::query::{Patch, keyset};
+use super::runners::Runner;
+use crate::capability::Managed;
 use crate::error::Result;
 use crate::pagination::Page;
 
 pub use environment_class::Model as EnvironmentClass;
 
 pub struct NewEnvironmentClass {
-    pub runner_id: Uuid,
-    pub organization_id: Uuid,
     pub display_name: String,
     pub description: String,
     pub configuration: Vec<(String, String)>,
 }
 
-pub async fn create(db: &impl ConnectionTrait, new: NewEnvironmentClass) -> Result<EnvironmentClass> {
+pub async fn create(
+    db: &impl ConnectionTrait,
+    runner: &Managed<Runner>,
+    new: NewEnvironmentClass,
+) -> Result<EnvironmentClass> {
     let now = Utc::now();
     let row = environment_class::ActiveModel {
         id: Set(Uuid::now_v7()),
-        runner_id: Set(new.runner_id),
-        organization_id: Set(new.organization_id),
+        runner_id: Set(runner.get().id),
+        organization_id: Set(runner.get().organization_id),
         display_name: Set(new.display_name),
         description: Set(new.description),
         configuration: Set(serde_json::to_string(&new.configuration).map_err(anyhow::Error::from)?),
@@ -95,10 +96,7 @@ pub fn list_query(filter: &EnvironmentClassFilter, page: Page) -> sea_orm::Selec
         }
         query = query.filter(C::RunnerId.in_subquery(runners.to_owned()));
     }
-    if let Some(after) = page.after {
-        query = query.filter(C::Id.gt(after));
-    }
-    query.order_by_asc(C::Id).limit(page.size + 1)
+    keyset(query, C::Id, page)
 }
 
 #[derive(Debug, Clone, Default)]
@@ -108,30 +106,24 @@ pub struct EnvironmentClassChanges {
     pub enabled: Option<bool>,
 }
 
+/// NOT_FOUND when the class is gone or is not the managed runner's.
 pub async fn update(
-    db: &(impl ConnectionTrait + TransactionTrait),
+    db: &impl ConnectionTrait,
+    runner: &Managed<Runner>,
     id: Uuid,
     changes: EnvironmentClassChanges,
-) -> Result<EnvironmentClass> {
-    let txn = db.begin().await?;
-    let current = environment_class::Entity::find_by_id(id)
-        .one(&txn)
-        .await?
-        .ok_or_else(|| not_found("environment class"))?;
-    let mut row = current.into_active_model();
-    if let Some(v) = changes.display_name {
-        row.display_name = Set(v);
-    }
-    if let Some(v) = changes.description {
-        row.description = Set(v);
-    }
-    if let Some(v) = changes.enabled {
-        row.enabled = Set(v);
-    }
-    row.updated_at = Set(Utc::now());
-    let updated = row.update(&txn).await?;
-    txn.commit().await?;
-    Ok(updated)
+) -> Result<()> {
+    use environment_class::Column as C;
+    Patch::<environment_class::Entity>::new(C::UpdatedAt)
+        .set(C::DisplayName, changes.display_name)
+        .set(C::Description, changes.description)
+        .set(C::Enabled, changes.enabled)
+        .apply(
+            db,
+            C::Id.eq(id).and(C::RunnerId.eq(runner.get().id)),
+            "environment class",
+        )
+        .await
 }
 
 impl environment_class::Model {

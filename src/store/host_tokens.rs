@@ -2,24 +2,29 @@
 //! sealed for the runner that acts on the user's behalf.
 
 use chrono::{DateTime, Utc};
-use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter,
-    QueryOrder, QuerySelect, TransactionTrait,
-};
+use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use uuid::Uuid;
 
 use super::entities::host_authentication_token;
-use super::{is_unique_violation, not_found};
+use super::is_unique_violation;
+use super::query::{Patch, keyset};
+use crate::capability::Managed;
 use crate::error::{Error, Result};
 use crate::pagination::Page;
 
 pub use host_authentication_token::Model as HostToken;
 
-pub struct NewHostToken {
+/// Whose token, on which runner: what `auth::access` lets a caller create a
+/// host token for.
+#[derive(Debug, Clone, Copy)]
+pub struct Holder {
     pub runner_id: Uuid,
     pub organization_id: Uuid,
     pub subject_id: Uuid,
     pub subject_principal: i32,
+}
+
+pub struct NewHostToken {
     pub host: String,
     pub token_encrypted: Vec<u8>,
     pub refresh_token_encrypted: Option<Vec<u8>>,
@@ -30,14 +35,15 @@ pub struct NewHostToken {
 }
 
 /// ALREADY_EXISTS when the subject already has a token for the host on the runner.
-pub async fn create(db: &impl ConnectionTrait, new: NewHostToken) -> Result<HostToken> {
+pub async fn create(db: &impl ConnectionTrait, holder: &Managed<Holder>, new: NewHostToken) -> Result<HostToken> {
     let now = Utc::now();
+    let holder = holder.get();
     let row = host_authentication_token::ActiveModel {
         id: Set(Uuid::now_v7()),
-        runner_id: Set(new.runner_id),
-        organization_id: Set(new.organization_id),
-        subject_id: Set(new.subject_id),
-        subject_principal: Set(new.subject_principal),
+        runner_id: Set(holder.runner_id),
+        organization_id: Set(holder.organization_id),
+        subject_id: Set(holder.subject_id),
+        subject_principal: Set(holder.subject_principal),
         host: Set(new.host),
         token_encrypted: Set(new.token_encrypted),
         refresh_token_encrypted: Set(new.refresh_token_encrypted),
@@ -90,10 +96,7 @@ pub fn list_query(filter: &HostTokenFilter, page: Page) -> sea_orm::Select<host_
     if let Some(id) = filter.only_subject {
         query = query.filter(C::SubjectId.eq(id));
     }
-    if let Some(after) = page.after {
-        query = query.filter(C::Id.gt(after));
-    }
-    query.order_by_asc(C::Id).limit(page.size + 1)
+    keyset(query, C::Id, page)
 }
 
 #[derive(Debug, Clone, Default)]
@@ -104,41 +107,25 @@ pub struct HostTokenChanges {
     pub scopes: Option<Vec<String>>,
 }
 
-pub async fn update(
-    db: &(impl ConnectionTrait + TransactionTrait),
-    id: Uuid,
-    changes: HostTokenChanges,
-) -> Result<HostToken> {
-    let txn = db.begin().await?;
-    let current = host_authentication_token::Entity::find_by_id(id)
-        .one(&txn)
-        .await?
-        .ok_or_else(|| not_found("host authentication token"))?;
-    let mut row = current.into_active_model();
-    if let Some(v) = changes.token_encrypted {
-        row.token_encrypted = Set(v);
-    }
-    if let Some(v) = changes.expires_at {
-        row.expires_at = Set(v);
-    }
-    if let Some(v) = changes.refresh_token_encrypted {
-        row.refresh_token_encrypted = Set(v);
-    }
-    if let Some(v) = changes.scopes {
-        row.scopes = Set(serde_json::to_string(&v).map_err(anyhow::Error::from)?);
-    }
-    row.updated_at = Set(Utc::now());
-    let updated = row.update(&txn).await?;
-    txn.commit().await?;
-    Ok(updated)
+pub async fn update(db: &impl ConnectionTrait, token: &Managed<HostToken>, changes: HostTokenChanges) -> Result<()> {
+    use host_authentication_token::Column as C;
+    let scopes = changes
+        .scopes
+        .map(|s| serde_json::to_string(&s).map_err(anyhow::Error::from))
+        .transpose()?;
+    Patch::<host_authentication_token::Entity>::new(C::UpdatedAt)
+        .set(C::TokenEncrypted, changes.token_encrypted)
+        .set(C::ExpiresAt, changes.expires_at)
+        .set(C::RefreshTokenEncrypted, changes.refresh_token_encrypted)
+        .set(C::Scopes, scopes)
+        .apply(db, C::Id.eq(token.get().id), "host authentication token")
+        .await
 }
 
-pub async fn delete(db: &impl ConnectionTrait, id: Uuid) -> Result<()> {
-    let result = host_authentication_token::Entity::delete_by_id(id).exec(db).await?;
-    if result.rows_affected == 0 {
-        return Err(not_found("host authentication token"));
-    }
-    Ok(())
+pub async fn delete(db: &impl ConnectionTrait, token: Managed<HostToken>) -> Result<()> {
+    use host_authentication_token::Column as C;
+    let filter = C::Id.eq(token.get().id);
+    super::query::delete::<host_authentication_token::Entity>(db, filter, "host authentication token").await
 }
 
 impl host_authentication_token::Model {

@@ -1,15 +1,14 @@
 //! LLM integrations: model endpoints a runner's agents may use.
 
 use chrono::Utc;
-use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter,
-    QueryOrder, QuerySelect, TransactionTrait,
-};
+use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::entities::llm_integration;
-use super::not_found;
+use super::query::{Patch, keyset};
+use super::runners::Runner;
+use crate::capability::Managed;
 use crate::error::Result;
 use crate::pagination::Page;
 
@@ -24,8 +23,6 @@ pub struct RequestHeader {
 }
 
 pub struct NewLlmIntegration {
-    pub runner_id: Uuid,
-    pub organization_id: Uuid,
     pub models: Vec<i32>,
     pub endpoint: String,
     pub api_key_encrypted: Option<Vec<u8>>,
@@ -34,16 +31,20 @@ pub struct NewLlmIntegration {
     pub provider: i32,
 }
 
-fn json<T: Serialize>(value: &T) -> Result<String> {
+fn json<T: Serialize + ?Sized>(value: &T) -> Result<String> {
     Ok(serde_json::to_string(value).map_err(anyhow::Error::from)?)
 }
 
-pub async fn create(db: &impl ConnectionTrait, new: NewLlmIntegration) -> Result<LlmIntegration> {
+pub async fn create(
+    db: &impl ConnectionTrait,
+    runner: &Managed<Runner>,
+    new: NewLlmIntegration,
+) -> Result<LlmIntegration> {
     let now = Utc::now();
     let row = llm_integration::ActiveModel {
         id: Set(Uuid::now_v7()),
-        runner_id: Set(new.runner_id),
-        organization_id: Set(new.organization_id),
+        runner_id: Set(runner.get().id),
+        organization_id: Set(runner.get().organization_id),
         models: Set(json(&new.models)?),
         endpoint: Set(new.endpoint),
         api_key_encrypted: Set(new.api_key_encrypted),
@@ -83,10 +84,7 @@ pub fn list_query(filter: &LlmIntegrationFilter, page: Page) -> sea_orm::Select<
     if !filter.runner_ids.is_empty() {
         query = query.filter(C::RunnerId.is_in(filter.runner_ids.iter().copied()));
     }
-    if let Some(after) = page.after {
-        query = query.filter(C::Id.gt(after));
-    }
-    query.order_by_asc(C::Id).limit(page.size + 1)
+    keyset(query, C::Id, page)
 }
 
 #[derive(Debug, Clone, Default)]
@@ -99,47 +97,33 @@ pub struct LlmIntegrationChanges {
     pub request_headers: Option<Vec<RequestHeader>>,
 }
 
+/// NOT_FOUND when the integration is gone or is not the managed runner's.
 pub async fn update(
-    db: &(impl ConnectionTrait + TransactionTrait),
+    db: &impl ConnectionTrait,
+    runner: &Managed<Runner>,
     id: Uuid,
     changes: LlmIntegrationChanges,
-) -> Result<LlmIntegration> {
-    let txn = db.begin().await?;
-    let current = llm_integration::Entity::find_by_id(id)
-        .one(&txn)
-        .await?
-        .ok_or_else(|| not_found("LLM integration"))?;
-    let mut row = current.into_active_model();
-    if let Some(v) = changes.endpoint {
-        row.endpoint = Set(v);
-    }
-    if let Some(v) = changes.models {
-        row.models = Set(json(&v)?);
-    }
-    if let Some(v) = changes.api_key_encrypted {
-        row.api_key_encrypted = Set(v);
-    }
-    if let Some(v) = changes.max_tokens {
-        row.max_tokens = Set(v);
-    }
-    if let Some(v) = changes.phase {
-        row.phase = Set(v);
-    }
-    if let Some(v) = changes.request_headers {
-        row.request_headers = Set(json(&v)?);
-    }
-    row.updated_at = Set(Utc::now());
-    let updated = row.update(&txn).await?;
-    txn.commit().await?;
-    Ok(updated)
+) -> Result<()> {
+    use llm_integration::Column as C;
+    Patch::<llm_integration::Entity>::new(C::UpdatedAt)
+        .set(C::Endpoint, changes.endpoint)
+        .set(C::Models, changes.models.as_ref().map(json).transpose()?)
+        .set(C::ApiKeyEncrypted, changes.api_key_encrypted)
+        .set(C::MaxTokens, changes.max_tokens)
+        .set(C::Phase, changes.phase)
+        .set(
+            C::RequestHeaders,
+            changes.request_headers.as_ref().map(json).transpose()?,
+        )
+        .apply(db, C::Id.eq(id).and(C::RunnerId.eq(runner.get().id)), "LLM integration")
+        .await
 }
 
-pub async fn delete(db: &impl ConnectionTrait, id: Uuid) -> Result<()> {
-    let result = llm_integration::Entity::delete_by_id(id).exec(db).await?;
-    if result.rows_affected == 0 {
-        return Err(not_found("LLM integration"));
-    }
-    Ok(())
+/// NOT_FOUND when the integration is gone or is not the managed runner's.
+pub async fn delete(db: &impl ConnectionTrait, runner: &Managed<Runner>, id: Uuid) -> Result<()> {
+    use llm_integration::Column as C;
+    let filter = C::Id.eq(id).and(C::RunnerId.eq(runner.get().id));
+    super::query::delete::<llm_integration::Entity>(db, filter, "LLM integration").await
 }
 
 impl llm_integration::Model {

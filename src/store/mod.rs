@@ -8,6 +8,7 @@ pub mod host_tokens;
 pub mod llm_integrations;
 pub mod organizations;
 pub mod policies;
+pub mod query;
 pub mod runners;
 pub mod schemas;
 pub mod scm_integrations;
@@ -90,6 +91,27 @@ pub fn redact(url: &str) -> String {
         _ => url.to_owned(),
     }
 }
+
+/// A row that belongs to one runner (an environment class, an integration):
+/// who may see or change it follows from its runner.
+pub trait RunnerOwned {
+    fn runner_id(&self) -> uuid::Uuid;
+}
+
+macro_rules! runner_owned {
+    ($($model:ty),*) => {
+        $(impl RunnerOwned for $model {
+            fn runner_id(&self) -> uuid::Uuid {
+                self.runner_id
+            }
+        })*
+    };
+}
+runner_owned!(
+    entities::environment_class::Model,
+    entities::scm_integration::Model,
+    entities::llm_integration::Model
+);
 
 /// Whether a database error is a unique-key conflict.
 pub(crate) fn is_unique_violation(e: &DbErr) -> bool {

@@ -57,7 +57,7 @@ pub async fn create_user(db: &(impl ConnectionTrait + TransactionTrait), new: Ne
         &txn,
         super::tokens::NewToken {
             hash: new.token_hash,
-            kind: crate::auth::tokens::TokenKind::PersonalAccess,
+            kind: super::tokens::TokenKind::PersonalAccess,
             organization_id: new.organization_id,
             user_id: Some(user.id),
             runner_id: None,

@@ -2,13 +2,14 @@
 
 use chrono::Utc;
 use sea_orm::sea_query::{Expr, Query};
-use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
-};
+use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use uuid::Uuid;
 
-use super::entities::{membership, runner_policy};
+use super::entities::{group, membership, runner_policy};
+use super::query::keyset;
+use super::runners::Runner;
 use super::{is_unique_violation, not_found};
+use crate::capability::{Managed, Visible};
 use crate::error::{Error, Result};
 use crate::pagination::Page;
 
@@ -22,18 +23,20 @@ pub async fn list(db: &impl ConnectionTrait, runner_id: Uuid, page: Page) -> Res
 
 /// The query behind `list` (tests check its plan uses an index).
 pub fn list_query(runner_id: Uuid, page: Page) -> sea_orm::Select<runner_policy::Entity> {
-    let mut query = runner_policy::Entity::find().filter(runner_policy::Column::RunnerId.eq(runner_id));
-    if let Some(after) = page.after {
-        query = query.filter(runner_policy::Column::GroupId.gt(after));
-    }
-    query.order_by_asc(runner_policy::Column::GroupId).limit(page.size + 1)
+    let query = runner_policy::Entity::find().filter(runner_policy::Column::RunnerId.eq(runner_id));
+    keyset(query, runner_policy::Column::GroupId, page)
 }
 
 /// ALREADY_EXISTS when the group already has a policy on the runner.
-pub async fn create(db: &impl ConnectionTrait, runner_id: Uuid, group_id: Uuid, role: i32) -> Result<Policy> {
+pub async fn create(
+    db: &impl ConnectionTrait,
+    runner: &Managed<Runner>,
+    group: &Visible<group::Model>,
+    role: i32,
+) -> Result<Policy> {
     let row = runner_policy::ActiveModel {
-        runner_id: Set(runner_id),
-        group_id: Set(group_id),
+        runner_id: Set(runner.get().id),
+        group_id: Set(group.get().id),
         role: Set(role),
         created_at: Set(Utc::now()),
     };
@@ -47,35 +50,21 @@ pub async fn create(db: &impl ConnectionTrait, runner_id: Uuid, group_id: Uuid, 
 }
 
 /// NOT_FOUND when the group has no policy on the runner.
-pub async fn update(db: &impl ConnectionTrait, runner_id: Uuid, group_id: Uuid, role: i32) -> Result<Policy> {
-    let result = runner_policy::Entity::update_many()
+pub async fn update(db: &impl ConnectionTrait, runner: &Managed<Runner>, group_id: Uuid, role: i32) -> Result<Policy> {
+    let updated = runner_policy::Entity::update_many()
         .col_expr(runner_policy::Column::Role, Expr::value(role))
-        .filter(runner_policy::Column::RunnerId.eq(runner_id))
+        .filter(runner_policy::Column::RunnerId.eq(runner.get().id))
         .filter(runner_policy::Column::GroupId.eq(group_id))
-        .exec(db)
+        .exec_with_returning(db)
         .await?;
-    if result.rows_affected == 0 {
-        return Err(not_found("policy"));
-    }
-    Ok(Policy {
-        runner_id,
-        group_id,
-        role,
-        created_at: Utc::now(),
-    })
+    updated.into_iter().next().ok_or_else(|| not_found("policy"))
 }
 
 /// NOT_FOUND when the group has no policy on the runner.
-pub async fn delete(db: &impl ConnectionTrait, runner_id: Uuid, group_id: Uuid) -> Result<()> {
-    let result = runner_policy::Entity::delete_many()
-        .filter(runner_policy::Column::RunnerId.eq(runner_id))
-        .filter(runner_policy::Column::GroupId.eq(group_id))
-        .exec(db)
-        .await?;
-    if result.rows_affected == 0 {
-        return Err(not_found("policy"));
-    }
-    Ok(())
+pub async fn delete(db: &impl ConnectionTrait, runner: &Managed<Runner>, group_id: Uuid) -> Result<()> {
+    use runner_policy::Column as C;
+    let filter = C::RunnerId.eq(runner.get().id).and(C::GroupId.eq(group_id));
+    super::query::delete::<runner_policy::Entity>(db, filter, "policy").await
 }
 
 /// Whether the user is in a group that holds `role` on the runner (one query).

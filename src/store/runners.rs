@@ -3,17 +3,15 @@
 
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
-use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter,
-    QueryOrder, QuerySelect, TransactionTrait,
-};
+use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, TransactionTrait};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::entities::{runner, runner_policy};
 use super::not_found;
-use super::tokens::{self, NewToken};
-use crate::auth::tokens::TokenKind;
+use super::query::{Patch, keyset};
+use super::tokens::{self, NewToken, TokenKind};
+use crate::capability::Managed;
 use crate::error::Result;
 use crate::pagination::Page;
 
@@ -55,15 +53,21 @@ pub struct UpdateWindow {
     pub end_hour: Option<i32>,
 }
 
+/// Who a new runner belongs to: what `auth::access::create_runner` lets a
+/// caller create runners as.
+#[derive(Debug, Clone, Copy)]
+pub struct Owner {
+    pub organization_id: Uuid,
+    pub creator_id: Uuid,
+    pub creator_principal: i32,
+}
+
 #[derive(Debug, Clone)]
 pub struct NewRunner {
-    pub organization_id: Uuid,
     pub name: String,
     pub kind: i32,
     pub provider: i32,
     pub runner_manager_id: Option<Uuid>,
-    pub creator_id: Uuid,
-    pub creator_principal: i32,
     pub desired_phase: i32,
     pub variant: i32,
     pub configuration: Configuration,
@@ -72,21 +76,23 @@ pub struct NewRunner {
 /// Creates a runner and its first exchange token in one transaction.
 pub async fn create(
     db: &(impl ConnectionTrait + TransactionTrait),
+    owner: &Managed<Owner>,
     new: NewRunner,
     exchange_hash: [u8; 32],
     exchange_expires_at: DateTime<Utc>,
 ) -> Result<Runner> {
     let now = Utc::now();
     let c = new.configuration;
+    let owner = owner.get();
     let row = runner::ActiveModel {
         id: Set(Uuid::now_v7()),
-        organization_id: Set(new.organization_id),
+        organization_id: Set(owner.organization_id),
         name: Set(new.name),
         kind: Set(new.kind),
         provider: Set(new.provider),
         runner_manager_id: Set(new.runner_manager_id),
-        creator_id: Set(new.creator_id),
-        creator_principal: Set(new.creator_principal),
+        creator_id: Set(owner.creator_id),
+        creator_principal: Set(owner.creator_principal),
         created_at: Set(now),
         updated_at: Set(now),
         desired_phase: Set(new.desired_phase),
@@ -123,18 +129,7 @@ pub async fn create(
     };
     let txn = db.begin().await?;
     let runner = runner::Entity::insert(row).exec_with_returning(&txn).await?;
-    tokens::insert(
-        &txn,
-        NewToken {
-            hash: exchange_hash,
-            kind: TokenKind::RunnerExchange,
-            organization_id: runner.organization_id,
-            user_id: None,
-            runner_id: Some(runner.id),
-            expires_at: Some(exchange_expires_at),
-        },
-    )
-    .await?;
+    tokens::insert(&txn, exchange_token(&runner, exchange_hash, exchange_expires_at)).await?;
     txn.commit().await?;
     Ok(runner)
 }
@@ -175,10 +170,7 @@ pub fn list_query(filter: &RunnerFilter, page: Page) -> sea_orm::Select<runner::
     if !filter.providers.is_empty() {
         query = query.filter(runner::Column::Provider.is_in(filter.providers.iter().copied()));
     }
-    if let Some(after) = page.after {
-        query = query.filter(runner::Column::Id.gt(after));
-    }
-    query.order_by_asc(runner::Column::Id).limit(page.size + 1)
+    keyset(query, runner::Column::Id, page)
 }
 
 /// A partial update: None leaves a field as it is.
@@ -204,68 +196,29 @@ pub struct RunnerChanges {
 }
 
 /// Applies `changes` and moves updated_at; NOT_FOUND when the runner is gone.
-pub async fn update(
-    db: &(impl ConnectionTrait + TransactionTrait),
-    id: Uuid,
-    changes: RunnerChanges,
-) -> Result<Runner> {
-    let txn = db.begin().await?;
-    let current = runner::Entity::find_by_id(id)
-        .one(&txn)
-        .await?
-        .ok_or_else(|| not_found("runner"))?;
-    let mut row = current.into_active_model();
+pub async fn update(db: &impl ConnectionTrait, runner: &Managed<Runner>, changes: RunnerChanges) -> Result<()> {
+    use runner::Column as C;
     let c = changes;
-    if let Some(v) = c.name {
-        row.name = Set(v);
-    }
-    if let Some(v) = c.desired_phase {
-        row.desired_phase = Set(v);
-    }
-    if let Some(v) = c.release_channel {
-        row.release_channel = Set(v);
-    }
-    if let Some(v) = c.auto_update {
-        row.auto_update = Set(v);
-    }
-    if let Some(v) = c.metrics_enabled {
-        row.metrics_enabled = Set(v);
-    }
-    if let Some(v) = c.metrics_url {
-        row.metrics_url = Set(v);
-    }
-    if let Some(v) = c.metrics_username {
-        row.metrics_username = Set(v);
-    }
-    if let Some(v) = c.metrics_password_encrypted {
-        row.metrics_password_encrypted = Set(v);
-    }
-    if let Some(v) = c.metrics_managed_enabled {
-        row.metrics_managed_enabled = Set(v);
-    }
-    if let Some(v) = c.metrics_include_verbose {
-        row.metrics_include_verbose = Set(v);
-    }
-    if let Some(v) = c.log_level {
-        row.log_level = Set(v);
-    }
-    if let Some(v) = c.devcontainer_image_cache_enabled {
-        row.devcontainer_image_cache_enabled = Set(v);
-    }
-    if let Some(w) = c.update_window {
-        row.update_window_start_hour = Set(w.start_hour);
-        row.update_window_end_hour = Set(w.end_hour);
-    }
-    if let Some(v) = c.honeycomb_api_key_encrypted {
-        row.honeycomb_api_key_encrypted = Set(v);
-    }
-    if let Some(v) = c.continuous_profiling {
-        row.continuous_profiling = Set(v);
-    }
-    row.updated_at = Set(Utc::now());
-    let updated = row.update(&txn).await?;
-    txn.commit().await?;
-    Ok(updated)
+    let window = c.update_window;
+    Patch::<runner::Entity>::new(C::UpdatedAt)
+        .set(C::Name, c.name)
+        .set(C::DesiredPhase, c.desired_phase)
+        .set(C::ReleaseChannel, c.release_channel)
+        .set(C::AutoUpdate, c.auto_update)
+        .set(C::MetricsEnabled, c.metrics_enabled)
+        .set(C::MetricsUrl, c.metrics_url)
+        .set(C::MetricsUsername, c.metrics_username)
+        .set(C::MetricsPasswordEncrypted, c.metrics_password_encrypted)
+        .set(C::MetricsManagedEnabled, c.metrics_managed_enabled)
+        .set(C::MetricsIncludeVerbose, c.metrics_include_verbose)
+        .set(C::LogLevel, c.log_level)
+        .set(C::DevcontainerImageCacheEnabled, c.devcontainer_image_cache_enabled)
+        .set(C::UpdateWindowStartHour, window.map(|w| w.start_hour))
+        .set(C::UpdateWindowEndHour, window.map(|w| w.end_hour))
+        .set(C::HoneycombApiKeyEncrypted, c.honeycomb_api_key_encrypted)
+        .set(C::ContinuousProfiling, c.continuous_profiling)
+        .apply(db, C::Id.eq(runner.get().id), "runner")
+        .await
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -279,7 +232,12 @@ pub enum Deletion {
 
 /// Deletes a runner: at once when forced or when the runner never signed up
 /// (nobody is there to clean up), otherwise by marking it DELETING.
-pub async fn delete(db: &(impl ConnectionTrait + TransactionTrait), id: Uuid, force: bool) -> Result<Deletion> {
+pub async fn delete(
+    db: &(impl ConnectionTrait + TransactionTrait),
+    runner: Managed<Runner>,
+    force: bool,
+) -> Result<Deletion> {
+    let id = runner.get().id;
     let now = Utc::now();
     let txn = db.begin().await?;
     let current = runner::Entity::find_by_id(id)
@@ -312,22 +270,22 @@ pub async fn delete(db: &(impl ConnectionTrait + TransactionTrait), id: Uuid, fo
 /// Issues another exchange token for a runner; earlier ones stay valid.
 pub async fn add_exchange_token(
     db: &impl ConnectionTrait,
-    runner: &Runner,
+    runner: &Managed<Runner>,
     hash: [u8; 32],
     expires_at: DateTime<Utc>,
 ) -> Result<()> {
-    tokens::insert(
-        db,
-        NewToken {
-            hash,
-            kind: TokenKind::RunnerExchange,
-            organization_id: runner.organization_id,
-            user_id: None,
-            runner_id: Some(runner.id),
-            expires_at: Some(expires_at),
-        },
-    )
-    .await
+    tokens::insert(db, exchange_token(runner.get(), hash, expires_at)).await
+}
+
+fn exchange_token(runner: &Runner, hash: [u8; 32], expires_at: DateTime<Utc>) -> NewToken {
+    NewToken {
+        hash,
+        kind: TokenKind::RunnerExchange,
+        organization_id: runner.organization_id,
+        user_id: None,
+        runner_id: Some(runner.id),
+        expires_at: Some(expires_at),
+    }
 }
 
 /// The gateway a runner reported, as stored in `status_gateway_info`.

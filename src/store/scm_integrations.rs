@@ -1,22 +1,20 @@
 //! SCM integrations: how a runner reaches a source host (OAuth app, PATs).
 
 use chrono::Utc;
-use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter,
-    QueryOrder, QuerySelect, TransactionTrait,
-};
+use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use uuid::Uuid;
 
 use super::entities::scm_integration;
-use super::{is_unique_violation, not_found};
+use super::is_unique_violation;
+use super::query::{Patch, keyset};
+use super::runners::Runner;
+use crate::capability::Managed;
 use crate::error::{Error, Result};
 use crate::pagination::Page;
 
 pub use scm_integration::Model as ScmIntegration;
 
 pub struct NewScmIntegration {
-    pub runner_id: Uuid,
-    pub organization_id: Uuid,
     pub scm_id: String,
     pub host: String,
     pub oauth_client_id: Option<String>,
@@ -31,12 +29,16 @@ fn duplicate() -> Error {
 }
 
 /// ALREADY_EXISTS when the runner already has an integration for the host.
-pub async fn create(db: &impl ConnectionTrait, new: NewScmIntegration) -> Result<ScmIntegration> {
+pub async fn create(
+    db: &impl ConnectionTrait,
+    runner: &Managed<Runner>,
+    new: NewScmIntegration,
+) -> Result<ScmIntegration> {
     let now = Utc::now();
     let row = scm_integration::ActiveModel {
         id: Set(Uuid::now_v7()),
-        runner_id: Set(new.runner_id),
-        organization_id: Set(new.organization_id),
+        runner_id: Set(runner.get().id),
+        organization_id: Set(runner.get().organization_id),
         scm_id: Set(new.scm_id),
         host: Set(new.host),
         oauth_client_id: Set(new.oauth_client_id),
@@ -79,10 +81,7 @@ pub fn list_query(filter: &ScmIntegrationFilter, page: Page) -> sea_orm::Select<
     if !filter.runner_ids.is_empty() {
         query = query.filter(C::RunnerId.is_in(filter.runner_ids.iter().copied()));
     }
-    if let Some(after) = page.after {
-        query = query.filter(C::Id.gt(after));
-    }
-    query.order_by_asc(C::Id).limit(page.size + 1)
+    keyset(query, C::Id, page)
 }
 
 /// A partial update; Some(None) clears an optional field.
@@ -95,44 +94,29 @@ pub struct ScmIntegrationChanges {
     pub virtual_directory: Option<Option<String>>,
 }
 
+/// NOT_FOUND when the integration is gone or is not the managed runner's.
 pub async fn update(
-    db: &(impl ConnectionTrait + TransactionTrait),
+    db: &impl ConnectionTrait,
+    runner: &Managed<Runner>,
     id: Uuid,
     changes: ScmIntegrationChanges,
-) -> Result<ScmIntegration> {
-    let txn = db.begin().await?;
-    let current = scm_integration::Entity::find_by_id(id)
-        .one(&txn)
-        .await?
-        .ok_or_else(|| not_found("SCM integration"))?;
-    let mut row = current.into_active_model();
-    if let Some(v) = changes.oauth_client_id {
-        row.oauth_client_id = Set(v);
-    }
-    if let Some(v) = changes.oauth_client_secret_encrypted {
-        row.oauth_client_secret_encrypted = Set(v);
-    }
-    if let Some(v) = changes.pat {
-        row.pat = Set(v);
-    }
-    if let Some(v) = changes.issuer_url {
-        row.issuer_url = Set(v);
-    }
-    if let Some(v) = changes.virtual_directory {
-        row.virtual_directory = Set(v);
-    }
-    row.updated_at = Set(Utc::now());
-    let updated = row.update(&txn).await?;
-    txn.commit().await?;
-    Ok(updated)
+) -> Result<()> {
+    use scm_integration::Column as C;
+    Patch::<scm_integration::Entity>::new(C::UpdatedAt)
+        .set(C::OauthClientId, changes.oauth_client_id)
+        .set(C::OauthClientSecretEncrypted, changes.oauth_client_secret_encrypted)
+        .set(C::Pat, changes.pat)
+        .set(C::IssuerUrl, changes.issuer_url)
+        .set(C::VirtualDirectory, changes.virtual_directory)
+        .apply(db, C::Id.eq(id).and(C::RunnerId.eq(runner.get().id)), "SCM integration")
+        .await
 }
 
-pub async fn delete(db: &impl ConnectionTrait, id: Uuid) -> Result<()> {
-    let result = scm_integration::Entity::delete_by_id(id).exec(db).await?;
-    if result.rows_affected == 0 {
-        return Err(not_found("SCM integration"));
-    }
-    Ok(())
+/// NOT_FOUND when the integration is gone or is not the managed runner's.
+pub async fn delete(db: &impl ConnectionTrait, runner: &Managed<Runner>, id: Uuid) -> Result<()> {
+    use scm_integration::Column as C;
+    let filter = C::Id.eq(id).and(C::RunnerId.eq(runner.get().id));
+    super::query::delete::<scm_integration::Entity>(db, filter, "SCM integration").await
 }
 
 /// The SCM integrations of some runners (at most 500: hosts, not a listing).

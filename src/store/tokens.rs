@@ -6,8 +6,40 @@ use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, Query
 use uuid::Uuid;
 
 use super::entities::{token, user};
-use crate::auth::tokens::TokenKind;
 use crate::error::Result;
+use crate::principal::Principal;
+
+/// What a token is for, as stored in `tokens.kind`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenKind {
+    /// A user's personal access token.
+    PersonalAccess,
+    /// A runner's long-lived access token.
+    RunnerAccess,
+    /// A one-time token a runner trades for its access token.
+    RunnerExchange,
+}
+
+impl TokenKind {
+    /// The name stored in the database.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TokenKind::PersonalAccess => "personal_access",
+            TokenKind::RunnerAccess => "runner_access",
+            TokenKind::RunnerExchange => "runner_exchange",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [
+            TokenKind::PersonalAccess,
+            TokenKind::RunnerAccess,
+            TokenKind::RunnerExchange,
+        ]
+        .into_iter()
+        .find(|k| k.as_str() == s)
+    }
+}
 
 pub struct NewToken {
     pub hash: [u8; 32],
@@ -35,20 +67,6 @@ pub async fn insert(db: &impl ConnectionTrait, new: NewToken) -> Result<()> {
     Ok(())
 }
 
-/// Who a presented bearer token stands for.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Bearer {
-    User {
-        id: Uuid,
-        organization_id: Uuid,
-        org_admin: bool,
-    },
-    Runner {
-        id: Uuid,
-        organization_id: Uuid,
-    },
-}
-
 /// The principal behind a bearer token, if the token is a live credential:
 /// known, not revoked, not expired, and of a kind that may call the API —
 /// with the token's expiry.
@@ -56,7 +74,7 @@ pub async fn authenticate(
     db: &impl ConnectionTrait,
     hash: &[u8; 32],
     now: DateTime<Utc>,
-) -> Result<Option<(Bearer, Option<DateTime<Utc>>)>> {
+) -> Result<Option<(Principal, Option<DateTime<Utc>>)>> {
     let Some(token) = token::Entity::find()
         .filter(token::Column::Hash.eq(hash.to_vec()))
         .one(db)
@@ -71,20 +89,20 @@ pub async fn authenticate(
         (Some(TokenKind::PersonalAccess), Some(user_id), _) => {
             let user = user::Entity::find_by_id(user_id).one(db).await?;
             Ok(user.map(|u| {
-                let bearer = Bearer::User {
+                let principal = Principal::User {
                     id: u.id,
                     organization_id: u.organization_id,
                     org_admin: u.org_admin,
                 };
-                (bearer, token.expires_at)
+                (principal, token.expires_at)
             }))
         }
         (Some(TokenKind::RunnerAccess), _, Some(runner_id)) => {
-            let bearer = Bearer::Runner {
+            let principal = Principal::Runner {
                 id: runner_id,
                 organization_id: token.organization_id,
             };
-            Ok(Some((bearer, token.expires_at)))
+            Ok(Some((principal, token.expires_at)))
         }
         // Exchange tokens are traded, never presented as bearer tokens.
         _ => Ok(None),

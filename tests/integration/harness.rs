@@ -11,7 +11,7 @@ use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use paddock::secrets::SecretKey;
 use paddock::state::AppState;
-use paddock::{auth, config, server, store};
+use paddock::{admin, config, server, store};
 use sea_orm::{ConnectionTrait, Database};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -150,25 +150,23 @@ impl TestServer {
         admin: Option<User>,
         configure: impl FnOnce(&mut config::Settings),
     ) -> TestServer {
-        let mut settings = config::Settings {
-            database_url: db.url.clone(),
-            secret_key: key.clone(),
-            admin_token: None,
-            public_url: "https://paddock.test".into(),
-            scm_api_urls: Default::default(),
-            token_cache_ttl: paddock::auth::cache::DEFAULT_TTL,
-        };
+        let mut settings = config::Settings::for_tests(&db.url, key.clone());
+        settings.cors_origins = vec!["http://allowed.example".into()];
         configure(&mut settings);
         let state = server::prepare(&settings).await.expect("preparing the server");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("local addr");
         let (tx, rx) = oneshot::channel::<()>();
-        let options = server::ServerOptions {
-            cors_origins: vec!["http://allowed.example".into()],
+        let serving = {
+            let state = state.clone();
+            async move {
+                server::serve(listener, state, &settings, async {
+                    let _ = rx.await;
+                })
+                .await
+            }
         };
-        let task = tokio::spawn(server::serve(listener, state.clone(), options, async {
-            let _ = rx.await;
-        }));
+        let task = tokio::spawn(serving);
         let mut server = TestServer {
             addr,
             state,
@@ -207,23 +205,13 @@ impl TestServer {
 
     /// A new user with a personal access token, in an organization (by name).
     pub async fn user_in(&self, organization: &str, name: &str, org_admin: bool) -> User {
-        let org = store::organizations::ensure(&self.state.db, organization)
-            .await
-            .expect("organization");
-        let token = auth::tokens::generate(auth::tokens::TokenKind::PersonalAccess).expect("token");
-        let new = store::organizations::NewUser {
-            organization_id: org.id,
-            name,
-            org_admin,
-            token_hash: token.hash,
-        };
-        let user = store::organizations::create_user(&self.state.db, new)
+        let user = admin::create_user(&self.state.db, organization, name, org_admin)
             .await
             .expect("user");
         User {
-            id: user.id,
-            organization_id: org.id,
-            token: token.plaintext,
+            id: user.user_id,
+            organization_id: user.organization_id,
+            token: user.token,
         }
     }
 

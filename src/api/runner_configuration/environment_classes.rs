@@ -1,7 +1,7 @@
 //! Environment classes: Create, Get, List, Update.
 
 use super::schema::{check_environment_class, of_runner};
-use crate::api::{convert, page_of, require_uuid};
+use crate::api::{convert, keyset_page, require_uuid};
 use crate::auth::{Principal, access};
 use crate::error::{Error, FieldViolation, Result};
 use crate::proto::gitpod::v1 as pb;
@@ -20,12 +20,11 @@ pub(super) async fn create(
     v.length("description", &req.description, 3, 200);
     v.storable("display_name", &req.display_name);
     v.storable("description", &req.description);
-    v.finish()?;
-    let runner_id = runner_id.ok_or_else(|| Error::invalid("runner_id", "value must be a valid UUID"))?;
-    let managed = access::manage_runner(&state.db, &caller, runner_id).await?;
+    let runner_id = v.finish(runner_id)?;
+    let runner = access::manage_runner(&state.db, &caller, runner_id).await?;
 
     // the configuration must fit the runner's schema, key by key
-    let schema = of_runner(state, managed.runner()).await?;
+    let schema = of_runner(state, runner.get()).await?;
     let draft = pb::EnvironmentClass {
         configuration: req.configuration.clone(),
         ..Default::default()
@@ -44,9 +43,8 @@ pub(super) async fn create(
     }
     let class = store::create(
         &state.db,
+        &runner,
         store::NewEnvironmentClass {
-            runner_id,
-            organization_id: managed.runner().organization_id,
             display_name: req.display_name,
             description: req.description,
             configuration: req.configuration.into_iter().map(|f| (f.key, f.value)).collect(),
@@ -58,16 +56,7 @@ pub(super) async fn create(
     })
 }
 
-/// The class, when the caller may see its runner; NOT_FOUND otherwise.
-async fn visible(state: &AppState, caller: &Principal, id: uuid::Uuid) -> Result<store::EnvironmentClass> {
-    let class = store::get(&state.db, id)
-        .await?
-        .ok_or_else(|| Error::NotFound("environment class not found".into()))?;
-    access::see_runner(&state.db, caller, class.runner_id)
-        .await
-        .map_err(|_| Error::NotFound("environment class not found".into()))?;
-    Ok(class)
-}
+const WHAT: &str = "environment class";
 
 pub(super) async fn get(
     state: &AppState,
@@ -75,9 +64,9 @@ pub(super) async fn get(
     req: pb::GetEnvironmentClassRequest,
 ) -> Result<pb::GetEnvironmentClassResponse> {
     let id = require_uuid("environment_class_id", &req.environment_class_id)?;
-    let class = visible(state, &caller, id).await?;
+    let class = access::see_owned(&state.db, &caller, store::get(&state.db, id).await?, WHAT).await?;
     Ok(pb::GetEnvironmentClassResponse {
-        environment_class: Some(convert::environment_class(class)),
+        environment_class: Some(convert::environment_class(class.into_inner())),
     })
 }
 
@@ -95,7 +84,7 @@ pub(super) async fn list(
     let runner_ids = v.id_filter("filter.runner_ids", &filter.runner_ids);
     v.max_items("filter.runner_kinds", &filter.runner_kinds, 25);
     v.max_items("filter.runner_providers", &filter.runner_providers, 25);
-    v.finish()?;
+    v.finish(())?;
 
     // "can create environments": enabled classes of runners that take new environments
     let usable = filter.can_create_environments == Some(true);
@@ -115,22 +104,19 @@ pub(super) async fn list(
             environment_classes: vec![],
         });
     }
-    store_filter.runner_ids.sort();
     store_filter.runner_kinds.sort_unstable();
     store_filter.runner_providers.sort_unstable();
-    let fingerprint = format!("{store_filter:?}");
-    let db = state.db.clone();
-    let (rows, pagination) = page_of(
+    let (rows, pagination) = keyset_page(
         &state.secrets,
         "environment_classes",
-        fingerprint,
+        &store_filter,
         req.pagination,
         |c: &store::EnvironmentClass| c.id,
-        |page| async move { store::list(&db, &store_filter, page).await },
+        |page| store::list(&state.db, &store_filter, page),
     )
     .await?;
     Ok(pb::ListEnvironmentClassesResponse {
-        pagination: Some(pagination),
+        pagination,
         environment_classes: rows.into_iter().map(convert::environment_class).collect(),
     })
 }
@@ -150,15 +136,13 @@ pub(super) async fn update(
         v.length("description", description, 3, 200);
         v.storable("description", description);
     }
-    v.finish()?;
-    let id = id.ok_or_else(|| Error::invalid("environment_class_id", "value must be a valid UUID"))?;
-    let class = visible(state, &caller, id).await?;
-    access::manage_runner(&state.db, &caller, class.runner_id).await?;
+    let id = v.finish(id)?;
+    let (runner, _) = access::manage_owned(&state.db, &caller, store::get(&state.db, id).await?, WHAT).await?;
     let changes = EnvironmentClassChanges {
         display_name: req.display_name,
         description: req.description,
         enabled: req.enabled,
     };
-    store::update(&state.db, id, changes).await?;
+    store::update(&state.db, &runner, id, changes).await?;
     Ok(pb::UpdateEnvironmentClassResponse {})
 }

@@ -3,17 +3,16 @@
 //! refresh token are sealed at once and never returned.
 
 use chrono::{DateTime, Utc};
-use uuid::Uuid;
 
-use crate::api::{convert, page_of, require_uuid};
-use crate::auth::principal::PRINCIPAL_USER;
+use crate::api::{convert, keyset_page, require_uuid};
 use crate::auth::{Principal, access};
 use crate::configuration_schema::is_valid_host;
 use crate::error::{Error, Result};
+use crate::principal::PRINCIPAL_USER;
 use crate::proto::gitpod::v1 as pb;
 use crate::state::AppState;
 use crate::store::host_tokens::{self as store, HostTokenChanges, HostTokenFilter};
-use crate::store::{organizations, scm_integrations};
+use crate::store::scm_integrations;
 use crate::validate::Violations;
 
 use crate::secrets::purpose::{HOST_TOKEN as TOKEN, HOST_TOKEN_REFRESH as REFRESH_TOKEN};
@@ -26,22 +25,6 @@ fn timestamp(field: &str, t: &prost_types::Timestamp, v: &mut Violations) -> Opt
         v.add(field, "value must be a valid timestamp");
     }
     parsed
-}
-
-fn is_admin(caller: &Principal) -> bool {
-    matches!(caller, Principal::User { org_admin: true, .. })
-}
-
-/// The token, when it is the caller's or the caller is an organization
-/// admin; NOT_FOUND otherwise (other people's tokens are not to be seen).
-async fn owned(state: &AppState, caller: &Principal, id: Uuid) -> Result<store::HostToken> {
-    let not_found = || Error::NotFound("host authentication token not found".into());
-    let token = store::get(&state.db, id).await?.ok_or_else(not_found)?;
-    let mine = token.subject_id == caller.id();
-    if token.organization_id != caller.organization_id() || !(mine || is_admin(caller)) {
-        return Err(not_found());
-    }
-    Ok(token)
 }
 
 pub(super) async fn create(
@@ -79,31 +62,13 @@ pub(super) async fn create(
     for scope in &req.scopes {
         v.storable("scopes", scope);
     }
-    v.finish()?;
-    let runner_id = runner_id.ok_or_else(|| Error::invalid("runner_id", "value must be a valid UUID"))?;
+    let runner_id = v.finish(runner_id)?;
     if subject_id.is_some() && user_id.is_some() && subject_id != user_id {
         return Err(Error::invalid("user_id", "names another subject than subject.id"));
     }
 
     // for whom: the caller, or — for organization admins — anyone of theirs
-    let Principal::User { id: caller_id, .. } = caller else {
-        return Err(Error::PermissionDenied(
-            "only users hold host authentication tokens".into(),
-        ));
-    };
-    let subject = subject_id.or(user_id).unwrap_or(caller_id);
-    if subject != caller_id {
-        if !is_admin(&caller) {
-            return Err(Error::PermissionDenied(
-                "only organization admins create tokens for others".into(),
-            ));
-        }
-        organizations::find_user(&state.db, subject)
-            .await?
-            .filter(|u| u.organization_id == caller.organization_id())
-            .ok_or_else(|| Error::NotFound("subject not found".into()))?;
-    }
-    let runner = access::see_runner(&state.db, &caller, runner_id).await?;
+    let holder = access::hold_host_token(&state.db, &caller, runner_id, subject_id.or(user_id)).await?;
     if let Some(integration) = integration_id {
         scm_integrations::get(&state.db, integration)
             .await?
@@ -113,11 +78,8 @@ pub(super) async fn create(
     let refresh = Some(req.refresh_token.as_str()).filter(|r| !r.is_empty());
     let token = store::create(
         &state.db,
+        &holder,
         store::NewHostToken {
-            runner_id,
-            organization_id: runner.runner().organization_id,
-            subject_id: subject,
-            subject_principal: PRINCIPAL_USER,
             host,
             token_encrypted: state.secrets.seal(TOKEN, req.token.as_bytes())?,
             refresh_token_encrypted: refresh
@@ -141,9 +103,9 @@ pub(super) async fn get(
     req: pb::GetHostAuthenticationTokenRequest,
 ) -> Result<pb::GetHostAuthenticationTokenResponse> {
     let id = require_uuid("id", &req.id)?;
-    let token = owned(state, &caller, id).await?;
+    let token = access::host_token(&state.db, &caller, id).await?;
     Ok(pb::GetHostAuthenticationTokenResponse {
-        token: Some(convert::host_token(token)),
+        token: Some(convert::host_token(token.into_inner())),
     })
 }
 
@@ -160,16 +122,10 @@ pub(super) async fn list(
         "pagination.page_size",
         req.pagination.as_ref().map_or(0, |p| p.page_size),
     );
-    let runner_id = filter
-        .runner_id
-        .as_deref()
-        .and_then(|id| v.uuid("filter.runner_id", id));
-    let user_id = user_id.as_deref().and_then(|id| v.uuid("filter.user_id", id));
-    let subject_id = filter
-        .subject_id
-        .as_deref()
-        .and_then(|id| v.uuid("filter.subject_id", id));
-    v.finish()?;
+    let runner_id = v.uuid_if_set("filter.runner_id", filter.runner_id.as_deref());
+    let user_id = v.uuid_if_set("filter.user_id", user_id.as_deref());
+    let subject_id = v.uuid_if_set("filter.subject_id", filter.subject_id.as_deref());
+    v.finish(())?;
     let empty = || pb::ListHostAuthenticationTokensResponse {
         pagination: Some(pb::PaginationResponse::default()),
         tokens: vec![],
@@ -182,21 +138,19 @@ pub(super) async fn list(
         organization_id: caller.organization_id(),
         runner_id,
         subject_id: subject_id.or(user_id),
-        only_subject: (!is_admin(&caller)).then(|| caller.id()),
+        only_subject: access::host_token_subjects(&caller),
     };
-    let fingerprint = format!("{store_filter:?}");
-    let db = state.db.clone();
-    let (rows, pagination) = page_of(
+    let (rows, pagination) = keyset_page(
         &state.secrets,
         "host_tokens",
-        fingerprint,
+        &store_filter,
         req.pagination,
         |t: &store::HostToken| t.id,
-        |page| async move { store::list(&db, &store_filter, page).await },
+        |page| store::list(&state.db, &store_filter, page),
     )
     .await?;
     Ok(pb::ListHostAuthenticationTokensResponse {
-        pagination: Some(pagination),
+        pagination,
         tokens: rows.into_iter().map(convert::host_token).collect(),
     })
 }
@@ -215,9 +169,8 @@ pub(super) async fn update(
     for scope in &req.scopes {
         v.storable("scopes", scope);
     }
-    v.finish()?;
-    let id = id.ok_or_else(|| Error::invalid("id", "value must be a valid UUID"))?;
-    owned(state, &caller, id).await?;
+    let id = v.finish(id)?;
+    let token = access::host_token(&state.db, &caller, id).await?;
     let changes = HostTokenChanges {
         token_encrypted: req.token.map(|t| state.secrets.seal(TOKEN, t.as_bytes())).transpose()?,
         expires_at,
@@ -232,7 +185,7 @@ pub(super) async fn update(
         // a repeated field has no presence: an empty list leaves the scopes as they are
         scopes: (!req.scopes.is_empty()).then_some(req.scopes),
     };
-    store::update(&state.db, id, changes).await?;
+    store::update(&state.db, &token, changes).await?;
     Ok(pb::UpdateHostAuthenticationTokenResponse {})
 }
 
@@ -242,7 +195,7 @@ pub(super) async fn delete(
     req: pb::DeleteHostAuthenticationTokenRequest,
 ) -> Result<pb::DeleteHostAuthenticationTokenResponse> {
     let id = require_uuid("id", &req.id)?;
-    owned(state, &caller, id).await?;
-    store::delete(&state.db, id).await?;
+    let token = access::host_token(&state.db, &caller, id).await?;
+    store::delete(&state.db, token).await?;
     Ok(pb::DeleteHostAuthenticationTokenResponse {})
 }

@@ -1,11 +1,9 @@
 //! LLM integrations: Create, Get, List, Update, Delete. API keys are sealed at
 //! once and only ever leave sealed.
 
-use uuid::Uuid;
-
-use crate::api::{convert, page_of, require_uuid};
+use crate::api::{convert, keyset_page, require_uuid};
 use crate::auth::{Principal, access};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::proto::gitpod::v1 as pb;
 use crate::state::AppState;
 use crate::store::llm_integrations::{self as store, LlmIntegrationChanges, LlmIntegrationFilter, RequestHeader};
@@ -50,17 +48,15 @@ pub(super) async fn create(
     check_models(&mut v, &req.models);
     v.storable("endpoint", &req.endpoint);
     let max_tokens = max_tokens(&mut v, req.max_tokens);
-    v.finish()?;
-    let runner_id = runner_id.ok_or_else(|| Error::invalid("runner_id", "value must be a valid UUID"))?;
-    let managed = access::manage_runner(&state.db, &caller, runner_id).await?;
+    let runner_id = v.finish(runner_id)?;
+    let runner = access::manage_runner(&state.db, &caller, runner_id).await?;
     let api_key = (!req.api_key.is_empty())
         .then(|| state.secrets.seal(API_KEY, req.api_key.as_bytes()))
         .transpose()?;
     let integration = store::create(
         &state.db,
+        &runner,
         store::NewLlmIntegration {
-            runner_id,
-            organization_id: managed.runner().organization_id,
             provider: provider_of(&req.models),
             models: req.models,
             endpoint: req.endpoint,
@@ -75,14 +71,7 @@ pub(super) async fn create(
     })
 }
 
-async fn visible(state: &AppState, caller: &Principal, id: Uuid) -> Result<store::LlmIntegration> {
-    let not_found = || Error::NotFound("LLM integration not found".into());
-    let integration = store::get(&state.db, id).await?.ok_or_else(not_found)?;
-    access::see_runner(&state.db, caller, integration.runner_id)
-        .await
-        .map_err(|_| not_found())?;
-    Ok(integration)
-}
+const WHAT: &str = "LLM integration";
 
 pub(super) async fn get(
     state: &AppState,
@@ -90,9 +79,9 @@ pub(super) async fn get(
     req: pb::GetLlmIntegrationRequest,
 ) -> Result<pb::GetLlmIntegrationResponse> {
     let id = require_uuid("id", &req.id)?;
-    let integration = visible(state, &caller, id).await?;
+    let integration = access::see_owned(&state.db, &caller, store::get(&state.db, id).await?, WHAT).await?;
     Ok(pb::GetLlmIntegrationResponse {
-        integration: Some(convert::llm_integration(integration)),
+        integration: Some(convert::llm_integration(integration.into_inner())),
     })
 }
 
@@ -108,26 +97,24 @@ pub(super) async fn list(
         req.pagination.as_ref().map_or(0, |p| p.page_size),
     );
     let runner_ids = v.id_filter("filter.runner_ids", &filter.runner_ids);
-    v.finish()?;
+    v.finish(())?;
     let store_filter = LlmIntegrationFilter {
         organization_id: caller.organization_id(),
         only_runner: caller.own_runner(),
         runner_ids,
     };
-    let fingerprint = format!("{store_filter:?}");
-    let db = state.db.clone();
-    let (rows, pagination) = page_of(
+    let (rows, pagination) = keyset_page(
         &state.secrets,
         "llm_integrations",
-        fingerprint,
+        &store_filter,
         req.pagination,
         |i: &store::LlmIntegration| i.id,
-        |page| async move { store::list(&db, &store_filter, page).await },
+        |page| store::list(&state.db, &store_filter, page),
     )
     .await?;
     #[allow(deprecated)]
     Ok(pb::ListLlmIntegrationsResponse {
-        pagination: Some(pagination),
+        pagination,
         integrations: rows.into_iter().map(convert::llm_integration).collect(),
         llm_managed_by_ona: false,
         ona_intelligence_providers: vec![],
@@ -156,10 +143,8 @@ pub(super) async fn update(
         v.storable(&format!("request_headers[{i}].key"), &header.key);
     }
     let max_tokens = req.max_tokens.map(|m| max_tokens(&mut v, m));
-    v.finish()?;
-    let id = id.ok_or_else(|| Error::invalid("id", "value must be a valid UUID"))?;
-    let current = visible(state, &caller, id).await?;
-    access::manage_runner(&state.db, &caller, current.runner_id).await?;
+    let id = v.finish(id)?;
+    let (runner, _) = access::manage_owned(&state.db, &caller, store::get(&state.db, id).await?, WHAT).await?;
     let changes = LlmIntegrationChanges {
         endpoint: req.endpoint,
         models: (!req.models.is_empty()).then_some(req.models),
@@ -184,7 +169,7 @@ pub(super) async fn update(
                 .collect()
         }),
     };
-    store::update(&state.db, id, changes).await?;
+    store::update(&state.db, &runner, id, changes).await?;
     Ok(pb::UpdateLlmIntegrationResponse {})
 }
 
@@ -194,8 +179,7 @@ pub(super) async fn delete(
     req: pb::DeleteLlmIntegrationRequest,
 ) -> Result<pb::DeleteLlmIntegrationResponse> {
     let id = require_uuid("id", &req.id)?;
-    let current = visible(state, &caller, id).await?;
-    access::manage_runner(&state.db, &caller, current.runner_id).await?;
-    store::delete(&state.db, id).await?;
+    let (runner, _) = access::manage_owned(&state.db, &caller, store::get(&state.db, id).await?, WHAT).await?;
+    store::delete(&state.db, &runner, id).await?;
     Ok(pb::DeleteLlmIntegrationResponse {})
 }

@@ -29,11 +29,10 @@ pub(super) async fn get(
 ) -> Result<pb::GetRunnerConfigurationSchemaResponse> {
     let mut v = Violations::new();
     let runner_id = v.uuid("runner_id", &req.runner_id);
-    v.finish()?;
-    let runner_id = runner_id.ok_or_else(|| Error::invalid("runner_id", "value must be a valid UUID"))?;
-    let visible = access::see_runner(&state.db, &caller, runner_id).await?;
+    let runner_id = v.finish(runner_id)?;
+    let runner = access::see_runner(&state.db, &caller, runner_id).await?;
     Ok(pb::GetRunnerConfigurationSchemaResponse {
-        schema: Some(of_runner(state, visible.runner()).await?),
+        schema: Some(of_runner(state, runner.get()).await?),
     })
 }
 
@@ -73,8 +72,8 @@ pub(super) async fn validate(
         .filter(|id| is_uuid(id))
         .and_then(|id| Uuid::parse_str(id).ok());
     let runner_id = runner_id.ok_or_else(|| Error::NotFound("runner not found".into()))?;
-    let visible = access::see_runner(&state.db, &caller, runner_id).await?;
-    let schema = of_runner(state, visible.runner()).await?;
+    let runner = access::see_runner(&state.db, &caller, runner_id).await?;
+    let schema = of_runner(state, runner.get()).await?;
     use pb::validate_runner_configuration_response::Result as Outcome;
     let result = match req.config {
         Some(request::Config::EnvironmentClass(class)) => {

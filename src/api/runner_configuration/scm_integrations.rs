@@ -2,7 +2,7 @@
 //! are sealed before they are stored and only ever leave sealed.
 
 use super::schema::of_runner;
-use crate::api::{convert, page_of, require_uuid};
+use crate::api::{convert, keyset_page, require_uuid};
 use crate::auth::{Principal, access};
 use crate::configuration_schema::{self, ScmIntegrationDraft, ScmProblems};
 use crate::error::{Error, FieldViolation, Result};
@@ -55,10 +55,9 @@ pub(super) async fn create(
     ] {
         v.storable(field, value.map(String::as_str).unwrap_or_default());
     }
-    v.finish()?;
-    let runner_id = runner_id.ok_or_else(|| Error::invalid("runner_id", "value must be a valid UUID"))?;
-    let managed = access::manage_runner(&state.db, &caller, runner_id).await?;
-    let schema = of_runner(state, managed.runner()).await?;
+    let runner_id = v.finish(runner_id)?;
+    let runner = access::manage_runner(&state.db, &caller, runner_id).await?;
+    let schema = of_runner(state, runner.get()).await?;
     let host = req.host.trim().to_ascii_lowercase();
     let secret = nonempty(req.oauth_plaintext_client_secret);
     let problems = configuration_schema::check_scm_integration(
@@ -78,9 +77,8 @@ pub(super) async fn create(
         .transpose()?;
     let integration = store::create(
         &state.db,
+        &runner,
         store::NewScmIntegration {
-            runner_id,
-            organization_id: managed.runner().organization_id,
             scm_id: req.scm_id,
             host,
             oauth_client_id: nonempty(req.oauth_client_id),
@@ -96,15 +94,7 @@ pub(super) async fn create(
     })
 }
 
-/// The integration, when the caller may see its runner; NOT_FOUND otherwise.
-async fn visible(state: &AppState, caller: &Principal, id: uuid::Uuid) -> Result<store::ScmIntegration> {
-    let not_found = || Error::NotFound("SCM integration not found".into());
-    let integration = store::get(&state.db, id).await?.ok_or_else(not_found)?;
-    access::see_runner(&state.db, caller, integration.runner_id)
-        .await
-        .map_err(|_| not_found())?;
-    Ok(integration)
-}
+const WHAT: &str = "SCM integration";
 
 pub(super) async fn get(
     state: &AppState,
@@ -112,9 +102,9 @@ pub(super) async fn get(
     req: pb::GetScmIntegrationRequest,
 ) -> Result<pb::GetScmIntegrationResponse> {
     let id = require_uuid("id", &req.id)?;
-    let integration = visible(state, &caller, id).await?;
+    let integration = access::see_owned(&state.db, &caller, store::get(&state.db, id).await?, WHAT).await?;
     Ok(pb::GetScmIntegrationResponse {
-        integration: Some(convert::scm_integration(integration)),
+        integration: Some(convert::scm_integration(integration.into_inner())),
     })
 }
 
@@ -130,25 +120,23 @@ pub(super) async fn list(
         req.pagination.as_ref().map_or(0, |p| p.page_size),
     );
     let runner_ids = v.id_filter("filter.runner_ids", &filter.runner_ids);
-    v.finish()?;
+    v.finish(())?;
     let store_filter = ScmIntegrationFilter {
         organization_id: caller.organization_id(),
         only_runner: caller.own_runner(),
         runner_ids,
     };
-    let fingerprint = format!("{store_filter:?}");
-    let db = state.db.clone();
-    let (rows, pagination) = page_of(
+    let (rows, pagination) = keyset_page(
         &state.secrets,
         "scm_integrations",
-        fingerprint,
+        &store_filter,
         req.pagination,
         |i: &store::ScmIntegration| i.id,
-        |page| async move { store::list(&db, &store_filter, page).await },
+        |page| store::list(&state.db, &store_filter, page),
     )
     .await?;
     Ok(pb::ListScmIntegrationsResponse {
-        pagination: Some(pagination),
+        pagination,
         integrations: rows.into_iter().map(convert::scm_integration).collect(),
     })
 }
@@ -167,10 +155,8 @@ pub(super) async fn update(
     ] {
         v.storable(field, value.map(String::as_str).unwrap_or_default());
     }
-    v.finish()?;
-    let id = id.ok_or_else(|| Error::invalid("id", "value must be a valid UUID"))?;
-    let current = visible(state, &caller, id).await?;
-    let managed = access::manage_runner(&state.db, &caller, current.runner_id).await?;
+    let id = v.finish(id)?;
+    let (runner, current) = access::manage_owned(&state.db, &caller, store::get(&state.db, id).await?, WHAT).await?;
 
     // what the integration would become, checked like a new one
     let removes_oauth = req.oauth_client_id.as_deref() == Some("");
@@ -184,7 +170,7 @@ pub(super) async fn update(
         Some(url) => nonempty(Some(url.clone())),
         None => current.issuer_url.clone(),
     };
-    let schema = of_runner(state, managed.runner()).await?;
+    let schema = of_runner(state, runner.get()).await?;
     let problems = configuration_schema::check_scm_integration(
         &schema,
         &ScmIntegrationDraft {
@@ -215,7 +201,7 @@ pub(super) async fn update(
             changes.oauth_client_secret_encrypted = Some(Some(state.secrets.seal(CLIENT_SECRET, secret.as_bytes())?));
         }
     }
-    store::update(&state.db, id, changes).await?;
+    store::update(&state.db, &runner, id, changes).await?;
     Ok(pb::UpdateScmIntegrationResponse {})
 }
 
@@ -225,8 +211,7 @@ pub(super) async fn delete(
     req: pb::DeleteScmIntegrationRequest,
 ) -> Result<pb::DeleteScmIntegrationResponse> {
     let id = require_uuid("id", &req.id)?;
-    let current = visible(state, &caller, id).await?;
-    access::manage_runner(&state.db, &caller, current.runner_id).await?;
-    store::delete(&state.db, id).await?;
+    let (runner, _) = access::manage_owned(&state.db, &caller, store::get(&state.db, id).await?, WHAT).await?;
+    store::delete(&state.db, &runner, id).await?;
     Ok(pb::DeleteScmIntegrationResponse {})
 }

@@ -1,8 +1,8 @@
-//! The authenticated caller of a request.
+//! The authenticated caller of a request. A leaf: the store answers with it
+//! (`store::tokens::authenticate`) and auth decides with it, so neither needs
+//! the other's types.
 
 use uuid::Uuid;
-
-use crate::store::tokens::Bearer;
 
 /// gitpod.v1.Principal numbers.
 pub const PRINCIPAL_USER: i32 = 2;
@@ -47,23 +47,6 @@ impl Principal {
         match self {
             Principal::User { .. } => PRINCIPAL_USER,
             Principal::Runner { .. } => PRINCIPAL_RUNNER,
-        }
-    }
-}
-
-impl From<Bearer> for Principal {
-    fn from(b: Bearer) -> Self {
-        match b {
-            Bearer::User {
-                id,
-                organization_id,
-                org_admin,
-            } => Principal::User {
-                id,
-                organization_id,
-                org_admin,
-            },
-            Bearer::Runner { id, organization_id } => Principal::Runner { id, organization_id },
         }
     }
 }
