@@ -5,11 +5,22 @@
 //!
 //! They live in this leaf module (it imports nothing of paddock) so that the
 //! store can name them without importing `auth`. Their fields are private and
-//! their one constructor, `grant`, is crate-private; `tests/architecture.rs`
+//! their one constructor, `grant`, is crate-private;
+//! `tests/integration/architecture.rs`
 //! fails the build's tests if any file but `src/auth/access.rs` calls it.
 //!
-//! From outside the crate neither can be made — nor can a store write be
-//! called with a bare id:
+//! The write compiles with the capability the check hands back:
+//!
+//! ```no_run
+//! # async fn f(db: &paddock::store::Db, caller: paddock::auth::Principal, runner_id: uuid::Uuid, group_id: uuid::Uuid)
+//! # -> paddock::error::Result<()> {
+//! let runner = paddock::auth::access::manage_runner(db, &caller, runner_id).await?;
+//! paddock::store::policies::delete(db, &runner, group_id).await?;
+//! # Ok(()) }
+//! ```
+//!
+//! and not without it. From outside the crate no capability can be made,
+//! nor a store write called with a bare id:
 //!
 //! ```compile_fail
 //! # async fn f(db: &paddock::store::Db, runner_id: uuid::Uuid, group_id: uuid::Uuid) {
@@ -47,7 +58,7 @@ pub struct Managed<T> {
 }
 
 impl<T> Visible<T> {
-    /// Only `auth::access` calls this (checked by tests/architecture.rs).
+    /// Only `auth::access` calls this (checked by tests/integration/architecture.rs).
     #[doc(hidden)]
     pub(crate) fn grant(inner: T) -> Self {
         Visible { inner }
@@ -63,7 +74,7 @@ impl<T> Visible<T> {
 }
 
 impl<T> Managed<T> {
-    /// Only `auth::access` calls this (checked by tests/architecture.rs).
+    /// Only `auth::access` calls this (checked by tests/integration/architecture.rs).
     #[doc(hidden)]
     pub(crate) fn grant(inner: T) -> Self {
         Managed { inner }

@@ -51,13 +51,22 @@ pub async fn create(
 
 /// NOT_FOUND when the group has no policy on the runner.
 pub async fn update(db: &impl ConnectionTrait, runner: &Managed<Runner>, group_id: Uuid, role: i32) -> Result<Policy> {
-    let updated = runner_policy::Entity::update_many()
+    let runner_id = runner.get().id;
+    let result = runner_policy::Entity::update_many()
         .col_expr(runner_policy::Column::Role, Expr::value(role))
-        .filter(runner_policy::Column::RunnerId.eq(runner.get().id))
+        .filter(runner_policy::Column::RunnerId.eq(runner_id))
         .filter(runner_policy::Column::GroupId.eq(group_id))
-        .exec_with_returning(db)
+        .exec(db)
         .await?;
-    updated.into_iter().next().ok_or_else(|| not_found("policy"))
+    if result.rows_affected == 0 {
+        return Err(not_found("policy"));
+    }
+    // (SQLite here has no UPDATE … RETURNING) the row as stored, unless a
+    // delete got in between
+    runner_policy::Entity::find_by_id((runner_id, group_id))
+        .one(db)
+        .await?
+        .ok_or_else(|| not_found("policy"))
 }
 
 /// NOT_FOUND when the group has no policy on the runner.

@@ -5,6 +5,8 @@
 
 mod harness;
 
+mod architecture;
+
 mod authentication;
 mod authorization;
 mod cli;
