@@ -1,5 +1,6 @@
 //! ParseContextURL from the URL alone, across the four SCMs and their
-//! self-hosted forms, and CheckAuthenticationForHost.
+//! self-hosted forms (and the bad input it refuses: numbers that are no
+//! numbers, dot segments, encoded slashes), and CheckAuthenticationForHost.
 
 use tonic::Code;
 
@@ -495,6 +496,133 @@ fn cases() -> Vec<(&'static str, Option<Expect>)> {
         ("not a url", None),
         ("github.com/org/repo", None),
         ("", None),
+        // www. of a known host is that host
+        ("https://www.github.com/owner/repo", Some(gh("owner", "repo"))),
+        (
+            "https://WWW.github.com/owner/repo/pull/5",
+            Some(Expect {
+                pr: "5",
+                ..gh("owner", "repo")
+            }),
+        ),
+        (
+            "https://www.gitlab.com/group/sub/project",
+            Some(gl("group/sub", "project")),
+        ),
+        (
+            "https://www.bitbucket.org/workspace/repo",
+            Some(bb("workspace", "repo")),
+        ),
+        (
+            "https://www.ghe.example.com/platform/api",
+            Some(Expect {
+                scm: "github",
+                host: "ghe.example.com",
+                owner: "platform",
+                repo: "api",
+                clone: "https://ghe.example.com/platform/api.git",
+                ..Default::default()
+            }),
+        ),
+        ("https://www.github.com/settings/profile", None),
+        // names with dots that are no dot segments
+        ("https://github.com/org/.github", Some(gh("org", ".github"))),
+        ("https://github.com/foo.bar/baz", Some(gh("foo.bar", "baz"))),
+        (
+            "https://github.com/org/repo/tree/release/1.0",
+            Some(Expect {
+                branch: "release/1.0",
+                ..gh("org", "repo")
+            }),
+        ),
+        // a number is judged after percent-decoding and given back canonical
+        (
+            "https://github.com/org/repo/pull/%34%32",
+            Some(Expect {
+                pr: "42",
+                ..gh("org", "repo")
+            }),
+        ),
+        (
+            "https://gitlab.com/group/project/-/merge_requests/%31%35",
+            Some(Expect {
+                pr: "15",
+                ..gl("group", "project")
+            }),
+        ),
+        // rejected: a pull request, merge request or issue number that is no number
+        ("https://github.com/tokio-rs/tokio/pull/abc", None),
+        ("https://github.com/tokio-rs/tokio/issues/abc", None),
+        ("https://github.com/tokio-rs/tokio/pull/12abc", None),
+        ("https://github.com/tokio-rs/tokio/pull/-1", None),
+        ("https://github.com/tokio-rs/tokio/pull/0", None),
+        ("https://github.com/tokio-rs/tokio/pull/", None),
+        ("https://github.com/tokio-rs/tokio/pull/%31a", None),
+        ("https://ghe.example.com/platform/api/pull/abc", None),
+        ("https://gitlab.com/group/project/-/merge_requests/abc", None),
+        ("https://gitlab.com/group/sub/project/-/issues/abc", None),
+        ("https://gitlab.com/group/project/merge_requests/abc", None),
+        (
+            "https://gitlab.example.com/infra/tools/deploy/-/merge_requests/1e3",
+            None,
+        ),
+        ("https://bitbucket.org/workspace/repo/pull-requests/abc", None),
+        ("https://bitbucket.org/workspace/repo/issues/abc", None),
+        (
+            "https://bitbucket.example.com/projects/PLAT/repos/service/pull-requests/abc/overview",
+            None,
+        ),
+        ("https://dev.azure.com/contoso/web/_git/frontend/pullrequest/abc", None),
+        ("https://dev.azure.com/contoso/web/_git/frontend/pullrequest/", None),
+        (
+            "https://contoso.visualstudio.com/web/_git/frontend/pullrequest/abc",
+            None,
+        ),
+        (
+            "https://ado.example.com/tfs/DefaultCollection/Ops/_git/infra/pullrequest/abc",
+            None,
+        ),
+        // rejected: dot segments, also percent-encoded or separated by \, and
+        // an encoded / inside a segment
+        ("https://github.com/../../etc/passwd", None),
+        ("https://github.com/%2e%2e/%2e%2e/etc/passwd", None),
+        ("https://github.com/%2E./x/y", None),
+        ("https://github.com/.%2e/x/y", None),
+        ("https://github.com/org/./repo", None),
+        ("https://github.com/org\\..\\..\\etc/passwd", None),
+        ("https://github.com/org/repo/tree/../../x/y", None),
+        ("https://github.com/org/repo/blob/main/../../../etc/passwd", None),
+        ("https://github.com/org/repo/tree/..%2f..%2fetc", None),
+        ("https://github.com/org%2Frepo/x", None),
+        ("https://github.com/org/..git", None),
+        ("https://www.github.com/../etc/passwd", None),
+        ("https://gitlab.com/group/sub/../../x/project", None),
+        ("https://gitlab.com/group/project/-/blob/main/%2e%2e/secret", None),
+        ("https://gitlab.example.com/infra/tools/../deploy", None),
+        ("https://bitbucket.org/workspace/../repo/x", None),
+        ("https://bitbucket.org/workspace/repo/src/main/../../x", None),
+        (
+            "https://bitbucket.example.com/projects/PLAT/repos/service/browse/../../../x",
+            None,
+        ),
+        ("https://bitbucket.example.com/scm/%2e%2e/plat/service.git", None),
+        (
+            "https://bitbucket.example.com/projects/PLAT/repos/service/browse?at=refs%2Fheads%2F..%2Fx",
+            None,
+        ),
+        ("https://dev.azure.com/contoso/../web/_git/frontend", None),
+        (
+            "https://dev.azure.com/contoso/web/_git/frontend?path=/src/../../..",
+            None,
+        ),
+        ("https://dev.azure.com/contoso/web/_git/frontend?version=GB..", None),
+        ("https://contoso.visualstudio.com/web/../_git/frontend", None),
+        (
+            "https://ado.example.com/tfs/DefaultCollection/%2e%2e/Ops/_git/infra",
+            None,
+        ),
+        ("https://git.unknown.example/team/../../tool.git", None),
+        ("https://git.unknown.example/team/%2e%2e/tool.git", None),
     ]
 }
 
@@ -536,8 +664,8 @@ async fn context_urls_parse_from_the_url_alone() {
     let runner_id = runner_with_self_hosted_scms(&server).await;
     let mut api = server.runners(Protocol::Grpc, &server.admin.token).await;
     let cases = cases();
-    assert!(cases.len() >= 60, "{} cases", cases.len());
-    assert!(cases.iter().filter(|(_, e)| e.is_none()).count() >= 10);
+    assert!(cases.len() >= 120, "{} cases", cases.len());
+    assert!(cases.iter().filter(|(_, e)| e.is_none()).count() >= 55);
     let mut failures = Vec::new();
     for (url, expected) in cases {
         let result = api
@@ -550,6 +678,8 @@ async fn context_urls_parse_from_the_url_alone() {
             (Err(status), None) => {
                 if status.code() != Code::InvalidArgument {
                     failures.push(format!("{url}: {:?} instead of INVALID_ARGUMENT", status.code()));
+                } else if violated_fields(&status) != ["context_url"] {
+                    failures.push(format!("{url}: violates {:?}", violated_fields(&status)));
                 }
             }
             (Ok(r), None) => failures.push(format!("{url}: accepted as {:?}", r.into_inner().git)),
