@@ -132,6 +132,13 @@ impl Violations {
         }
     }
 
+    /// `string.uri`: an absolute URI.
+    pub fn uri(&mut self, field: &str, value: &str) {
+        if url::Url::parse(value).is_err() {
+            self.add(field, "value must be a valid URI");
+        }
+    }
+
     /// `enum.defined_only`.
     pub fn defined_enum<E: TryFrom<i32>>(&mut self, field: &str, value: i32) {
         if E::try_from(value).is_err() {

@@ -78,6 +78,21 @@ pub(super) fn response(original: String, c: Context) -> pb::ParseContextUrlRespo
     }
 }
 
+/// A URL (the request's `field`) parsed against the hosts the caller's
+/// runner — when one is named, a runner they see — or organization knows.
+async fn parse_on_runner(
+    state: &AppState,
+    caller: &Principal,
+    runner_id: Option<uuid::Uuid>,
+    (field, url): (&str, &str),
+) -> Result<Context> {
+    if let Some(id) = runner_id {
+        access::see_runner(&state.db, caller, id).await?;
+    }
+    let hosts = known_hosts(state, caller, runner_id).await?;
+    context_url::parse(url, &hosts).map_err(|e| Error::invalid(field, e.to_string()))
+}
+
 pub async fn parse_context_url(
     state: &AppState,
     caller: Principal,
@@ -85,16 +100,9 @@ pub async fn parse_context_url(
 ) -> Result<pb::ParseContextUrlResponse> {
     let mut v = Violations::new();
     let runner_id = v.optional_uuid("runner_id", &req.runner_id);
-    if url::Url::parse(&req.context_url).is_err() {
-        v.add("context_url", "value must be a valid URI");
-    }
+    v.uri("context_url", &req.context_url);
     v.finish(())?;
-    if let Some(id) = runner_id {
-        access::see_runner(&state.db, &caller, id).await?;
-    }
-    let hosts = known_hosts(state, &caller, runner_id).await?;
-    let mut context =
-        context_url::parse(&req.context_url, &hosts).map_err(|e| Error::invalid("context_url", e.to_string()))?;
+    let mut context = parse_on_runner(state, &caller, runner_id, ("context_url", &req.context_url)).await?;
     let mut parsed = response(req.context_url, context.clone());
     enrich_with_scm(state, &caller, runner_id, &mut parsed, &mut context).await?;
     Ok(parsed)
@@ -374,9 +382,15 @@ fn page_number(token: &str) -> Result<u32> {
         .ok_or_else(bad)
 }
 
-fn page_token(page: u32) -> String {
+/// The token of the page after `page`, when the SCM said there is one.
+fn next_page(page: u32, more: bool) -> Option<pb::PaginationResponse> {
     use base64::Engine;
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("page:{page}"))
+    let next_token = if more {
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("page:{}", page + 1))
+    } else {
+        String::new()
+    };
+    Some(pb::PaginationResponse { next_token })
 }
 
 fn page_size(v: &mut Violations, pagination: &Option<pb::PaginationRequest>) -> u32 {
@@ -413,6 +427,21 @@ async fn require_api(
     }
 }
 
+/// The caller's SCM client for `host` of a runner they see, and the page
+/// the request asks for.
+async fn runner_scm(
+    state: &AppState,
+    caller: &Principal,
+    runner_id: uuid::Uuid,
+    host: &str,
+    pagination: &Option<pb::PaginationRequest>,
+) -> Result<(String, Box<dyn ScmApi>, u32)> {
+    access::see_runner(&state.db, caller, runner_id).await?;
+    let page = page_number(pagination.as_ref().map_or("", |p| p.token.as_str()))?;
+    let (scm_id, api) = require_api(state, caller, runner_id, host).await?;
+    Ok((scm_id, api, page))
+}
+
 pub async fn search_repositories(
     state: &AppState,
     caller: Principal,
@@ -434,14 +463,12 @@ pub async fn search_repositories(
     if limit != 0 && req.pagination.as_ref().is_none_or(|p| p.page_size == 0) {
         per_page = limit as u32;
     }
-    access::see_runner(&state.db, &caller, runner_id).await?;
-    let page = page_number(req.pagination.as_ref().map_or("", |p| p.token.as_str()))?;
     let host = if req.scm_host.is_empty() {
         "github.com".to_owned()
     } else {
         req.scm_host.trim().to_ascii_lowercase()
     };
-    let (scm_id, api) = require_api(state, &caller, runner_id, &host).await?;
+    let (scm_id, api, page) = runner_scm(state, &caller, runner_id, &host, &req.pagination).await?;
     // keyword search looks at names; native passes the SCM's own query syntax through
     let query = match (pb::SearchMode::try_from(req.search_mode), scm_id.as_str()) {
         (Ok(pb::SearchMode::Native), _) | (_, scm::GITLAB) => req.search_string.clone(),
@@ -462,13 +489,7 @@ pub async fn search_repositories(
                 url: r.url,
             })
             .collect(),
-        pagination: Some(pb::PaginationResponse {
-            next_token: if result.more {
-                page_token(page + 1)
-            } else {
-                String::new()
-            },
-        }),
+        pagination: next_page(page, result.more),
         last_page: 0,
     })
 }
@@ -483,10 +504,8 @@ pub async fn list_scm_organizations(
     v.length("scm_host", &req.scm_host, 1, usize::MAX);
     let per_page = page_size(&mut v, &req.pagination);
     let runner_id = v.finish(runner_id)?;
-    access::see_runner(&state.db, &caller, runner_id).await?;
-    let page = page_number(req.pagination.as_ref().map_or("", |p| p.token.as_str()))?;
     let host = req.scm_host.trim().to_ascii_lowercase();
-    let (scm_id, api) = require_api(state, &caller, runner_id, &host).await?;
+    let (scm_id, api, page) = runner_scm(state, &caller, runner_id, &host, &req.pagination).await?;
     let result = match api.organizations(page, per_page).await {
         Ok(r) => r,
         Err(e) => return Err(scm_failure(state, &caller, Some(runner_id), &scm_id, &host, e).await),
@@ -504,13 +523,7 @@ pub async fn list_scm_organizations(
                 is_admin: false,
             })
             .collect(),
-        pagination: Some(pb::PaginationResponse {
-            next_token: if result.more {
-                page_token(page + 1)
-            } else {
-                String::new()
-            },
-        }),
+        pagination: next_page(page, result.more),
     })
 }
 
@@ -521,14 +534,9 @@ pub async fn check_repository_access(
 ) -> Result<pb::CheckRepositoryAccessResponse> {
     let mut v = Violations::new();
     let runner_id = v.uuid("runner_id", &req.runner_id);
-    if url::Url::parse(&req.repository_url).is_err() {
-        v.add("repository_url", "value must be a valid URI");
-    }
+    v.uri("repository_url", &req.repository_url);
     let runner_id = v.finish(runner_id)?;
-    access::see_runner(&state.db, &caller, runner_id).await?;
-    let hosts = known_hosts(state, &caller, Some(runner_id)).await?;
-    let context =
-        context_url::parse(&req.repository_url, &hosts).map_err(|e| Error::invalid("repository_url", e.to_string()))?;
+    let context = parse_on_runner(state, &caller, Some(runner_id), ("repository_url", &req.repository_url)).await?;
     let (scm_id, api) = require_api(state, &caller, runner_id, &context.host).await?;
     match api.repository(&context.owner, &context.repo).await {
         Ok(_) => Ok(pb::CheckRepositoryAccessResponse {

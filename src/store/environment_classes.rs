@@ -6,7 +6,7 @@ use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, Query
 use uuid::Uuid;
 
 use super::entities::{environment_class, runner};
-use super::query::{Patch, keyset};
+use super::query::{Patch, RunnerScope, keyset};
 use super::runners::Runner;
 use crate::capability::Managed;
 use crate::error::Result;
@@ -46,10 +46,7 @@ pub async fn get(db: &impl ConnectionTrait, id: Uuid) -> Result<Option<Environme
 
 #[derive(Debug, Clone, Default)]
 pub struct EnvironmentClassFilter {
-    pub organization_id: Uuid,
-    /// Only classes of this runner (a runner principal sees only its own).
-    pub only_runner: Option<Uuid>,
-    pub runner_ids: Vec<Uuid>,
+    pub scope: RunnerScope,
     pub enabled: Option<bool>,
     pub runner_kinds: Vec<i32>,
     pub runner_providers: Vec<i32>,
@@ -69,13 +66,9 @@ pub async fn list(
 /// The query behind `list` (tests check its plan uses an index).
 pub fn list_query(filter: &EnvironmentClassFilter, page: Page) -> sea_orm::Select<environment_class::Entity> {
     use environment_class::Column as C;
-    let mut query = environment_class::Entity::find().filter(C::OrganizationId.eq(filter.organization_id));
-    if let Some(id) = filter.only_runner {
-        query = query.filter(C::RunnerId.eq(id));
-    }
-    if !filter.runner_ids.is_empty() {
-        query = query.filter(C::RunnerId.is_in(filter.runner_ids.iter().copied()));
-    }
+    let mut query = filter
+        .scope
+        .apply(environment_class::Entity::find(), C::OrganizationId, C::RunnerId);
     if let Some(enabled) = filter.enabled {
         query = query.filter(C::Enabled.eq(enabled));
     }
@@ -84,7 +77,7 @@ pub fn list_query(filter: &EnvironmentClassFilter, page: Page) -> sea_orm::Selec
         runners
             .column(runner::Column::Id)
             .from(runner::Entity)
-            .and_where(Expr::col(runner::Column::OrganizationId).eq(filter.organization_id));
+            .and_where(Expr::col(runner::Column::OrganizationId).eq(filter.scope.organization_id));
         if !filter.runner_kinds.is_empty() {
             runners.and_where(Expr::col(runner::Column::Kind).is_in(filter.runner_kinds.iter().copied()));
         }

@@ -1,12 +1,12 @@
 //! LLM integrations: model endpoints a runner's agents may use.
 
 use chrono::Utc;
-use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
+use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::entities::llm_integration;
-use super::query::{Patch, keyset};
+use super::query::{Patch, RunnerScope, keyset};
 use super::runners::Runner;
 use crate::capability::Managed;
 use crate::error::Result;
@@ -63,27 +63,17 @@ pub async fn get(db: &impl ConnectionTrait, id: Uuid) -> Result<Option<LlmIntegr
     Ok(llm_integration::Entity::find_by_id(id).one(db).await?)
 }
 
-#[derive(Debug, Clone, Default)]
-pub struct LlmIntegrationFilter {
-    pub organization_id: Uuid,
-    pub only_runner: Option<Uuid>,
-    pub runner_ids: Vec<Uuid>,
-}
+/// The llm integrations a list shows.
+pub type LlmIntegrationFilter = RunnerScope;
 
-pub async fn list(db: &impl ConnectionTrait, filter: &LlmIntegrationFilter, page: Page) -> Result<Vec<LlmIntegration>> {
+pub async fn list(db: &impl ConnectionTrait, filter: &RunnerScope, page: Page) -> Result<Vec<LlmIntegration>> {
     Ok(list_query(filter, page).all(db).await?)
 }
 
 /// The query behind `list` (tests check its plan uses an index).
-pub fn list_query(filter: &LlmIntegrationFilter, page: Page) -> sea_orm::Select<llm_integration::Entity> {
+pub fn list_query(filter: &RunnerScope, page: Page) -> sea_orm::Select<llm_integration::Entity> {
     use llm_integration::Column as C;
-    let mut query = llm_integration::Entity::find().filter(C::OrganizationId.eq(filter.organization_id));
-    if let Some(id) = filter.only_runner {
-        query = query.filter(C::RunnerId.eq(id));
-    }
-    if !filter.runner_ids.is_empty() {
-        query = query.filter(C::RunnerId.is_in(filter.runner_ids.iter().copied()));
-    }
+    let query = filter.apply(llm_integration::Entity::find(), C::OrganizationId, C::RunnerId);
     keyset(query, C::Id, page)
 }
 

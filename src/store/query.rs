@@ -6,6 +6,7 @@ use sea_orm::sea_query::{Expr, IntoCondition};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Select, UpdateMany, Value,
 };
+use uuid::Uuid;
 
 use super::not_found;
 use crate::error::Result;
@@ -19,6 +20,32 @@ pub fn keyset<E: EntityTrait>(query: Select<E>, key: E::Column, page: Page) -> S
         None => query,
     };
     query.order_by_asc(key).limit(page.size + 1)
+}
+
+/// Which rows of runner-owned things (integrations, classes) a list may
+/// show: one organization's, optionally only some runners' — and for a
+/// runner principal only its own.
+#[derive(Debug, Clone, Default)]
+pub struct RunnerScope {
+    pub organization_id: Uuid,
+    /// Only this runner's (a runner principal sees only its own).
+    pub only_runner: Option<Uuid>,
+    /// Only these runners' (the request's filter; empty: all).
+    pub runner_ids: Vec<Uuid>,
+}
+
+impl RunnerScope {
+    /// `query` narrowed to the scope, given the entity's organization and runner columns.
+    pub fn apply<E: EntityTrait>(&self, query: Select<E>, organization: E::Column, runner: E::Column) -> Select<E> {
+        let mut query = query.filter(organization.eq(self.organization_id));
+        if let Some(id) = self.only_runner {
+            query = query.filter(runner.eq(id));
+        }
+        if !self.runner_ids.is_empty() {
+            query = query.filter(runner.is_in(self.runner_ids.iter().copied()));
+        }
+        query
+    }
 }
 
 /// A partial update: the columns given a value change, the rest stay, and

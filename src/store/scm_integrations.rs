@@ -6,7 +6,7 @@ use uuid::Uuid;
 
 use super::entities::scm_integration;
 use super::is_unique_violation;
-use super::query::{Patch, keyset};
+use super::query::{Patch, RunnerScope, keyset};
 use super::runners::Runner;
 use crate::capability::Managed;
 use crate::error::{Error, Result};
@@ -60,27 +60,17 @@ pub async fn get(db: &impl ConnectionTrait, id: Uuid) -> Result<Option<ScmIntegr
     Ok(scm_integration::Entity::find_by_id(id).one(db).await?)
 }
 
-#[derive(Debug, Clone, Default)]
-pub struct ScmIntegrationFilter {
-    pub organization_id: Uuid,
-    pub only_runner: Option<Uuid>,
-    pub runner_ids: Vec<Uuid>,
-}
+/// The scm integrations a list shows.
+pub type ScmIntegrationFilter = RunnerScope;
 
-pub async fn list(db: &impl ConnectionTrait, filter: &ScmIntegrationFilter, page: Page) -> Result<Vec<ScmIntegration>> {
+pub async fn list(db: &impl ConnectionTrait, filter: &RunnerScope, page: Page) -> Result<Vec<ScmIntegration>> {
     Ok(list_query(filter, page).all(db).await?)
 }
 
 /// The query behind `list` (tests check its plan uses an index).
-pub fn list_query(filter: &ScmIntegrationFilter, page: Page) -> sea_orm::Select<scm_integration::Entity> {
+pub fn list_query(filter: &RunnerScope, page: Page) -> sea_orm::Select<scm_integration::Entity> {
     use scm_integration::Column as C;
-    let mut query = scm_integration::Entity::find().filter(C::OrganizationId.eq(filter.organization_id));
-    if let Some(id) = filter.only_runner {
-        query = query.filter(C::RunnerId.eq(id));
-    }
-    if !filter.runner_ids.is_empty() {
-        query = query.filter(C::RunnerId.is_in(filter.runner_ids.iter().copied()));
-    }
+    let query = filter.apply(scm_integration::Entity::find(), C::OrganizationId, C::RunnerId);
     keyset(query, C::Id, page)
 }
 

@@ -104,23 +104,27 @@ async fn list_queries_use_indexes() {
         "runner policies".into(),
         store::policies::list_query(a, later).build(backend),
     ));
+    let scope = |runner_ids: Vec<uuid::Uuid>| store::query::RunnerScope {
+        organization_id: org,
+        only_runner: None,
+        runner_ids,
+    };
     let class_filters = [
         EnvironmentClassFilter {
-            organization_id: org,
+            scope: scope(vec![]),
             ..Default::default()
         },
         EnvironmentClassFilter {
-            organization_id: org,
-            runner_ids: vec![a],
+            scope: scope(vec![a]),
             ..Default::default()
         },
         EnvironmentClassFilter {
-            organization_id: org,
+            scope: scope(vec![]),
             enabled: Some(true),
             ..Default::default()
         },
         EnvironmentClassFilter {
-            organization_id: org,
+            scope: scope(vec![]),
             enabled: Some(true),
             usable_runners_only: true,
             runner_kinds: vec![2],

@@ -1,7 +1,8 @@
 //! Environment classes: Create, Get, List, Update.
 
+use super::owned;
 use super::schema::{check_environment_class, of_runner};
-use crate::api::{convert, keyset_page, require_uuid};
+use crate::api::{convert, keyset_page};
 use crate::auth::{Principal, access};
 use crate::error::{Error, FieldViolation, Result};
 use crate::proto::gitpod::v1 as pb;
@@ -63,10 +64,10 @@ pub(super) async fn get(
     caller: Principal,
     req: pb::GetEnvironmentClassRequest,
 ) -> Result<pb::GetEnvironmentClassResponse> {
-    let id = require_uuid("environment_class_id", &req.environment_class_id)?;
-    let class = access::see_owned(&state.db, &caller, store::get(&state.db, id).await?, WHAT).await?;
+    let id = ("environment_class_id", req.environment_class_id.as_str());
+    let class = owned::get(state, &caller, id, WHAT, |id| store::get(&state.db, id)).await?;
     Ok(pb::GetEnvironmentClassResponse {
-        environment_class: Some(convert::environment_class(class.into_inner())),
+        environment_class: Some(convert::environment_class(class)),
     })
 }
 
@@ -77,11 +78,7 @@ pub(super) async fn list(
 ) -> Result<pb::ListEnvironmentClassesResponse> {
     let filter = req.filter.unwrap_or_default();
     let mut v = Violations::new();
-    v.page_size(
-        "pagination.page_size",
-        req.pagination.as_ref().map_or(0, |p| p.page_size),
-    );
-    let runner_ids = v.id_filter("filter.runner_ids", &filter.runner_ids);
+    let scope = owned::scope(&mut v, &caller, req.pagination.as_ref(), &filter.runner_ids);
     v.max_items("filter.runner_kinds", &filter.runner_kinds, 25);
     v.max_items("filter.runner_providers", &filter.runner_providers, 25);
     v.finish(())?;
@@ -89,9 +86,7 @@ pub(super) async fn list(
     // "can create environments": enabled classes of runners that take new environments
     let usable = filter.can_create_environments == Some(true);
     let mut store_filter = EnvironmentClassFilter {
-        organization_id: caller.organization_id(),
-        only_runner: caller.own_runner(),
-        runner_ids,
+        scope,
         enabled: if usable { Some(true) } else { filter.enabled },
         runner_kinds: filter.runner_kinds,
         runner_providers: filter.runner_providers,

@@ -1,12 +1,13 @@
 //! LLM integrations: Create, Get, List, Update, Delete. API keys are sealed at
 //! once and only ever leave sealed.
 
-use crate::api::{convert, keyset_page, require_uuid};
+use super::owned;
+use crate::api::{convert, require_uuid};
 use crate::auth::{Principal, access};
 use crate::error::Result;
 use crate::proto::gitpod::v1 as pb;
 use crate::state::AppState;
-use crate::store::llm_integrations::{self as store, LlmIntegrationChanges, LlmIntegrationFilter, RequestHeader};
+use crate::store::llm_integrations::{self as store, LlmIntegrationChanges, RequestHeader};
 use crate::validate::Violations;
 
 /// Purpose of sealed API keys (see `Secrets::seal`).
@@ -78,10 +79,9 @@ pub(super) async fn get(
     caller: Principal,
     req: pb::GetLlmIntegrationRequest,
 ) -> Result<pb::GetLlmIntegrationResponse> {
-    let id = require_uuid("id", &req.id)?;
-    let integration = access::see_owned(&state.db, &caller, store::get(&state.db, id).await?, WHAT).await?;
+    let integration = owned::get(state, &caller, ("id", &req.id), WHAT, |id| store::get(&state.db, id)).await?;
     Ok(pb::GetLlmIntegrationResponse {
-        integration: Some(convert::llm_integration(integration.into_inner())),
+        integration: Some(convert::llm_integration(integration)),
     })
 }
 
@@ -91,25 +91,13 @@ pub(super) async fn list(
     req: pb::ListLlmIntegrationsRequest,
 ) -> Result<pb::ListLlmIntegrationsResponse> {
     let filter = req.filter.unwrap_or_default();
-    let mut v = Violations::new();
-    v.page_size(
-        "pagination.page_size",
-        req.pagination.as_ref().map_or(0, |p| p.page_size),
-    );
-    let runner_ids = v.id_filter("filter.runner_ids", &filter.runner_ids);
-    v.finish(())?;
-    let store_filter = LlmIntegrationFilter {
-        organization_id: caller.organization_id(),
-        only_runner: caller.own_runner(),
-        runner_ids,
-    };
-    let (rows, pagination) = keyset_page(
-        &state.secrets,
+    let (rows, pagination) = owned::list(
+        state,
+        &caller,
         "llm_integrations",
-        &store_filter,
-        req.pagination,
+        (req.pagination, &filter.runner_ids),
         |i: &store::LlmIntegration| i.id,
-        |page| store::list(&state.db, &store_filter, page),
+        |scope, page| async move { store::list(&state.db, &scope, page).await },
     )
     .await?;
     #[allow(deprecated)]

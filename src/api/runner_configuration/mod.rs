@@ -5,6 +5,7 @@
 mod environment_classes;
 mod host_tokens;
 mod llm_integrations;
+mod owned;
 mod schema;
 mod scm_integrations;
 

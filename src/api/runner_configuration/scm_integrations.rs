@@ -1,14 +1,15 @@
 //! SCM integrations: Create, Get, List, Update, Delete. OAuth client secrets
 //! are sealed before they are stored and only ever leave sealed.
 
+use super::owned;
 use super::schema::of_runner;
-use crate::api::{convert, keyset_page, require_uuid};
+use crate::api::{convert, require_uuid};
 use crate::auth::{Principal, access};
 use crate::configuration_schema::{self, ScmIntegrationDraft, ScmProblems};
 use crate::error::{Error, FieldViolation, Result};
 use crate::proto::gitpod::v1 as pb;
 use crate::state::AppState;
-use crate::store::scm_integrations::{self as store, ScmIntegrationChanges, ScmIntegrationFilter};
+use crate::store::scm_integrations::{self as store, ScmIntegrationChanges};
 use crate::validate::Violations;
 
 /// Purpose of sealed OAuth client secrets (see `Secrets::seal`).
@@ -101,10 +102,9 @@ pub(super) async fn get(
     caller: Principal,
     req: pb::GetScmIntegrationRequest,
 ) -> Result<pb::GetScmIntegrationResponse> {
-    let id = require_uuid("id", &req.id)?;
-    let integration = access::see_owned(&state.db, &caller, store::get(&state.db, id).await?, WHAT).await?;
+    let integration = owned::get(state, &caller, ("id", &req.id), WHAT, |id| store::get(&state.db, id)).await?;
     Ok(pb::GetScmIntegrationResponse {
-        integration: Some(convert::scm_integration(integration.into_inner())),
+        integration: Some(convert::scm_integration(integration)),
     })
 }
 
@@ -114,25 +114,13 @@ pub(super) async fn list(
     req: pb::ListScmIntegrationsRequest,
 ) -> Result<pb::ListScmIntegrationsResponse> {
     let filter = req.filter.unwrap_or_default();
-    let mut v = Violations::new();
-    v.page_size(
-        "pagination.page_size",
-        req.pagination.as_ref().map_or(0, |p| p.page_size),
-    );
-    let runner_ids = v.id_filter("filter.runner_ids", &filter.runner_ids);
-    v.finish(())?;
-    let store_filter = ScmIntegrationFilter {
-        organization_id: caller.organization_id(),
-        only_runner: caller.own_runner(),
-        runner_ids,
-    };
-    let (rows, pagination) = keyset_page(
-        &state.secrets,
+    let (rows, pagination) = owned::list(
+        state,
+        &caller,
         "scm_integrations",
-        &store_filter,
-        req.pagination,
+        (req.pagination, &filter.runner_ids),
         |i: &store::ScmIntegration| i.id,
-        |page| store::list(&state.db, &store_filter, page),
+        |scope, page| async move { store::list(&state.db, &scope, page).await },
     )
     .await?;
     Ok(pb::ListScmIntegrationsResponse {
