@@ -418,3 +418,88 @@ async fn secrets_are_never_stored_or_logged_in_plaintext_and_need_their_key() {
     let stderr = String::from_utf8_lossy(&refused.stderr);
     assert!(stderr.contains("secret key does not match"), "{stderr}");
 }
+
+/// What `paddock serve` says when it cannot start: one line on stderr that
+/// names the problem and what to do — no backtrace, no "Caused by" list.
+fn refusal(args: &[&str], envs: &[(&str, &str)]) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let output = Command::new(BIN)
+        .args(args)
+        .envs(envs.iter().copied())
+        .env("RUST_BACKTRACE", "1")
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert!(!output.status.success(), "{args:?} started");
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    let lines: Vec<&str> = stderr.lines().filter(|l| !l.contains(" INFO ")).collect();
+    assert_eq!(lines.len(), 1, "one sentence: {stderr}");
+    assert!(lines[0].starts_with("paddock: "), "{stderr}");
+    assert!(
+        !stderr.contains("backtrace") && !stderr.contains("Caused by"),
+        "{stderr}"
+    );
+    lines[0].to_owned()
+}
+
+#[test]
+fn startup_errors_are_one_sentence_saying_what_to_do() {
+    let missing_key = refusal(
+        &[
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--secret-key-file",
+            "/nonexistent/paddock.key",
+        ],
+        &[],
+    );
+    assert!(missing_key.contains("/nonexistent/paddock.key"), "{missing_key}");
+    assert!(missing_key.contains("openssl rand -base64 32"), "{missing_key}");
+
+    let bad_url = refusal(&["serve", "--database-url", "mysql://localhost/x"], &[]);
+    assert!(bad_url.contains("use sqlite://FILE"), "{bad_url}");
+
+    let bad_log = refusal(
+        &["serve", "--listen", "127.0.0.1:0"],
+        &[("PADDOCK_LOG", "paddock=loud")],
+    );
+    assert!(bad_log.contains("not a log filter"), "{bad_log}");
+
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = taken.local_addr().unwrap().to_string();
+    let busy = refusal(
+        &["serve", "--listen", &address, "--database-url", "sqlite::memory:"],
+        &[],
+    );
+    assert!(busy.contains(&address) && busy.contains("--listen"), "{busy}");
+}
+
+#[test]
+fn every_setting_is_a_flag_with_its_environment_variable_in_help() {
+    let output = Command::new(BIN).args(["serve", "--help"]).output().unwrap();
+    let help = String::from_utf8_lossy(&output.stdout);
+    for (flag, env) in [
+        ("--listen", "PADDOCK_LISTEN"),
+        ("--database-url", "DATABASE_URL"),
+        ("--log", "PADDOCK_LOG"),
+        ("--admin-token", "PADDOCK_ADMIN_TOKEN"),
+        ("--secret-key-file", "PADDOCK_SECRET_KEY_FILE"),
+        ("--cors-origin", "PADDOCK_CORS_ORIGINS"),
+        ("--public-url", "PADDOCK_PUBLIC_URL"),
+        ("--scm-api-url", "PADDOCK_SCM_API_URLS"),
+        ("--token-cache-ttl", "PADDOCK_TOKEN_CACHE_TTL"),
+    ] {
+        assert!(
+            help.contains(flag) && help.contains(&format!("[env: {env}")),
+            "{flag} / {env}:\n{help}"
+        );
+    }
+    // the admin token's value never shows, even when it is set
+    let output = Command::new(BIN)
+        .args(["serve", "--help"])
+        .env("PADDOCK_ADMIN_TOKEN", "very-secret-admin-token")
+        .output()
+        .unwrap();
+    assert!(!String::from_utf8_lossy(&output.stdout).contains("very-secret-admin-token"));
+}

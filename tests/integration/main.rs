@@ -20,4 +20,5 @@ mod query_plans;
 mod runners;
 mod scm_api;
 mod server;
+mod update_window;
 mod validation;

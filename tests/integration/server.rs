@@ -87,6 +87,66 @@ async fn reflection_lists_the_gitpod_services_on_v1_and_v1alpha() {
     server.stop().await;
 }
 
+/// Tools that call by name (buf curl, grpcurl) find the health service
+/// through reflection, on both reflection versions.
+#[tokio::test]
+async fn reflection_lists_the_health_service_and_serves_its_file() {
+    let server = TestServer::start().await;
+    let channel = tonic::transport::Endpoint::from_shared(server.url())
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let mut v1 = ServerReflectionClient::new(channel.clone());
+    let ask = |message_request| ServerReflectionRequest {
+        host: String::new(),
+        message_request: Some(message_request),
+    };
+    let requests = [
+        ask(MessageRequest::ListServices(String::new())),
+        ask(MessageRequest::FileContainingSymbol("grpc.health.v1.Health".into())),
+    ];
+    let mut stream = v1
+        .server_reflection_info(tokio_stream::iter(requests))
+        .await
+        .unwrap()
+        .into_inner();
+    let listed = stream.message().await.unwrap().unwrap();
+    let Some(MessageResponse::ListServicesResponse(list)) = listed.message_response else {
+        panic!("{listed:?}")
+    };
+    assert!(
+        list.service.iter().any(|s| s.name == "grpc.health.v1.Health"),
+        "{list:?}"
+    );
+    let file = stream.message().await.unwrap().unwrap();
+    assert!(
+        matches!(file.message_response, Some(MessageResponse::FileDescriptorResponse(f)) if !f.file_descriptor_proto.is_empty()),
+        "the file declaring grpc.health.v1.Health"
+    );
+
+    let mut alpha = v1alpha::server_reflection_client::ServerReflectionClient::new(channel);
+    let request = v1alpha::ServerReflectionRequest {
+        host: String::new(),
+        message_request: Some(v1alpha::server_reflection_request::MessageRequest::ListServices(
+            String::new(),
+        )),
+    };
+    let mut stream = alpha
+        .server_reflection_info(tokio_stream::iter([request]))
+        .await
+        .unwrap()
+        .into_inner();
+    let response = stream.message().await.unwrap().unwrap();
+    let Some(v1alpha::server_reflection_response::MessageResponse::ListServicesResponse(list)) =
+        response.message_response
+    else {
+        panic!("{response:?}")
+    };
+    assert!(list.service.iter().any(|s| s.name == "grpc.health.v1.Health"));
+    server.stop().await;
+}
+
 #[tokio::test]
 async fn health_answers_serving() {
     let server = TestServer::start().await;
