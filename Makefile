@@ -1,7 +1,8 @@
 # paddock — common tasks. `make test` is the README's test command.
 .PHONY: run build test test-sqlite test-postgres compat browser bench bench-quick lint fmt
 
-# PostgreSQL that test-postgres creates its throwaway databases in
+# PostgreSQL that test-postgres creates its throwaway databases in (started
+# by scripts/ensure-postgres when it is not running)
 PADDOCK_TEST_POSTGRES_URL ?= postgres://postgres@127.0.0.1:5432/postgres
 export PADDOCK_TEST_POSTGRES_URL
 
@@ -18,6 +19,7 @@ test-sqlite:
 	cargo test
 
 test-postgres:
+	scripts/ensure-postgres
 	PADDOCK_TEST_DATABASE=postgres cargo test --test integration -- --skip compat_descriptors
 
 # Compatibility with the official SDK (gitpod-sdk 1.2.0 from PyPI), never skipped: our
