@@ -33,27 +33,27 @@ pub enum Codec {
     Json,
 }
 
-/// Connect's code names, at the index of their gRPC code number.
-const CODE_NAMES: [&str; 17] = [
-    "ok",
-    "canceled",
-    "unknown",
-    "invalid_argument",
-    "deadline_exceeded",
-    "not_found",
-    "already_exists",
-    "permission_denied",
-    "resource_exhausted",
-    "failed_precondition",
-    "aborted",
-    "out_of_range",
-    "unimplemented",
-    "internal",
-    "unavailable",
-    "data_loss",
-    "unauthenticated",
+/// The Connect error codes: (gRPC code number, Connect name, HTTP status of
+/// a unary error), from the specification's table.
+const CODES: [(u8, &str, u16); 16] = [
+    (1, "canceled", 499),
+    (2, "unknown", 500),
+    (3, "invalid_argument", 400),
+    (4, "deadline_exceeded", 504),
+    (5, "not_found", 404),
+    (6, "already_exists", 409),
+    (7, "permission_denied", 403),
+    (8, "resource_exhausted", 429),
+    (9, "failed_precondition", 400),
+    (10, "aborted", 409),
+    (11, "out_of_range", 400),
+    (12, "unimplemented", 501),
+    (13, "internal", 500),
+    (14, "unavailable", 503),
+    (15, "data_loss", 500),
+    (16, "unauthenticated", 401),
 ];
-const UNKNOWN: usize = 2;
+const UNKNOWN: u8 = 2;
 
 #[derive(Clone)]
 pub struct ConnectClient {
@@ -94,6 +94,9 @@ impl ConnectClient {
         let (input, output) = self.method(path)?;
         let frame = body.collect().await?.to_bytes();
         let compressed = frame.first() == Some(&1);
+        if compressed && grpc.headers.get("grpc-encoding").is_none_or(|e| e != "gzip") {
+            return Err("a compressed gRPC frame that is not gzip".into());
+        }
         let message = unframe(&frame)?;
         let message = if compressed { gunzip(&message)? } else { message };
 
@@ -284,7 +287,7 @@ struct ConnectDetail {
 
 /// The code a Connect client infers from the HTTP status of an answer whose
 /// body is not a Connect error.
-fn code_of_http_status(status: StatusCode) -> usize {
+fn code_of_http_status(status: StatusCode) -> u8 {
     let name = match status.as_u16() {
         400 => "internal",
         401 => "unauthenticated",
@@ -293,11 +296,20 @@ fn code_of_http_status(status: StatusCode) -> usize {
         429 | 502 | 503 | 504 => "unavailable",
         _ => "unknown",
     };
-    CODE_NAMES.iter().position(|n| *n == name).unwrap_or(UNKNOWN)
+    code_named(name).map_or(UNKNOWN, |(code, _)| code)
+}
+
+/// The gRPC code number and HTTP status of a Connect code name.
+fn code_named(name: &str) -> Option<(u8, u16)> {
+    CODES
+        .iter()
+        .find(|(_, n, _)| *n == name)
+        .map(|&(code, _, http_status)| (code, http_status))
 }
 
 /// A Connect error as the trailers-only gRPC answer tonic reads a status
-/// from: grpc-status, grpc-message, grpc-status-details-bin.
+/// from: grpc-status, grpc-message, grpc-status-details-bin. An error whose
+/// HTTP status is not its code's is no answer at all.
 fn grpc_error(status: StatusCode, connect_headers: &HeaderMap, body: &[u8]) -> Result<Response<Body>, BoxError> {
     let error = if media_type(connect_headers) == "application/json" {
         serde_json::from_slice::<ConnectError>(body).ok()
@@ -305,11 +317,18 @@ fn grpc_error(status: StatusCode, connect_headers: &HeaderMap, body: &[u8]) -> R
         None
     };
     let (code, message, details) = match error {
-        Some(e) => (
-            CODE_NAMES.iter().position(|n| *n == e.code).unwrap_or(UNKNOWN),
-            e.message,
-            e.details,
-        ),
+        Some(e) => {
+            let (code, http_status) =
+                code_named(&e.code).ok_or_else(|| format!("a Connect error of code {:?}", e.code))?;
+            if status.as_u16() != http_status {
+                return Err(format!(
+                    "a Connect {} error answered with HTTP {status}, not {http_status}",
+                    e.code
+                )
+                .into());
+            }
+            (code, e.message, e.details)
+        }
         None => (code_of_http_status(status), String::new(), Vec::new()),
     };
     let mut any = Vec::with_capacity(details.len());
@@ -320,7 +339,7 @@ fn grpc_error(status: StatusCode, connect_headers: &HeaderMap, body: &[u8]) -> R
         });
     }
     let status_details = tonic_types::pb::Status {
-        code: i32::try_from(code)?,
+        code: i32::from(code),
         message: message.clone(),
         details: any,
     };
