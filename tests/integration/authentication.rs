@@ -5,72 +5,70 @@ use tonic::Code;
 
 use crate::harness::*;
 
-#[tokio::test]
-async fn calls_without_a_live_token_are_unauthenticated() {
+protocol_tests!(calls_without_a_live_token_are_unauthenticated);
+async fn calls_without_a_live_token_are_unauthenticated(protocol: Protocol) {
     let server = TestServer::start().await;
-    for protocol in PROTOCOLS {
-        // no token at all
-        let mut anonymous =
-            RunnerServiceClient::with_origin(server.transport(protocol, None).await, server.url().parse().unwrap());
-        let err = anonymous
-            .list_runners(pb::ListRunnersRequest::default())
-            .await
-            .unwrap_err();
-        assert_eq!(err.code(), Code::Unauthenticated, "{protocol:?}: no token");
+    // no token at all
+    let mut anonymous =
+        RunnerServiceClient::with_origin(server.transport(protocol, None).await, server.url().parse().unwrap());
+    let err = anonymous
+        .list_runners(pb::ListRunnersRequest::default())
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::Unauthenticated, "{protocol:?}: no token");
 
-        // a token paddock never issued, of the right shape
-        let mut forged = server
-            .runners(protocol, "pdk_pat_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA")
-            .await;
-        let err = forged
-            .list_runners(pb::ListRunnersRequest::default())
-            .await
-            .unwrap_err();
-        assert_eq!(err.code(), Code::Unauthenticated, "{protocol:?}: unknown token");
+    // a token paddock never issued, of the right shape
+    let mut forged = server
+        .runners(protocol, "pdk_pat_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA")
+        .await;
+    let err = forged
+        .list_runners(pb::ListRunnersRequest::default())
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::Unauthenticated, "{protocol:?}: unknown token");
 
-        // also on an RPC that is not implemented: authentication comes first
-        let err = forged
-            .create_runner_logs_token(pb::CreateRunnerLogsTokenRequest::default())
-            .await
-            .unwrap_err();
-        assert_eq!(
-            err.code(),
-            Code::Unauthenticated,
-            "{protocol:?}: unimplemented RPC, unknown token"
-        );
-        let mut config = server.configuration(protocol, "nope").await;
-        let err = config
-            .get_runner_configuration_schema(pb::GetRunnerConfigurationSchemaRequest::default())
-            .await
-            .unwrap_err();
-        assert_eq!(err.code(), Code::Unauthenticated, "{protocol:?}: unimplemented RPC");
+    // also on an RPC that is not implemented: authentication comes first
+    let err = forged
+        .create_runner_logs_token(pb::CreateRunnerLogsTokenRequest::default())
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.code(),
+        Code::Unauthenticated,
+        "{protocol:?}: unimplemented RPC, unknown token"
+    );
+    let mut config = server.configuration(protocol, "nope").await;
+    let err = config
+        .get_runner_configuration_schema(pb::GetRunnerConfigurationSchemaRequest::default())
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::Unauthenticated, "{protocol:?}: unimplemented RPC");
 
-        // an exchange token is not a bearer token
-        let mut admin = server.runners(protocol, &server.admin.token).await;
-        let exchange = admin
-            .create_runner(linux_runner("exchange only"))
-            .await
-            .unwrap()
-            .into_inner()
-            .exchange_token;
-        let mut with_exchange = server.runners(protocol, &exchange).await;
-        let err = with_exchange
-            .list_runners(pb::ListRunnersRequest::default())
-            .await
-            .unwrap_err();
-        assert_eq!(
-            err.code(),
-            Code::Unauthenticated,
-            "{protocol:?}: exchange token as bearer"
-        );
-    }
+    // an exchange token is not a bearer token
+    let mut admin = server.runners(protocol, &server.admin.token).await;
+    let exchange = admin
+        .create_runner(linux_runner("exchange only"))
+        .await
+        .unwrap()
+        .into_inner()
+        .exchange_token;
+    let mut with_exchange = server.runners(protocol, &exchange).await;
+    let err = with_exchange
+        .list_runners(pb::ListRunnersRequest::default())
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.code(),
+        Code::Unauthenticated,
+        "{protocol:?}: exchange token as bearer"
+    );
     server.stop().await;
 }
 
-#[tokio::test]
-async fn unimplemented_rpcs_answer_unimplemented_once_authenticated() {
+protocol_tests!(unimplemented_rpcs_answer_unimplemented_once_authenticated);
+async fn unimplemented_rpcs_answer_unimplemented_once_authenticated(protocol: Protocol) {
     let server = TestServer::start().await;
-    let mut runners = server.runners(Protocol::Grpc, &server.admin.token).await;
+    let mut runners = server.runners(protocol, &server.admin.token).await;
     let err = runners
         .create_runner_logs_token(pb::CreateRunnerLogsTokenRequest::default())
         .await
@@ -79,11 +77,11 @@ async fn unimplemented_rpcs_answer_unimplemented_once_authenticated() {
     server.stop().await;
 }
 
-#[tokio::test]
-async fn exchange_tokens_are_one_time_and_create_runner_token_keeps_earlier_ones() {
+protocol_tests!(exchange_tokens_are_one_time_and_create_runner_token_keeps_earlier_ones);
+async fn exchange_tokens_are_one_time_and_create_runner_token_keeps_earlier_ones(protocol: Protocol) {
     let server = TestServer::start().await;
-    let mut runners = server.runners(Protocol::Grpc, &server.admin.token).await;
-    let mut identity = server.identity(Protocol::Grpc, None).await;
+    let mut runners = server.runners(protocol, &server.admin.token).await;
+    let mut identity = server.identity(protocol, None).await;
     let created = runners
         .create_runner(linux_runner("tokens"))
         .await
@@ -111,7 +109,7 @@ async fn exchange_tokens_are_one_time_and_create_runner_token_keeps_earlier_ones
             .expect("first use")
             .into_inner()
             .access_token;
-        let mut as_runner = server.identity(Protocol::Grpc, Some(&access)).await;
+        let mut as_runner = server.identity(protocol, Some(&access)).await;
         let me = as_runner
             .get_authenticated_identity(pb::GetAuthenticatedIdentityRequest {})
             .await
@@ -143,12 +141,12 @@ async fn exchange_tokens_are_one_time_and_create_runner_token_keeps_earlier_ones
     server.stop().await;
 }
 
-#[tokio::test]
-async fn expired_exchange_tokens_are_refused() {
+protocol_tests!(expired_exchange_tokens_are_refused);
+async fn expired_exchange_tokens_are_refused(protocol: Protocol) {
     use sea_orm::{ConnectionTrait, Statement};
 
     let server = TestServer::start().await;
-    let mut runners = server.runners(Protocol::Grpc, &server.admin.token).await;
+    let mut runners = server.runners(protocol, &server.admin.token).await;
     let created = runners
         .create_runner(linux_runner("expiring"))
         .await
@@ -166,7 +164,7 @@ async fn expired_exchange_tokens_are_refused() {
         ))
         .await
         .unwrap();
-    let mut identity = server.identity(Protocol::Grpc, None).await;
+    let mut identity = server.identity(protocol, None).await;
     let err = identity
         .exchange_token(pb::ExchangeTokenRequest {
             exchange_token: created.exchange_token,
@@ -177,48 +175,48 @@ async fn expired_exchange_tokens_are_refused() {
     server.stop().await;
 }
 
-#[tokio::test]
-async fn concurrent_exchanges_of_one_token_succeed_once() {
+protocol_tests!(concurrent_exchanges_of_one_token_succeed_once);
+async fn concurrent_exchanges_of_one_token_succeed_once(protocol: Protocol) {
     let server = TestServer::start().await;
-    let mut runners = server.runners(Protocol::Grpc, &server.admin.token).await;
+    let mut runners = server.runners(protocol, &server.admin.token).await;
     let token = runners
         .create_runner(linux_runner("racy"))
         .await
         .unwrap()
         .into_inner()
         .exchange_token;
+    // tasks of this thread: a boxed test transport's calls cannot prove Send
+    let tasks = tokio::task::LocalSet::new();
     let mut calls = Vec::new();
-    let channel = tonic::transport::Endpoint::from_shared(server.url())
-        .unwrap()
-        .connect()
-        .await
-        .unwrap();
     for _ in 0..8 {
-        // a plain Channel client: the boxed test transport is not Send across tasks
-        let mut identity = IdentityServiceClient::new(channel.clone());
+        let mut identity = server.identity(protocol, None).await;
         let exchange_token = token.clone();
-        calls.push(tokio::spawn(async move {
+        calls.push(tasks.spawn_local(async move {
             identity
                 .exchange_token(pb::ExchangeTokenRequest { exchange_token })
                 .await
         }));
     }
     let mut ok = 0;
-    for call in calls {
-        match call.await.unwrap() {
-            Ok(_) => ok += 1,
-            Err(status) => assert_eq!(status.code(), Code::Unauthenticated),
-        }
-    }
+    tasks
+        .run_until(async {
+            for call in calls {
+                match call.await.unwrap() {
+                    Ok(_) => ok += 1,
+                    Err(status) => assert_eq!(status.code(), Code::Unauthenticated),
+                }
+            }
+        })
+        .await;
     assert_eq!(ok, 1);
     server.stop().await;
 }
 
-#[tokio::test]
-async fn get_authenticated_identity_names_the_user() {
+protocol_tests!(get_authenticated_identity_names_the_user);
+async fn get_authenticated_identity_names_the_user(protocol: Protocol) {
     let server = TestServer::start().await;
     let alice = server.member("alice").await;
-    let mut identity = server.identity(Protocol::GrpcWeb, Some(&alice.token)).await;
+    let mut identity = server.identity(protocol, Some(&alice.token)).await;
     let me = identity
         .get_authenticated_identity(pb::GetAuthenticatedIdentityRequest {})
         .await
@@ -235,8 +233,8 @@ async fn get_authenticated_identity_names_the_user() {
     server.stop().await;
 }
 
-#[tokio::test]
-async fn a_token_revoked_by_another_replica_stops_working_within_the_cache_ttl() {
+protocol_tests!(a_token_revoked_by_another_replica_stops_working_within_the_cache_ttl);
+async fn a_token_revoked_by_another_replica_stops_working_within_the_cache_ttl(protocol: Protocol) {
     use std::time::Duration;
     // two replicas over one database; B trusts verified tokens for 300 ms
     let a = TestServer::start().await;
@@ -245,7 +243,7 @@ async fn a_token_revoked_by_another_replica_stops_working_within_the_cache_ttl()
     })
     .await;
     let created = a
-        .runners(Protocol::Grpc, &a.admin.token)
+        .runners(protocol, &a.admin.token)
         .await
         .create_runner(linux_runner("replicated"))
         .await
@@ -253,7 +251,7 @@ async fn a_token_revoked_by_another_replica_stops_working_within_the_cache_ttl()
     let created = created.into_inner();
     let runner_id = created.runner.unwrap().runner_id;
     let access = a
-        .identity(Protocol::Grpc, None)
+        .identity(protocol, None)
         .await
         .exchange_token(pb::ExchangeTokenRequest {
             exchange_token: created.exchange_token,
@@ -262,7 +260,7 @@ async fn a_token_revoked_by_another_replica_stops_working_within_the_cache_ttl()
         .unwrap()
         .into_inner()
         .access_token;
-    let mut on_b = b.runners(Protocol::Grpc, &access).await;
+    let mut on_b = b.runners(protocol, &access).await;
     on_b.get_runner(pb::GetRunnerRequest {
         runner_id: runner_id.clone(),
     })
@@ -270,7 +268,7 @@ async fn a_token_revoked_by_another_replica_stops_working_within_the_cache_ttl()
     .expect("verified and cached on B");
 
     // deleted on A: A refuses the token at once ...
-    a.runners(Protocol::Grpc, &a.admin.token)
+    a.runners(protocol, &a.admin.token)
         .await
         .delete_runner(pb::DeleteRunnerRequest {
             runner_id: runner_id.clone(),
@@ -278,7 +276,7 @@ async fn a_token_revoked_by_another_replica_stops_working_within_the_cache_ttl()
         })
         .await
         .unwrap();
-    let mut on_a = a.runners(Protocol::Grpc, &access).await;
+    let mut on_a = a.runners(protocol, &access).await;
     assert_eq!(
         on_a.get_runner(pb::GetRunnerRequest {
             runner_id: runner_id.clone()

@@ -12,13 +12,13 @@ fn rename(runner_id: &str, name: &str) -> pb::UpdateRunnerRequest {
     }
 }
 
-#[tokio::test]
-async fn a_member_may_look_but_not_touch_until_a_policy_makes_their_group_admin() {
+protocol_tests!(a_member_may_look_but_not_touch_until_a_policy_makes_their_group_admin);
+async fn a_member_may_look_but_not_touch_until_a_policy_makes_their_group_admin(protocol: Protocol) {
     let server = TestServer::start().await;
     let owner = server.member("owner").await;
     let bob = server.member("bob").await;
-    let mut as_owner = server.runners(Protocol::Grpc, &owner.token).await;
-    let mut as_bob = server.runners(Protocol::Grpc, &bob.token).await;
+    let mut as_owner = server.runners(protocol, &owner.token).await;
+    let mut as_bob = server.runners(protocol, &bob.token).await;
     let runner_id = as_owner
         .create_runner(linux_runner("owner's runner"))
         .await
@@ -123,11 +123,11 @@ async fn a_member_may_look_but_not_touch_until_a_policy_makes_their_group_admin(
     server.stop().await;
 }
 
-#[tokio::test]
-async fn org_admins_manage_every_runner_of_their_organization() {
+protocol_tests!(org_admins_manage_every_runner_of_their_organization);
+async fn org_admins_manage_every_runner_of_their_organization(protocol: Protocol) {
     let server = TestServer::start().await;
     let owner = server.member("owner").await;
-    let mut as_owner = server.runners(Protocol::GrpcWeb, &owner.token).await;
+    let mut as_owner = server.runners(protocol, &owner.token).await;
     let runner_id = as_owner
         .create_runner(linux_runner("owned"))
         .await
@@ -136,7 +136,7 @@ async fn org_admins_manage_every_runner_of_their_organization() {
         .runner
         .unwrap()
         .runner_id;
-    let mut as_admin = server.runners(Protocol::GrpcWeb, &server.admin.token).await;
+    let mut as_admin = server.runners(protocol, &server.admin.token).await;
     as_admin
         .update_runner(rename(&runner_id, "admin renamed"))
         .await
@@ -148,10 +148,10 @@ async fn org_admins_manage_every_runner_of_their_organization() {
     server.stop().await;
 }
 
-#[tokio::test]
-async fn other_organizations_see_nothing() {
+protocol_tests!(other_organizations_see_nothing);
+async fn other_organizations_see_nothing(protocol: Protocol) {
     let server = TestServer::start().await;
-    let mut ours = server.runners(Protocol::Grpc, &server.admin.token).await;
+    let mut ours = server.runners(protocol, &server.admin.token).await;
     let runner_id = ours
         .create_runner(linux_runner("ours"))
         .await
@@ -161,7 +161,7 @@ async fn other_organizations_see_nothing() {
         .unwrap()
         .runner_id;
     let stranger = server.user_in("another org", "stranger", true).await;
-    let mut theirs = server.runners(Protocol::Grpc, &stranger.token).await;
+    let mut theirs = server.runners(protocol, &stranger.token).await;
 
     let err = theirs
         .get_runner(pb::GetRunnerRequest {
@@ -221,14 +221,14 @@ async fn other_organizations_see_nothing() {
     server.stop().await;
 }
 
-#[tokio::test]
-async fn a_runner_token_reads_only_its_own_runner() {
+protocol_tests!(a_runner_token_reads_only_its_own_runner);
+async fn a_runner_token_reads_only_its_own_runner(protocol: Protocol) {
     let server = TestServer::start().await;
-    let mut admin = server.runners(Protocol::Grpc, &server.admin.token).await;
+    let mut admin = server.runners(protocol, &server.admin.token).await;
     let mine = admin.create_runner(linux_runner("mine")).await.unwrap().into_inner();
     let other = admin.create_runner(linux_runner("other")).await.unwrap().into_inner();
     let access = server
-        .identity(Protocol::Grpc, None)
+        .identity(protocol, None)
         .await
         .exchange_token(pb::ExchangeTokenRequest {
             exchange_token: mine.exchange_token,
@@ -237,7 +237,7 @@ async fn a_runner_token_reads_only_its_own_runner() {
         .unwrap()
         .into_inner()
         .access_token;
-    let mut as_runner = server.runners(Protocol::Grpc, &access).await;
+    let mut as_runner = server.runners(protocol, &access).await;
     let mine_id = mine.runner.unwrap().runner_id;
     let other_id = other.runner.unwrap().runner_id;
 

@@ -626,8 +626,8 @@ fn cases() -> Vec<(&'static str, Option<Expect>)> {
     ]
 }
 
-async fn runner_with_self_hosted_scms(server: &TestServer) -> String {
-    let mut api = server.runners(Protocol::Grpc, &server.admin.token).await;
+async fn runner_with_self_hosted_scms(server: &TestServer, protocol: Protocol) -> String {
+    let mut api = server.runners(protocol, &server.admin.token).await;
     let runner_id = api
         .create_runner(linux_runner("scm runner"))
         .await
@@ -636,7 +636,7 @@ async fn runner_with_self_hosted_scms(server: &TestServer) -> String {
         .runner
         .unwrap()
         .runner_id;
-    let mut config = server.configuration(Protocol::Grpc, &server.admin.token).await;
+    let mut config = server.configuration(protocol, &server.admin.token).await;
     for (scm_id, host, virtual_directory) in [
         ("github", "ghe.example.com", None),
         ("gitlab", "gitlab.example.com", None),
@@ -658,11 +658,11 @@ async fn runner_with_self_hosted_scms(server: &TestServer) -> String {
     runner_id
 }
 
-#[tokio::test]
-async fn context_urls_parse_from_the_url_alone() {
+protocol_tests!(context_urls_parse_from_the_url_alone);
+async fn context_urls_parse_from_the_url_alone(protocol: Protocol) {
     let server = TestServer::start().await;
-    let runner_id = runner_with_self_hosted_scms(&server).await;
-    let mut api = server.runners(Protocol::Grpc, &server.admin.token).await;
+    let runner_id = runner_with_self_hosted_scms(&server, protocol).await;
+    let mut api = server.runners(protocol, &server.admin.token).await;
     let cases = cases();
     assert!(cases.len() >= 120, "{} cases", cases.len());
     assert!(cases.iter().filter(|(_, e)| e.is_none()).count() >= 55);
@@ -732,10 +732,10 @@ async fn context_urls_parse_from_the_url_alone() {
     server.stop().await;
 }
 
-#[tokio::test]
-async fn self_hosted_hosts_need_an_integration_and_runner_id_is_optional() {
+protocol_tests!(self_hosted_hosts_need_an_integration_and_runner_id_is_optional);
+async fn self_hosted_hosts_need_an_integration_and_runner_id_is_optional(protocol: Protocol) {
     let server = TestServer::start().await;
-    let mut api = server.runners(Protocol::GrpcWeb, &server.admin.token).await;
+    let mut api = server.runners(protocol, &server.admin.token).await;
     let url = "https://ghe.example.com/platform/api";
     let err = api
         .parse_context_url(pb::ParseContextUrlRequest {
@@ -756,7 +756,7 @@ async fn self_hosted_hosts_need_an_integration_and_runner_id_is_optional() {
         .into_inner();
     assert_eq!(well_known.scm_id, "github");
 
-    runner_with_self_hosted_scms(&server).await;
+    runner_with_self_hosted_scms(&server, protocol).await;
     // without a runner, the integrations of every runner of the organization count
     let parsed = api
         .parse_context_url(pb::ParseContextUrlRequest {
@@ -786,11 +786,11 @@ async fn self_hosted_hosts_need_an_integration_and_runner_id_is_optional() {
     server.stop().await;
 }
 
-#[tokio::test]
-async fn check_authentication_for_host_before_and_after_a_host_token() {
+protocol_tests!(check_authentication_for_host_before_and_after_a_host_token);
+async fn check_authentication_for_host_before_and_after_a_host_token(protocol: Protocol) {
     let server = TestServer::start().await;
     let alice = server.member("alice").await;
-    let mut admin_api = server.runners(Protocol::Grpc, &server.admin.token).await;
+    let mut admin_api = server.runners(protocol, &server.admin.token).await;
     let runner_id = admin_api
         .create_runner(linux_runner("auth runner"))
         .await
@@ -799,7 +799,7 @@ async fn check_authentication_for_host_before_and_after_a_host_token() {
         .runner
         .unwrap()
         .runner_id;
-    let mut api = server.runners(Protocol::Grpc, &alice.token).await;
+    let mut api = server.runners(protocol, &alice.token).await;
     let check = |host: &str| pb::CheckAuthenticationForHostRequest {
         runner_id: runner_id.clone(),
         host: host.into(),
@@ -825,7 +825,7 @@ async fn check_authentication_for_host_before_and_after_a_host_token() {
     }
 
     // with a host token of hers for github.com on that runner, she is authenticated
-    let mut config = server.configuration(Protocol::Grpc, &alice.token).await;
+    let mut config = server.configuration(protocol, &alice.token).await;
     config
         .create_host_authentication_token(pb::CreateHostAuthenticationTokenRequest {
             runner_id: runner_id.clone(),
@@ -851,7 +851,7 @@ async fn check_authentication_for_host_before_and_after_a_host_token() {
     assert!(!admins.authenticated);
 
     // an OAuth integration for a self-hosted GitLab offers OAuth
-    let mut admin_config = server.configuration(Protocol::Grpc, &server.admin.token).await;
+    let mut admin_config = server.configuration(protocol, &server.admin.token).await;
     admin_config
         .create_scm_integration(pb::CreateScmIntegrationRequest {
             runner_id: runner_id.clone(),

@@ -1,7 +1,7 @@
 //! The shared test harness: a real paddock server on an ephemeral port over a
 //! real database (a fresh SQLite file, or a fresh PostgreSQL database when
 //! PADDOCK_TEST_DATABASE=postgres), called through real tonic clients over
-//! gRPC or gRPC-Web.
+//! gRPC, gRPC-Web or Connect (binary or JSON).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -28,13 +28,57 @@ pub use pb::runner_service_client::RunnerServiceClient;
 
 pub type Transport = BoxCloneService<Request<Body>, Response<Body>, BoxError>;
 
+use crate::connect_client::{Codec, ConnectClient};
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Protocol {
     Grpc,
     GrpcWeb,
+    /// Connect unary calls with binary (application/proto) bodies
+    ConnectProto,
+    /// Connect unary calls with proto3 JSON (application/json) bodies
+    ConnectJson,
 }
 
-pub const PROTOCOLS: [Protocol; 2] = [Protocol::Grpc, Protocol::GrpcWeb];
+pub const PROTOCOLS: [Protocol; 4] = [
+    Protocol::Grpc,
+    Protocol::GrpcWeb,
+    Protocol::ConnectProto,
+    Protocol::ConnectJson,
+];
+
+/// Runs a behaviour test over every protocol: after
+/// `async fn name(protocol: Protocol) { ... }`, `protocol_tests!(name);`
+/// makes a module `name` with one test per protocol (`name::grpc`,
+/// `name::grpc_web`, `name::connect_proto`, `name::connect_json`). Arguments
+/// after the name configure the runtime as in `#[tokio::test(...)]`, e.g.
+/// `protocol_tests!(name, flavor = "multi_thread", worker_threads = 2);`.
+macro_rules! protocol_tests {
+    ($name:ident $(, $($runtime:tt)+)?) => {
+        mod $name {
+            #[tokio::test$(($($runtime)+))?]
+            async fn grpc() {
+                super::$name($crate::harness::Protocol::Grpc).await
+            }
+
+            #[tokio::test$(($($runtime)+))?]
+            async fn grpc_web() {
+                super::$name($crate::harness::Protocol::GrpcWeb).await
+            }
+
+            #[tokio::test$(($($runtime)+))?]
+            async fn connect_proto() {
+                super::$name($crate::harness::Protocol::ConnectProto).await
+            }
+
+            #[tokio::test$(($($runtime)+))?]
+            async fn connect_json() {
+                super::$name($crate::harness::Protocol::ConnectJson).await
+            }
+        }
+    };
+}
+pub(crate) use protocol_tests;
 
 /// A database of its own for one test; dropped with it.
 pub struct TestDb {
@@ -265,6 +309,14 @@ impl TestServer {
                         .map_response(|r: Response<_>| r.map(Body::new))
                         .map_err(|e: hyper_util::client::legacy::Error| -> BoxError { Box::new(e) }),
                 )
+            }
+            Protocol::ConnectProto | Protocol::ConnectJson => {
+                let codec = match protocol {
+                    Protocol::ConnectJson => Codec::Json,
+                    _ => Codec::Proto,
+                };
+                let connect = ConnectClient::new(self.url(), codec).expect("the embedded descriptors");
+                BoxCloneService::new(ServiceBuilder::new().map_request(add_auth).service(connect))
             }
         }
     }

@@ -1,5 +1,5 @@
-//! A runner's whole life, over gRPC and over gRPC-Web: create → exchange →
-//! get → list (60 runners, pages of 25) → update → delete.
+//! A runner's whole life, over every protocol: create → exchange → get →
+//! list (60 runners, pages of 25) → update → delete.
 
 use std::collections::BTreeSet;
 
@@ -7,6 +7,7 @@ use tonic::Code;
 
 use crate::harness::*;
 
+protocol_tests!(full_lifecycle);
 async fn full_lifecycle(protocol: Protocol) {
     let server = TestServer::start().await;
     let admin = server.admin.clone();
@@ -198,14 +199,4 @@ async fn full_lifecycle(protocol: Protocol) {
     assert_eq!(revoked.code(), Code::Unauthenticated);
 
     server.stop().await;
-}
-
-#[tokio::test]
-async fn full_lifecycle_over_grpc() {
-    full_lifecycle(Protocol::Grpc).await;
-}
-
-#[tokio::test]
-async fn full_lifecycle_over_grpc_web() {
-    full_lifecycle(Protocol::GrpcWeb).await;
 }

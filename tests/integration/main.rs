@@ -13,6 +13,7 @@ mod cli;
 mod compat_descriptors;
 mod configuration;
 mod connect;
+mod connect_client;
 mod context_urls;
 mod fuzz;
 mod lifecycle;

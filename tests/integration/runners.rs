@@ -15,10 +15,10 @@ async fn create(api: &mut RunnerServiceClient<Transport>, name: &str, provider: 
     api.create_runner(request).await.unwrap().into_inner().runner.unwrap()
 }
 
-#[tokio::test]
-async fn provider_implies_kind_unless_kind_is_given() {
+protocol_tests!(provider_implies_kind_unless_kind_is_given);
+async fn provider_implies_kind_unless_kind_is_given(protocol: Protocol) {
     let server = TestServer::start().await;
-    let mut api = server.runners(Protocol::Grpc, &server.admin.token).await;
+    let mut api = server.runners(protocol, &server.admin.token).await;
     use pb::RunnerKind::{Local, Remote};
     use pb::RunnerProvider as P;
     for (provider, kind) in [
@@ -46,12 +46,12 @@ async fn provider_implies_kind_unless_kind_is_given() {
     server.stop().await;
 }
 
-#[tokio::test]
-async fn list_filters_by_creator_kind_and_provider() {
+protocol_tests!(list_filters_by_creator_kind_and_provider);
+async fn list_filters_by_creator_kind_and_provider(protocol: Protocol) {
     let server = TestServer::start().await;
     let alice = server.member("alice").await;
-    let mut as_admin = server.runners(Protocol::Grpc, &server.admin.token).await;
-    let mut as_alice = server.runners(Protocol::Grpc, &alice.token).await;
+    let mut as_admin = server.runners(protocol, &server.admin.token).await;
+    let mut as_alice = server.runners(protocol, &alice.token).await;
     let aws = create(&mut as_admin, "aws", pb::RunnerProvider::AwsEc2).await;
     let mac = create(&mut as_alice, "mac", pb::RunnerProvider::DesktopMac).await;
     let linux = create(&mut as_alice, "linux", pb::RunnerProvider::LinuxHost).await;
@@ -109,10 +109,10 @@ async fn list_filters_by_creator_kind_and_provider() {
     server.stop().await;
 }
 
-#[tokio::test]
-async fn update_changes_only_present_fields_and_keeps_secrets_sealed() {
+protocol_tests!(update_changes_only_present_fields_and_keeps_secrets_sealed);
+async fn update_changes_only_present_fields_and_keeps_secrets_sealed(protocol: Protocol) {
     let server = TestServer::start().await;
-    let mut api = server.runners(Protocol::GrpcWeb, &server.admin.token).await;
+    let mut api = server.runners(protocol, &server.admin.token).await;
     let runner = create(&mut api, "configurable", pb::RunnerProvider::AwsEc2).await;
     let id = runner.runner_id.clone();
     use pb::update_runner_request as u;
@@ -279,14 +279,14 @@ async fn mark_signed_up(server: &TestServer, runner_id: &str) {
         .unwrap();
 }
 
-#[tokio::test]
-async fn deleting_a_signed_up_runner_waits_for_it_unless_forced() {
+protocol_tests!(deleting_a_signed_up_runner_waits_for_it_unless_forced);
+async fn deleting_a_signed_up_runner_waits_for_it_unless_forced(protocol: Protocol) {
     let server = TestServer::start().await;
-    let mut api = server.runners(Protocol::Grpc, &server.admin.token).await;
+    let mut api = server.runners(protocol, &server.admin.token).await;
     let created = api.create_runner(linux_runner("signed up")).await.unwrap().into_inner();
     let runner_id = created.runner.unwrap().runner_id;
     let access = server
-        .identity(Protocol::Grpc, None)
+        .identity(protocol, None)
         .await
         .exchange_token(pb::ExchangeTokenRequest {
             exchange_token: created.exchange_token,
@@ -323,7 +323,7 @@ async fn deleting_a_signed_up_runner_waits_for_it_unless_forced() {
     assert_eq!(deleting.status.unwrap().phase, pb::RunnerPhase::Deleting as i32);
     assert_eq!(deleting.spec.unwrap().desired_phase, pb::RunnerPhase::Deleted as i32);
     // its token stopped working and its policies are gone
-    let mut as_runner = server.runners(Protocol::Grpc, &access).await;
+    let mut as_runner = server.runners(protocol, &access).await;
     let err = as_runner
         .get_runner(pb::GetRunnerRequest {
             runner_id: runner_id.clone(),
@@ -375,10 +375,10 @@ async fn deleting_a_signed_up_runner_waits_for_it_unless_forced() {
     server.stop().await;
 }
 
-#[tokio::test]
-async fn policies_are_created_listed_paged_updated_and_deleted() {
+protocol_tests!(policies_are_created_listed_paged_updated_and_deleted);
+async fn policies_are_created_listed_paged_updated_and_deleted(protocol: Protocol) {
     let server = TestServer::start().await;
-    let mut api = server.runners(Protocol::GrpcWeb, &server.admin.token).await;
+    let mut api = server.runners(protocol, &server.admin.token).await;
     let runner_id = create(&mut api, "guarded", pb::RunnerProvider::LinuxHost)
         .await
         .runner_id;
@@ -530,20 +530,14 @@ async fn policies_are_created_listed_paged_updated_and_deleted() {
     server.stop().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn writes_racing_a_delete_answer_not_found_never_internal() {
+protocol_tests!(
+    writes_racing_a_delete_answer_not_found_never_internal,
+    flavor = "multi_thread",
+    worker_threads = 2
+);
+async fn writes_racing_a_delete_answer_not_found_never_internal(protocol: Protocol) {
     let server = TestServer::start().await;
-    let channel = tonic::transport::Endpoint::from_shared(server.url())
-        .unwrap()
-        .connect()
-        .await
-        .unwrap();
-    let token: tonic::metadata::MetadataValue<_> = format!("Bearer {}", server.admin.token).parse().unwrap();
-    let auth = move |mut req: tonic::Request<()>| {
-        req.metadata_mut().insert("authorization", token.clone());
-        Ok(req)
-    };
-    let client = RunnerServiceClient::with_interceptor(channel, auth);
+    let client = server.runners(protocol, &server.admin.token).await;
     let group = server
         .group(server.admin.organization_id, "racers", &[])
         .await
@@ -561,8 +555,11 @@ async fn writes_racing_a_delete_answer_not_found_never_internal() {
         let (mut a, mut b, mut d, mut e) = (c.clone(), c.clone(), c.clone(), c.clone());
         let (i1, i2, i3, i4) = (id.clone(), id.clone(), id.clone(), id.clone());
         let group = group.clone();
+        // tasks of this thread: a boxed test transport's calls cannot prove
+        // Send; the server still runs them on its worker threads
+        let tasks = tokio::task::LocalSet::new();
         let calls = [
-            tokio::spawn(async move {
+            tasks.spawn_local(async move {
                 a.update_runner(pb::UpdateRunnerRequest {
                     runner_id: i1,
                     name: Some("renamed".into()),
@@ -571,12 +568,12 @@ async fn writes_racing_a_delete_answer_not_found_never_internal() {
                 .await
                 .map(|_| ())
             }),
-            tokio::spawn(async move {
+            tasks.spawn_local(async move {
                 b.create_runner_token(pb::CreateRunnerTokenRequest { runner_id: i2 })
                     .await
                     .map(|_| ())
             }),
-            tokio::spawn(async move {
+            tasks.spawn_local(async move {
                 d.create_runner_policy(pb::CreateRunnerPolicyRequest {
                     runner_id: i3,
                     group_id: group,
@@ -585,7 +582,7 @@ async fn writes_racing_a_delete_answer_not_found_never_internal() {
                 .await
                 .map(|_| ())
             }),
-            tokio::spawn(async move {
+            tasks.spawn_local(async move {
                 e.delete_runner(pb::DeleteRunnerRequest {
                     runner_id: i4,
                     force: true,
@@ -594,16 +591,20 @@ async fn writes_racing_a_delete_answer_not_found_never_internal() {
                 .map(|_| ())
             }),
         ];
-        for call in calls {
-            if let Err(status) = call.await.unwrap() {
-                assert!(
-                    matches!(status.code(), Code::NotFound | Code::Aborted),
-                    "round {round}: {:?} {}",
-                    status.code(),
-                    status.message()
-                );
-            }
-        }
+        tasks
+            .run_until(async {
+                for call in calls {
+                    if let Err(status) = call.await.unwrap() {
+                        assert!(
+                            matches!(status.code(), Code::NotFound | Code::Aborted),
+                            "round {round}: {:?} {}",
+                            status.code(),
+                            status.message()
+                        );
+                    }
+                }
+            })
+            .await;
     }
     server.stop().await;
 }

@@ -200,25 +200,28 @@ async fn a_restarted_server_has_all_its_data() {
     .unwrap();
     let (db, key, admin) = server.stop().await;
 
+    // written over gRPC, read back over every protocol
     let server = TestServer::start_on(db, key, Some(admin)).await;
-    let mut api = server.runners(Protocol::GrpcWeb, &server.admin.token).await;
-    let after = api
-        .list_runners(pb::ListRunnersRequest::default())
-        .await
-        .unwrap()
-        .into_inner()
-        .runners;
-    assert_eq!(after, before);
-    let policies = api
-        .list_runner_policies(pb::ListRunnerPoliciesRequest {
-            runner_id: before[0].runner_id.clone(),
-            pagination: None,
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .policies;
-    assert_eq!(policies.len(), 1);
+    for protocol in PROTOCOLS {
+        let mut api = server.runners(protocol, &server.admin.token).await;
+        let after = api
+            .list_runners(pb::ListRunnersRequest::default())
+            .await
+            .unwrap()
+            .into_inner()
+            .runners;
+        assert_eq!(after, before, "{protocol:?}");
+        let policies = api
+            .list_runner_policies(pb::ListRunnerPoliciesRequest {
+                runner_id: before[0].runner_id.clone(),
+                pagination: None,
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .policies;
+        assert_eq!(policies.len(), 1, "{protocol:?}");
+    }
     server.stop().await;
 }
 
