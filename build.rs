@@ -13,6 +13,7 @@ const PROTOS: &[&str] = &[
     "gitpod/v1/pagination.proto",
     "gitpod/v1/runner.proto",
     "gitpod/v1/runner_configuration.proto",
+    "gitpod/v1/runner_interaction.proto",
 ];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

@@ -71,6 +71,16 @@ pub struct ServeArgs {
     /// again, e.g. 5s (revocations made through other replicas take this long).
     #[arg(long, env = "PADDOCK_TOKEN_CACHE_TTL", default_value = "5s", value_parser = parse_duration)]
     pub token_cache_ttl: Duration,
+    /// How often runners renew their lease (MarkRunnerActive), e.g. 30s.
+    #[arg(long, env = "PADDOCK_RUNNER_LEASE", default_value = "30s", value_parser = parse_duration)]
+    pub runner_lease: Duration,
+    /// How long past a missed lease a runner still counts as alive, e.g. 15s.
+    #[arg(long, env = "PADDOCK_RUNNER_LEASE_GRACE", default_value = "15s", value_parser = parse_duration)]
+    pub runner_lease_grace: Duration,
+    /// The runner release of a channel (repeatable; `;`-separated in the
+    /// environment): CHANNEL=VERSION[,IMAGE], e.g. stable=2026.11.1,ghcr.io/acme/runner:2026.11.1.
+    #[arg(long = "runner-release", env = "PADDOCK_RUNNER_RELEASES", value_delimiter = ';')]
+    pub runner_releases: Vec<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -128,6 +138,49 @@ pub struct Settings {
     pub scm_api_urls: HashMap<String, String>,
     /// How long a verified bearer token is trusted without asking the database again.
     pub token_cache_ttl: Duration,
+    /// How often runners renew their lease, and the grace past a missed one.
+    pub runner_lease: Duration,
+    pub runner_lease_grace: Duration,
+    /// The release of each channel (gitpod.v1.RunnerReleaseChannel numbers).
+    pub runner_releases: HashMap<i32, Release>,
+}
+
+/// A runner release: what GetLatestVersion answers for a channel.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Release {
+    pub version: String,
+    pub image: String,
+}
+
+/// `CHANNEL=VERSION[,IMAGE]` pairs; CHANNEL is stable or latest.
+pub fn runner_releases(pairs: &[String]) -> anyhow::Result<HashMap<i32, Release>> {
+    let how = "write it like stable=2026.11.1 or latest=2026.12.0,ghcr.io/acme/runner:2026.12.0";
+    pairs
+        .iter()
+        .map(|pair| {
+            let (channel, release) = pair
+                .split_once('=')
+                .ok_or_else(|| anyhow::anyhow!("--runner-release {pair:?} is not CHANNEL=VERSION[,IMAGE]: {how}"))?;
+            let channel = match channel
+                .trim()
+                .to_ascii_lowercase()
+                .trim_start_matches("runner_release_channel_")
+            {
+                "stable" => 1,
+                "latest" => 2,
+                _ => bail!("--runner-release {pair:?}: the channel is stable or latest; {how}"),
+            };
+            let (version, image) = release.split_once(',').unwrap_or((release, ""));
+            if version.trim().is_empty() {
+                bail!("--runner-release {pair:?} names no version: {how}");
+            }
+            let release = Release {
+                version: version.trim().to_owned(),
+                image: image.trim().to_owned(),
+            };
+            Ok((channel, release))
+        })
+        .collect()
 }
 
 impl Settings {
@@ -145,6 +198,9 @@ impl Settings {
             public_url: public_url.trim_end_matches('/').to_owned(),
             scm_api_urls: scm_api_urls(&args.scm_api_urls)?,
             token_cache_ttl: args.token_cache_ttl,
+            runner_lease: args.runner_lease,
+            runner_lease_grace: args.runner_lease_grace,
+            runner_releases: runner_releases(&args.runner_releases)?,
             database_url,
         })
     }
@@ -161,6 +217,9 @@ impl Settings {
             public_url: "https://paddock.test".into(),
             scm_api_urls: HashMap::new(),
             token_cache_ttl: crate::auth::cache::DEFAULT_TTL,
+            runner_lease: Duration::from_secs(30),
+            runner_lease_grace: Duration::from_secs(15),
+            runner_releases: HashMap::new(),
         }
     }
 }
@@ -270,5 +329,17 @@ mod tests {
         assert_eq!(parse_duration("7"), Ok(Duration::from_secs(7)));
         assert!(parse_duration("soon").is_err());
         assert!(parse_duration("5h").is_err());
+    }
+
+    #[test]
+    fn runner_releases_read_channel_version_and_image() {
+        let releases =
+            runner_releases(&["stable=1.2.3".into(), "LATEST=2.0.0,ghcr.io/acme/runner:2.0.0".into()]).unwrap();
+        assert_eq!(releases[&1].version, "1.2.3");
+        assert_eq!(releases[&1].image, "");
+        assert_eq!(releases[&2].image, "ghcr.io/acme/runner:2.0.0");
+        assert!(runner_releases(&["nightly=1".into()]).is_err());
+        assert!(runner_releases(&["stable=".into()]).is_err());
+        assert!(runner_releases(&["1.2.3".into()]).is_err());
     }
 }

@@ -8,6 +8,7 @@ pub mod capability;
 pub mod config;
 pub mod configuration_schema;
 pub mod error;
+pub mod liveness;
 pub mod pagination;
 pub mod principal;
 pub mod proto;

@@ -17,6 +17,7 @@ use sha2::Sha256;
 pub mod purpose {
     pub const HOST_TOKEN: &str = "host_token.token";
     pub const HOST_TOKEN_REFRESH: &str = "host_token.refresh_token";
+    pub const SCM_CLIENT_SECRET: &str = "scm_integration.oauth_client_secret";
 }
 
 const KEY_LEN: usize = 32;
@@ -164,6 +165,18 @@ impl Secrets {
         }
         mac.finalize().into_bytes().into()
     }
+}
+
+/// Seals `plaintext` to a runner's X25519 public key as a NaCl anonymous
+/// sealed box (crypto_box_seal): only the holder of the private key opens it,
+/// and not even paddock can once it is sealed.
+pub fn seal_to(public_key: &[u8], plaintext: &[u8]) -> anyhow::Result<Vec<u8>> {
+    let key: [u8; 32] = public_key
+        .try_into()
+        .map_err(|_| anyhow::anyhow!("a runner's public key is 32 bytes"))?;
+    crypto_box::PublicKey::from(key)
+        .seal(&mut crypto_box::aead::OsRng, plaintext)
+        .map_err(|_| anyhow::anyhow!("sealing to the runner's key failed"))
 }
 
 #[cfg(test)]

@@ -14,12 +14,14 @@ use tonic_web::GrpcWebLayer;
 use crate::api::identity::IdentityApi;
 use crate::api::runner::RunnerApi;
 use crate::api::runner_configuration::RunnerConfigurationApi;
+use crate::api::runner_interaction::RunnerInteractionApi;
 use crate::auth::cache::TokenCache;
 use crate::auth::layer::AuthLayer;
 use crate::config::Settings;
 use crate::proto::FILE_DESCRIPTOR_SET;
 use crate::proto::gitpod::v1::identity_service_server::IdentityServiceServer;
 use crate::proto::gitpod::v1::runner_configuration_service_server::RunnerConfigurationServiceServer;
+use crate::proto::gitpod::v1::runner_interaction_service_server::RunnerInteractionServiceServer;
 use crate::proto::gitpod::v1::runner_service_server::RunnerServiceServer;
 use crate::protocol::MAX_MESSAGE_SIZE;
 use crate::protocol::connect::{ConnectLayer, Routes};
@@ -72,6 +74,9 @@ pub async fn prepare(settings: &Settings) -> anyhow::Result<AppState> {
         )),
         public_url: settings.public_url.trim_end_matches('/').to_owned(),
         scm_api_urls: settings.scm_api_urls.clone(),
+        leases: Arc::default(),
+        runner_lease: settings.runner_lease,
+        runner_releases: Arc::new(settings.runner_releases.clone()),
     })
 }
 
@@ -122,6 +127,7 @@ pub async fn serve(
         RunnerConfigurationApi::new(state.clone())
     );
     let identity = gitpod_service!(IdentityServiceServer, IdentityApi::new(state.clone()));
+    let interaction = gitpod_service!(RunnerInteractionServiceServer, RunnerInteractionApi::new(state.clone()));
 
     // reflection lists the health service too, so tools can call it by name
     let reflection_v1 = tonic_reflection::server::Builder::configure()
@@ -141,6 +147,9 @@ pub async fn serve(
     health_reporter
         .set_serving::<IdentityServiceServer<IdentityApi>>()
         .await;
+    health_reporter
+        .set_serving::<RunnerInteractionServiceServer<RunnerInteractionApi>>()
+        .await;
 
     // The shutdown signal stops new calls at once; calls in flight get up to
     // SHUTDOWN_GRACE to finish, so that one stuck client cannot hold the
@@ -155,6 +164,17 @@ pub async fn serve(
         let _ = stopping_rx.wait_for(|stopping| *stopping).await;
     };
 
+    // leases of ACTIVE runners are written in batches; the last batch at shutdown
+    let (flusher_stop, flusher_stopped) = tokio::sync::oneshot::channel::<()>();
+    let flusher = tokio::spawn(crate::liveness::run_flusher(
+        state.leases.clone(),
+        state.db.clone(),
+        crate::liveness::flush_interval(state.runner_lease),
+        async {
+            let _ = flusher_stopped.await;
+        },
+    ));
+
     let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
     let serving = Server::builder()
         .accept_http1(true)
@@ -166,15 +186,19 @@ pub async fn serve(
         .add_service(runner)
         .add_service(configuration)
         .add_service(identity)
+        .add_service(interaction)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
         .add_service(health)
         .serve_with_incoming_shutdown(incoming, stop_accepting);
-    tokio::select! {
+    let result = tokio::select! {
         served = serving => served.context("serving"),
         _ = signal => {
             tracing::warn!("calls still in flight after {SHUTDOWN_GRACE:?}; stopping anyway");
             Ok(())
         }
-    }
+    };
+    let _ = flusher_stop.send(());
+    let _ = flusher.await;
+    result
 }

@@ -19,4 +19,10 @@ pub struct AppState {
     /// REST API base URLs of SCM hosts, where they are not the SCM's default
     /// (`--scm-api-url HOST=URL`).
     pub scm_api_urls: std::collections::HashMap<String, String>,
+    /// Leases of ACTIVE runners not yet written (see `liveness`).
+    pub leases: Arc<crate::liveness::LeaseBook>,
+    /// How often runners renew their lease.
+    pub runner_lease: std::time::Duration,
+    /// The release of each channel, for GetLatestVersion.
+    pub runner_releases: Arc<std::collections::HashMap<i32, crate::config::Release>>,
 }

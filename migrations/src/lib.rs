@@ -6,6 +6,7 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261127_000001_create_core_tables;
 mod m20261127_000002_create_runner_configuration_tables;
+mod m20261202_000003_runner_leases;
 
 pub struct Migrator;
 
@@ -15,6 +16,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261127_000001_create_core_tables::Migration),
             Box::new(m20261127_000002_create_runner_configuration_tables::Migration),
+            Box::new(m20261202_000003_runner_leases::Migration),
         ]
     }
 }

@@ -9,6 +9,7 @@ pub mod convert;
 pub mod identity;
 pub mod runner;
 pub mod runner_configuration;
+pub mod runner_interaction;
 
 use tonic::{Request, Status};
 

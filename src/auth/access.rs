@@ -10,7 +10,7 @@ use crate::capability::{Managed, Visible};
 use crate::error::{Error, Result};
 use crate::principal::PRINCIPAL_USER;
 use crate::store::host_tokens::{self, Holder, HostToken};
-use crate::store::runners::{Owner, Runner};
+use crate::store::runners::{Itself, Owner, Runner};
 use crate::store::{self, Db, RunnerOwned, entities::group};
 
 /// gitpod.v1.RunnerRole.RUNNER_ROLE_ADMIN
@@ -48,6 +48,22 @@ pub async fn manage_runner(db: &Db, principal: &Principal, runner_id: Uuid) -> R
         return Err(Error::PermissionDenied("you may not manage this runner".into()));
     }
     Ok(Managed::grant(runner))
+}
+
+/// A runner acting on itself: only with its own access token. Other
+/// principals may not (PERMISSION_DENIED); a runner naming another runner
+/// learns nothing of it (NOT_FOUND).
+pub async fn runner_itself(db: &Db, principal: &Principal, runner_id: Uuid) -> Result<Managed<Itself>> {
+    let Principal::Runner { id, .. } = principal else {
+        return Err(Error::PermissionDenied(
+            "only a runner's own access token may call the runner interaction service".into(),
+        ));
+    };
+    if *id != runner_id {
+        return Err(Error::NotFound("runner not found".into()));
+    }
+    let runner = see_runner(db, principal, runner_id).await?.into_inner();
+    Ok(Managed::grant(Itself(runner)))
 }
 
 /// Only users create runners, in their own organization, as their creator.

@@ -25,11 +25,20 @@ pub async fn create(
     runner: &Managed<Runner>,
     new: NewEnvironmentClass,
 ) -> Result<EnvironmentClass> {
+    insert(db, runner.get(), new).await
+}
+
+/// A class of `runner`; callers hold a capability for it.
+pub(super) async fn insert(
+    db: &impl ConnectionTrait,
+    runner: &Runner,
+    new: NewEnvironmentClass,
+) -> Result<EnvironmentClass> {
     let now = Utc::now();
     let row = environment_class::ActiveModel {
         id: Set(Uuid::now_v7()),
-        runner_id: Set(runner.get().id),
-        organization_id: Set(runner.get().organization_id),
+        runner_id: Set(runner.id),
+        organization_id: Set(runner.organization_id),
         display_name: Set(new.display_name),
         description: Set(new.description),
         configuration: Set(serde_json::to_string(&new.configuration).map_err(anyhow::Error::from)?),

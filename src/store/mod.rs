@@ -5,6 +5,7 @@
 pub mod entities;
 pub mod environment_classes;
 pub mod host_tokens;
+pub mod interaction;
 pub mod llm_integrations;
 pub mod organizations;
 pub mod policies;

@@ -20,8 +20,11 @@ pub use runner::Model as Runner;
 /// gitpod.v1.RunnerPhase numbers the store itself writes.
 pub mod phase {
     pub const CREATED: i32 = 1;
+    pub const INACTIVE: i32 = 2;
+    pub const ACTIVE: i32 = 3;
     pub const DELETING: i32 = 4;
     pub const DELETED: i32 = 5;
+    pub const DEGRADED: i32 = 6;
 }
 
 #[derive(Debug, Clone, Default)]
@@ -61,6 +64,12 @@ pub struct Owner {
     pub creator_id: Uuid,
     pub creator_principal: i32,
 }
+
+/// A runner calling about itself, with its own access token: what the
+/// runner's own writes (sign-up, lease, status, schema) take, as
+/// `Managed<Itself>` from `auth::access::runner_itself`.
+#[derive(Debug, Clone)]
+pub struct Itself(pub Runner);
 
 #[derive(Debug, Clone)]
 pub struct NewRunner {
@@ -126,6 +135,7 @@ pub async fn create(
         status_support_bundle_url: Set(String::new()),
         public_key: Set(None),
         signed_up_at: Set(None),
+        lease_renewed_at: Set(None),
     };
     let txn = db.begin().await?;
     let runner = runner::Entity::insert(row).exec_with_returning(&txn).await?;
@@ -225,8 +235,8 @@ pub async fn update(db: &impl ConnectionTrait, runner: &Managed<Runner>, changes
 pub enum Deletion {
     /// The row is gone, with its tokens and policies.
     Removed,
-    /// The runner is DELETING until it confirms; its tokens are revoked and
-    /// its policies removed.
+    /// The runner is DELETING until it confirms (its access token keeps
+    /// working for that); its exchange tokens are revoked, its policies removed.
     Deleting,
 }
 
@@ -256,7 +266,7 @@ pub async fn delete(
             .filter(runner::Column::Id.eq(id))
             .exec(&txn)
             .await?;
-        tokens::revoke_for_runner(&txn, id, now).await?;
+        tokens::revoke_exchange_tokens(&txn, id, now).await?;
         runner_policy::Entity::delete_many()
             .filter(runner_policy::Column::RunnerId.eq(id))
             .exec(&txn)

@@ -158,6 +158,15 @@ pub async fn exchange(
     if claimed.rows_affected != 1 {
         return Ok(Err(ExchangeRefused::Used));
     }
+    // a new access token may sign up with a new key (the old key is forgotten)
+    super::entities::runner::Entity::update_many()
+        .col_expr(
+            super::entities::runner::Column::PublicKey,
+            Expr::value(Option::<Vec<u8>>::None),
+        )
+        .filter(super::entities::runner::Column::Id.eq(runner_id))
+        .exec(&txn)
+        .await?;
     insert(
         &txn,
         NewToken {
@@ -174,11 +183,13 @@ pub async fn exchange(
     Ok(Ok(runner_id))
 }
 
-/// Revokes every token of a runner (used when the runner is deleted).
-pub async fn revoke_for_runner(db: &impl ConnectionTrait, runner_id: Uuid, now: DateTime<Utc>) -> Result<()> {
+/// Revokes a runner's unused exchange tokens (when it is being deleted: its
+/// access token keeps working until it confirms, so it can learn of it).
+pub async fn revoke_exchange_tokens(db: &impl ConnectionTrait, runner_id: Uuid, now: DateTime<Utc>) -> Result<()> {
     token::Entity::update_many()
         .col_expr(token::Column::RevokedAt, Expr::value(now))
         .filter(token::Column::RunnerId.eq(runner_id))
+        .filter(token::Column::Kind.eq(TokenKind::RunnerExchange.as_str()))
         .filter(token::Column::RevokedAt.is_null())
         .exec(db)
         .await?;

@@ -24,6 +24,7 @@ use uuid::Uuid;
 pub use paddock::proto::gitpod::v1 as pb;
 pub use pb::identity_service_client::IdentityServiceClient;
 pub use pb::runner_configuration_service_client::RunnerConfigurationServiceClient;
+pub use pb::runner_interaction_service_client::RunnerInteractionServiceClient;
 pub use pb::runner_service_client::RunnerServiceClient;
 
 pub type Transport = BoxCloneService<Request<Body>, Response<Body>, BoxError>;
@@ -336,6 +337,34 @@ impl TestServer {
     pub async fn configuration(&self, protocol: Protocol, token: &str) -> RunnerConfigurationServiceClient<Transport> {
         let origin = self.url().parse().expect("origin");
         RunnerConfigurationServiceClient::with_origin(self.transport(protocol, Some(token)).await, origin)
+    }
+
+    pub async fn interaction(&self, protocol: Protocol, token: &str) -> RunnerInteractionServiceClient<Transport> {
+        let origin = self.url().parse().expect("origin");
+        RunnerInteractionServiceClient::with_origin(self.transport(protocol, Some(token)).await, origin)
+    }
+
+    /// A Linux-host runner created by `creator`, with the access token it
+    /// traded its exchange token for (not signed up yet).
+    pub async fn runner_with_token(&self, protocol: Protocol, creator: &User, name: &str) -> (String, String) {
+        let created = self
+            .runners(protocol, &creator.token)
+            .await
+            .create_runner(linux_runner(name))
+            .await
+            .expect("create runner")
+            .into_inner();
+        let access = self
+            .identity(protocol, None)
+            .await
+            .exchange_token(pb::ExchangeTokenRequest {
+                exchange_token: created.exchange_token,
+            })
+            .await
+            .expect("exchange")
+            .into_inner()
+            .access_token;
+        (created.runner.expect("runner").runner_id, access)
     }
 }
 

@@ -18,6 +18,7 @@ mod context_urls;
 mod fuzz;
 mod lifecycle;
 mod query_plans;
+mod runner_interaction;
 mod runners;
 mod scm_api;
 mod server;

@@ -296,6 +296,14 @@ async fn deleting_a_signed_up_runner_waits_for_it_unless_forced(protocol: Protoc
         .into_inner()
         .access_token;
     mark_signed_up(&server, &runner_id).await;
+    let spare_exchange = api
+        .create_runner_token(pb::CreateRunnerTokenRequest {
+            runner_id: runner_id.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .exchange_token;
     let group = server.group(server.admin.organization_id, "g", &[]).await;
     api.create_runner_policy(pb::CreateRunnerPolicyRequest {
         runner_id: runner_id.clone(),
@@ -322,11 +330,24 @@ async fn deleting_a_signed_up_runner_waits_for_it_unless_forced(protocol: Protoc
         .unwrap();
     assert_eq!(deleting.status.unwrap().phase, pb::RunnerPhase::Deleting as i32);
     assert_eq!(deleting.spec.unwrap().desired_phase, pb::RunnerPhase::Deleted as i32);
-    // its token stopped working and its policies are gone
+    // the runner's access token still works, so that the runner learns of it
+    // from its lease and confirms; its unused exchange token does not
     let mut as_runner = server.runners(protocol, &access).await;
-    let err = as_runner
+    let seen = as_runner
         .get_runner(pb::GetRunnerRequest {
             runner_id: runner_id.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .runner
+        .unwrap();
+    assert_eq!(seen.status.unwrap().phase, pb::RunnerPhase::Deleting as i32);
+    let err = server
+        .identity(protocol, None)
+        .await
+        .exchange_token(pb::ExchangeTokenRequest {
+            exchange_token: spare_exchange,
         })
         .await
         .unwrap_err();

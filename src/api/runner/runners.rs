@@ -257,9 +257,10 @@ pub(super) async fn delete(
 ) -> Result<pb::DeleteRunnerResponse> {
     let runner_id = require_uuid("runner_id", &req.runner_id)?;
     let runner = access::manage_runner(&state.db, &caller, runner_id).await?;
-    runners::delete(&state.db, runner, req.force).await?;
-    // its tokens stop working here at once (other replicas: within the cache's TTL)
-    state.token_cache.forget_runner(runner_id);
+    if runners::delete(&state.db, runner, req.force).await? == runners::Deletion::Removed {
+        // its tokens stop working here at once (other replicas: within the cache's TTL)
+        state.token_cache.forget_runner(runner_id);
+    }
     Ok(pb::DeleteRunnerResponse {})
 }
 

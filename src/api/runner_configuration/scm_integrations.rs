@@ -12,8 +12,7 @@ use crate::state::AppState;
 use crate::store::scm_integrations::{self as store, ScmIntegrationChanges};
 use crate::validate::Violations;
 
-/// Purpose of sealed OAuth client secrets (see `Secrets::seal`).
-pub(crate) const CLIENT_SECRET: &str = "scm_integration.oauth_client_secret";
+use crate::secrets::purpose::SCM_CLIENT_SECRET as CLIENT_SECRET;
 
 fn into_violations(problems: ScmProblems, oauth_field: &str) -> Result<()> {
     let mut violations = Vec::new();

@@ -53,6 +53,9 @@ pub struct Model {
     pub status_support_bundle_url: String,
     pub public_key: Option<Vec<u8>>,
     pub signed_up_at: Option<DateTimeUtc>,
+    /// The last lease (MarkRunnerActive) written through; leases in between
+    /// are batched in memory.
+    pub lease_renewed_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
