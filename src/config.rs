@@ -38,6 +38,8 @@ pub struct Cli {
 pub enum Command {
     /// Serve gRPC, gRPC-Web, Connect, reflection and health on one port.
     Serve(ServeArgs),
+    /// Run the reference runner agent against a paddock server.
+    Agent(AgentArgs),
     /// Manage users and groups directly in the database.
     #[command(subcommand)]
     Admin(AdminCommand),
@@ -77,10 +79,73 @@ pub struct ServeArgs {
     /// How long past a missed lease a runner still counts as alive, e.g. 15s.
     #[arg(long, env = "PADDOCK_RUNNER_LEASE_GRACE", default_value = "15s", value_parser = parse_duration)]
     pub runner_lease_grace: Duration,
+    /// Remove runners INACTIVE (no lease) for longer than this, e.g. 14d,
+    /// with everything they own. Off unless set.
+    #[arg(long, env = "PADDOCK_RUNNER_GC_AFTER", value_parser = parse_duration)]
+    pub runner_gc_after: Option<Duration>,
     /// The runner release of a channel (repeatable; `;`-separated in the
     /// environment): CHANNEL=VERSION[,IMAGE], e.g. stable=2026.11.1,ghcr.io/acme/runner:2026.11.1.
     #[arg(long = "runner-release", env = "PADDOCK_RUNNER_RELEASES", value_delimiter = ';')]
     pub runner_releases: Vec<String>,
+}
+
+/// `paddock agent`: the reference runner (a client of the public API).
+#[derive(Debug, Args)]
+pub struct AgentArgs {
+    /// The paddock server, e.g. http://127.0.0.1:8080.
+    #[arg(long, env = "PADDOCK_AGENT_SERVER")]
+    pub server: String,
+    /// The runner's exchange token (CreateRunner, CreateRunnerToken). Needed
+    /// on first start; a restart with the state file needs none, and a new
+    /// token starts over with a new key.
+    #[arg(long, env = "PADDOCK_AGENT_EXCHANGE_TOKEN", hide_env_values = true)]
+    pub exchange_token: Option<String>,
+    /// Where the agent keeps its access token and key pair (written 0600).
+    #[arg(long, env = "PADDOCK_AGENT_STATE_FILE")]
+    pub state_file: PathBuf,
+    /// The agent's name, reported in the runner's status. Default: the host name.
+    #[arg(long, env = "PADDOCK_AGENT_NAME")]
+    pub name: Option<String>,
+    /// The region reported in the runner's status.
+    #[arg(long, env = "PADDOCK_AGENT_REGION", default_value = "")]
+    pub region: String,
+    /// An environment class the runner offers, by display name (repeatable;
+    /// sent at sign-up).
+    #[arg(
+        long = "environment-class",
+        env = "PADDOCK_AGENT_ENVIRONMENT_CLASSES",
+        value_delimiter = ','
+    )]
+    pub environment_classes: Vec<String>,
+    /// Longest wait between retries when the server cannot be reached.
+    #[arg(long, env = "PADDOCK_AGENT_RETRY_MAX", default_value = "30s", value_parser = parse_duration)]
+    pub retry_max: Duration,
+}
+
+impl AgentArgs {
+    pub fn into_options(self) -> crate::agent::Options {
+        let name = self
+            .name
+            .filter(|n| !n.is_empty())
+            .or_else(|| std::env::var("HOSTNAME").ok().filter(|n| !n.is_empty()))
+            .or_else(|| {
+                std::fs::read_to_string("/etc/hostname")
+                    .ok()
+                    .map(|n| n.trim().to_owned())
+            })
+            .filter(|n| !n.is_empty())
+            .unwrap_or_else(|| "agent".into());
+        crate::agent::Options {
+            server: self.server,
+            exchange_token: self.exchange_token,
+            state_file: self.state_file,
+            name,
+            region: self.region,
+            environment_classes: self.environment_classes,
+            retry_base: Duration::from_millis(200),
+            retry_cap: self.retry_max.max(Duration::from_millis(200)),
+        }
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -141,6 +206,8 @@ pub struct Settings {
     /// How often runners renew their lease, and the grace past a missed one.
     pub runner_lease: Duration,
     pub runner_lease_grace: Duration,
+    /// Runners INACTIVE longer than this are removed; None keeps them.
+    pub runner_gc_after: Option<Duration>,
     /// The release of each channel (gitpod.v1.RunnerReleaseChannel numbers).
     pub runner_releases: HashMap<i32, Release>,
 }
@@ -200,6 +267,7 @@ impl Settings {
             token_cache_ttl: args.token_cache_ttl,
             runner_lease: args.runner_lease,
             runner_lease_grace: args.runner_lease_grace,
+            runner_gc_after: args.runner_gc_after.filter(|d| !d.is_zero()),
             runner_releases: runner_releases(&args.runner_releases)?,
             database_url,
         })
@@ -219,25 +287,32 @@ impl Settings {
             token_cache_ttl: crate::auth::cache::DEFAULT_TTL,
             runner_lease: Duration::from_secs(30),
             runner_lease_grace: Duration::from_secs(15),
+            runner_gc_after: None,
             runner_releases: HashMap::new(),
         }
     }
 }
 
-/// `5s`, `500ms`, `2m`, or plain seconds.
+/// `5s`, `500ms`, `2m`, `6h`, `14d`, or plain seconds.
 fn parse_duration(text: &str) -> Result<Duration, String> {
     let text = text.trim();
     let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
     let (number, unit) = text.split_at(split);
     let number: u64 = number
         .parse()
-        .map_err(|_| format!("{text:?} is not a duration: use e.g. 5s, 500ms or 2m"))?;
-    match unit {
-        "" | "s" => Ok(Duration::from_secs(number)),
-        "ms" => Ok(Duration::from_millis(number)),
-        "m" => Ok(Duration::from_secs(number * 60)),
-        _ => Err(format!("{text:?} is not a duration: use e.g. 5s, 500ms or 2m")),
-    }
+        .map_err(|_| format!("{text:?} is not a duration: use e.g. 5s, 500ms, 2m or 14d"))?;
+    let seconds_per = match unit {
+        "ms" => return Ok(Duration::from_millis(number)),
+        "" | "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        _ => return Err(format!("{text:?} is not a duration: use e.g. 5s, 500ms, 2m or 14d")),
+    };
+    number
+        .checked_mul(seconds_per)
+        .map(Duration::from_secs)
+        .ok_or_else(|| format!("{text:?} is too long a duration"))
 }
 
 /// Reads `HOST=URL` pairs.
@@ -328,7 +403,10 @@ mod tests {
         assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
         assert_eq!(parse_duration("7"), Ok(Duration::from_secs(7)));
         assert!(parse_duration("soon").is_err());
-        assert!(parse_duration("5h").is_err());
+        assert_eq!(parse_duration("6h"), Ok(Duration::from_secs(6 * 3600)));
+        assert_eq!(parse_duration("14d"), Ok(Duration::from_secs(14 * 86_400)));
+        assert!(parse_duration("5w").is_err());
+        assert!(parse_duration("99999999999999999d").is_err());
     }
 
     #[test]

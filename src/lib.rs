@@ -2,6 +2,7 @@
 //! speaks Gitpod/Ona's gitpod.v1 Runner APIs.
 
 pub mod admin;
+pub mod agent;
 pub mod api;
 pub mod auth;
 pub mod capability;

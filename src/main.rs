@@ -36,6 +36,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let settings = Settings::from_args(cli.database_url, args)?;
             server::run(settings, server::shutdown_signal()).await
         }
+        Command::Agent(args) => {
+            let outcome = paddock::agent::run(args.into_options(), server::shutdown_signal()).await?;
+            tracing::info!(?outcome, "agent done");
+            Ok(())
+        }
         Command::Admin(command) => {
             paddock::config::check_database_url(&cli.database_url)?;
             let db = store::connect(&cli.database_url).await?;

@@ -175,6 +175,17 @@ pub async fn serve(
         },
     ));
 
+    // runners whose lease ran out become INACTIVE (every replica sweeps;
+    // each transition is made once between them)
+    let (sweeper_stop, sweeper_stopped) = tokio::sync::oneshot::channel::<()>();
+    let sweeper = tokio::spawn(crate::liveness::run_sweeper(
+        state.db.clone(),
+        crate::liveness::Policy::from_settings(settings),
+        async {
+            let _ = sweeper_stopped.await;
+        },
+    ));
+
     let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
     let serving = Server::builder()
         .accept_http1(true)
@@ -198,7 +209,9 @@ pub async fn serve(
             Ok(())
         }
     };
+    let _ = sweeper_stop.send(());
     let _ = flusher_stop.send(());
+    let _ = sweeper.await;
     let _ = flusher.await;
     result
 }

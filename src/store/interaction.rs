@@ -5,10 +5,10 @@
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, TransactionTrait};
-use uuid::Uuid;
 
 use super::entities::{runner, runner_configuration_schema};
 use super::environment_classes::{self, NewEnvironmentClass};
+use super::leases;
 use super::not_found;
 use super::query::Patch;
 use super::runners::{GatewayInfo, Itself, phase};
@@ -74,32 +74,14 @@ pub async fn signup(
 }
 
 /// A lease written through at once: the runner's first after it went
-/// INACTIVE (which makes it ACTIVE again), or one that cannot wait.
-pub async fn renew_lease(db: &impl ConnectionTrait, runner: &Managed<Itself>, now: DateTime<Utc>) -> Result<()> {
-    let me = &runner.get().0;
-    // INACTIVE comes back to ACTIVE at once; other phases keep theirs
-    runner::Entity::update_many()
-        .col_expr(runner::Column::Phase, Expr::value(phase::ACTIVE))
-        .col_expr(runner::Column::StatusMessage, Expr::value(String::new()))
-        .col_expr(runner::Column::UpdatedAt, Expr::value(now))
-        .filter(runner::Column::Id.eq(me.id))
-        .filter(runner::Column::Phase.eq(phase::INACTIVE))
-        .exec(db)
-        .await?;
-    write_leases(db, &[me.id], now).await
-}
-
-/// Writes leases collected in memory, in one statement.
-pub async fn write_leases(db: &impl ConnectionTrait, runner_ids: &[Uuid], renewed_at: DateTime<Utc>) -> Result<()> {
-    if runner_ids.is_empty() {
-        return Ok(());
-    }
-    runner::Entity::update_many()
-        .col_expr(runner::Column::LeaseRenewedAt, Expr::value(renewed_at))
-        .filter(runner::Column::Id.is_in(runner_ids.iter().copied()))
-        .exec(db)
-        .await?;
-    Ok(())
+/// INACTIVE, which makes it ACTIVE again on every replica without waiting
+/// for a flush.
+pub async fn renew_lease(
+    db: &(impl ConnectionTrait + TransactionTrait),
+    runner: &Managed<Itself>,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    leases::write(db, &[runner.get().0.id], now).await
 }
 
 /// A status report; None leaves a field as it is.

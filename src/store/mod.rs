@@ -6,6 +6,7 @@ pub mod entities;
 pub mod environment_classes;
 pub mod host_tokens;
 pub mod interaction;
+pub mod leases;
 pub mod llm_integrations;
 pub mod organizations;
 pub mod policies;

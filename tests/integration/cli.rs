@@ -1,11 +1,9 @@
 //! The paddock binary as a user runs it: the admin CLI and `paddock serve`.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 
 use crate::harness::*;
-
-const BIN: &str = env!("CARGO_BIN_EXE_paddock");
+use crate::processes::*;
 
 fn run_json(args: &[&str]) -> serde_json::Value {
     let output = Command::new(BIN).args(args).output().expect("running paddock");
@@ -75,68 +73,6 @@ async fn admin_cli_creates_users_groups_and_memberships() {
         .output()
         .unwrap();
     assert!(!missing.status.success(), "an unknown group is an error");
-}
-
-/// `paddock serve` on an ephemeral port; returns the child and its address.
-fn spawn_serve(dir: &std::path::Path, database_url: &str, admin_token: &str) -> (Child, String) {
-    let (child, url, _log) = spawn_serve_logged(dir, database_url, admin_token, &[]);
-    (child, url)
-}
-
-type Log = std::sync::Arc<std::sync::Mutex<Vec<String>>>;
-
-/// Like `spawn_serve`, keeping every log line; `extra` are more serve flags.
-fn spawn_serve_logged(
-    dir: &std::path::Path,
-    database_url: &str,
-    admin_token: &str,
-    extra: &[&str],
-) -> (Child, String, Log) {
-    let mut child = Command::new(BIN)
-        .args(["serve", "--listen", "127.0.0.1:0", "--database-url", database_url])
-        .args(extra)
-        .current_dir(dir)
-        .env("PADDOCK_ADMIN_TOKEN", admin_token)
-        .env("PADDOCK_LOG", "debug")
-        .env_remove("DATABASE_URL")
-        .env_remove("PADDOCK_SECRET_KEY_FILE")
-        .stderr(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("spawning paddock serve");
-    let stderr = child.stderr.take().unwrap();
-    let mut lines = BufReader::new(stderr).lines();
-    let log = Log::default();
-    let addr = loop {
-        let line = lines.next().expect("paddock exited before serving").unwrap();
-        log.lock().unwrap().push(line.clone());
-        if let Some(rest) = line.split("listen=").nth(1) {
-            break rest.split_whitespace().next().unwrap().to_owned();
-        }
-    };
-    // keep draining the log so the child never blocks on a full pipe
-    let keep = log.clone();
-    std::thread::spawn(move || {
-        for line in lines.map_while(Result::ok) {
-            keep.lock().unwrap().push(line);
-        }
-    });
-    (child, format!("http://{addr}"), log)
-}
-
-/// SIGTERM, then wait for a clean exit (off the runtime, which must keep
-/// serving the client side of open connections meanwhile).
-async fn terminate(mut child: Child) {
-    let status = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let exit = tokio::task::spawn_blocking(move || child.wait())
-        .await
-        .unwrap()
-        .unwrap();
-    assert!(exit.success(), "paddock exits cleanly on SIGTERM: {exit:?}");
 }
 
 #[tokio::test]

@@ -199,7 +199,7 @@ impl TestServer {
         settings.cors_origins = vec!["http://allowed.example".into()];
         configure(&mut settings);
         let state = server::prepare(&settings).await.expect("preparing the server");
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let listener = tokio::net::TcpListener::bind(settings.listen).await.expect("bind");
         let addr = listener.local_addr().expect("local addr");
         let (tx, rx) = oneshot::channel::<()>();
         let serving = {
@@ -385,4 +385,63 @@ pub fn violated_fields(status: &tonic::Status) -> Vec<String> {
         .get_details_bad_request()
         .map(|b| b.field_violations.into_iter().map(|v| v.field).collect())
         .unwrap_or_default()
+}
+
+/// Polls `check` every 50 ms until it answers Some; panics after `within`
+/// saying what never happened.
+pub async fn eventually<T>(within: std::time::Duration, what: &str, mut check: impl AsyncFnMut() -> Option<T>) -> T {
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        if let Some(done) = check().await {
+            return done;
+        }
+        if tokio::time::Instant::now() > deadline {
+            panic!("{what}: not within {within:?}");
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+pub fn class(name: &str) -> pb::EnvironmentClass {
+    pb::EnvironmentClass {
+        display_name: name.into(),
+        description: "what the runner offers".into(),
+        configuration: vec![pb::FieldValue {
+            key: "cpu".into(),
+            value: "4".into(),
+        }],
+        ..Default::default()
+    }
+}
+
+pub async fn phase_of(server: &TestServer, protocol: Protocol, runner_id: &str) -> (i32, pb::RunnerStatus) {
+    let runner = server
+        .runners(protocol, &server.admin.token)
+        .await
+        .get_runner(pb::GetRunnerRequest {
+            runner_id: runner_id.into(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .runner
+        .unwrap();
+    let status = runner.status.unwrap();
+    (status.phase, status)
+}
+
+/// A runner that traded its exchange token and signed up with a fresh key.
+pub async fn signed_up(server: &TestServer, protocol: Protocol, name: &str) -> (String, String, crypto_box::SecretKey) {
+    let (runner_id, token) = server.runner_with_token(protocol, &server.admin, name).await;
+    let key = crypto_box::SecretKey::generate(&mut crypto_box::aead::OsRng);
+    server
+        .interaction(protocol, &token)
+        .await
+        .signup(pb::SignupRequest {
+            public_key: key.public_key().as_bytes().to_vec(),
+            environment_classes: vec![class("4 cores")],
+        })
+        .await
+        .unwrap();
+    (runner_id, token, key)
 }

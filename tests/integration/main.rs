@@ -7,6 +7,7 @@ mod harness;
 
 mod architecture;
 
+mod agent;
 mod authentication;
 mod authorization;
 mod cli;
@@ -17,10 +18,13 @@ mod connect_client;
 mod context_urls;
 mod fuzz;
 mod lifecycle;
+mod liveness;
+mod processes;
 mod query_plans;
 mod runner_interaction;
 mod runners;
 mod scm_api;
 mod server;
+mod two_replicas;
 mod update_window;
 mod validation;

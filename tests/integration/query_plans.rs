@@ -189,6 +189,13 @@ async fn list_queries_use_indexes() {
         "llm integrations".into(),
         store::llm_integrations::list_query(&llm, later).build(backend),
     ));
+    // the liveness sweep reads only the runners that change
+    let cutoff = chrono::Utc::now();
+    queries.push(("expiring leases".into(), store::leases::expiring(cutoff).build(backend)));
+    queries.push((
+        "forgotten runners".into(),
+        store::leases::forgotten(cutoff).build(backend),
+    ));
 
     // the detector itself: a filter on an unindexed column is a scan
     let unindexed = Statement::from_string(backend, "SELECT * FROM runners WHERE name = 'x'");

@@ -8,50 +8,6 @@ use tonic::Code;
 
 use crate::harness::*;
 
-fn class(name: &str) -> pb::EnvironmentClass {
-    pb::EnvironmentClass {
-        display_name: name.into(),
-        description: "what the runner offers".into(),
-        configuration: vec![pb::FieldValue {
-            key: "cpu".into(),
-            value: "4".into(),
-        }],
-        ..Default::default()
-    }
-}
-
-async fn phase_of(server: &TestServer, protocol: Protocol, runner_id: &str) -> (i32, pb::RunnerStatus) {
-    let runner = server
-        .runners(protocol, &server.admin.token)
-        .await
-        .get_runner(pb::GetRunnerRequest {
-            runner_id: runner_id.into(),
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .runner
-        .unwrap();
-    let status = runner.status.unwrap();
-    (status.phase, status)
-}
-
-/// A runner that traded its exchange token and signed up with a fresh key.
-async fn signed_up(server: &TestServer, protocol: Protocol, name: &str) -> (String, String, SecretKey) {
-    let (runner_id, token) = server.runner_with_token(protocol, &server.admin, name).await;
-    let key = SecretKey::generate(&mut OsRng);
-    server
-        .interaction(protocol, &token)
-        .await
-        .signup(pb::SignupRequest {
-            public_key: key.public_key().as_bytes().to_vec(),
-            environment_classes: vec![class("4 cores")],
-        })
-        .await
-        .unwrap();
-    (runner_id, token, key)
-}
-
 protocol_tests!(signup_brings_a_runner_alive_once_and_keeps_its_key);
 async fn signup_brings_a_runner_alive_once_and_keeps_its_key(protocol: Protocol) {
     let server = TestServer::start().await;

@@ -1,0 +1,171 @@
+//! The control plane's side of runner liveness: leases written in batches,
+//! runners whose lease ran out marked INACTIVE, long-INACTIVE runners removed.
+//!
+//! These are the server's own housekeeping, decided from stored timestamps
+//! alone, so they take no capability: no caller asked for them. Every
+//! transition is one conditional UPDATE, so replicas sweeping the same
+//! database at the same moment each make a transition at most once between
+//! them, and each sweep reads only the runners that change (through the
+//! `(phase, lease_renewed_at)` index), never the fleet.
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use sea_orm::sea_query::Expr;
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect, Select, TransactionTrait};
+use uuid::Uuid;
+
+use super::entities::runner;
+use super::runners::phase;
+use crate::error::Result;
+
+/// Phases a lease keeps alive; only these can run out.
+const ALIVE: [i32; 2] = [phase::ACTIVE, phase::DEGRADED];
+
+/// How many transitions one statement batch makes; a sweep repeats until
+/// none is left, so a mass outage is handled in bounded transactions.
+const BATCH: u64 = 500;
+
+/// Writes leases collected in memory: one statement for the timestamps, and
+/// one that brings back runners a sweep marked INACTIVE while their lease
+/// waited in memory (so no replica reports a live runner INACTIVE for longer
+/// than a flush).
+pub async fn write(
+    db: &(impl ConnectionTrait + TransactionTrait),
+    runner_ids: &[Uuid],
+    renewed_at: DateTime<Utc>,
+) -> Result<()> {
+    if runner_ids.is_empty() {
+        return Ok(());
+    }
+    let txn = db.begin().await?;
+    runner::Entity::update_many()
+        .col_expr(runner::Column::LeaseRenewedAt, Expr::value(renewed_at))
+        .filter(runner::Column::Id.is_in(runner_ids.iter().copied()))
+        .exec(&txn)
+        .await?;
+    revive(&txn, runner_ids, renewed_at).await?;
+    txn.commit().await?;
+    Ok(())
+}
+
+/// INACTIVE runners that sent a lease become ACTIVE again, their "no
+/// heartbeat" message cleared. Other phases are left as they are.
+pub async fn revive(db: &impl ConnectionTrait, runner_ids: &[Uuid], now: DateTime<Utc>) -> Result<u64> {
+    let revived = runner::Entity::update_many()
+        .col_expr(runner::Column::Phase, Expr::value(phase::ACTIVE))
+        .col_expr(runner::Column::StatusMessage, Expr::value(String::new()))
+        .col_expr(runner::Column::UpdatedAt, Expr::value(now))
+        .filter(runner::Column::Id.is_in(runner_ids.iter().copied()))
+        .filter(runner::Column::Phase.eq(phase::INACTIVE))
+        .exec(db)
+        .await?;
+    Ok(revived.rows_affected)
+}
+
+/// A runner this sweep marked INACTIVE, with when it was last heard of.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Expired {
+    pub runner_id: Uuid,
+    pub last_lease: DateTime<Utc>,
+}
+
+/// The next batch of live runners whose lease is older than `cutoff` (id,
+/// last lease): a range of the `(phase, lease_renewed_at)` index.
+pub fn expiring(cutoff: DateTime<Utc>) -> Select<runner::Entity> {
+    runner::Entity::find()
+        .select_only()
+        .columns([runner::Column::Id, runner::Column::LeaseRenewedAt])
+        .filter(runner::Column::Phase.is_in(ALIVE))
+        .filter(runner::Column::LeaseRenewedAt.lt(cutoff))
+        .limit(BATCH)
+}
+
+/// The next batch of INACTIVE runners with no lease since `cutoff` (ids).
+pub fn forgotten(cutoff: DateTime<Utc>) -> Select<runner::Entity> {
+    runner::Entity::find()
+        .select_only()
+        .column(runner::Column::Id)
+        .filter(runner::Column::Phase.eq(phase::INACTIVE))
+        .filter(runner::Column::LeaseRenewedAt.lt(cutoff))
+        .limit(BATCH)
+}
+
+/// Marks INACTIVE every ACTIVE or DEGRADED runner whose last lease is older
+/// than `cutoff`, saying since when in its status message. Returns the
+/// transitions this call made (another replica's are not in it).
+pub async fn expire(
+    db: &(impl ConnectionTrait + TransactionTrait),
+    cutoff: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Result<Vec<Expired>> {
+    let mut made = Vec::new();
+    loop {
+        let mut stale: Vec<(Uuid, Option<DateTime<Utc>>)> = expiring(cutoff).into_tuple().all(db).await?;
+        stale.sort_unstable();
+        if stale.is_empty() {
+            return Ok(made);
+        }
+        let full = stale.len() as u64 == BATCH;
+        // one transaction per batch: one commit (one fsync on SQLite) for
+        // many transitions; rows are updated in id order so two replicas
+        // sweeping at once on PostgreSQL wait for each other, never deadlock
+        let txn = db.begin().await?;
+        let mut changed_here = 0;
+        for (runner_id, last_lease) in stale {
+            let Some(last_lease) = last_lease else { continue };
+            let message = format!(
+                "no heartbeat since {}: the runner's lease ran out",
+                last_lease.to_rfc3339_opts(SecondsFormat::Secs, true)
+            );
+            let result = runner::Entity::update_many()
+                .col_expr(runner::Column::Phase, Expr::value(phase::INACTIVE))
+                .col_expr(runner::Column::StatusMessage, Expr::value(message))
+                .col_expr(runner::Column::UpdatedAt, Expr::value(now))
+                .filter(runner::Column::Id.eq(runner_id))
+                .filter(runner::Column::Phase.is_in(ALIVE))
+                .filter(runner::Column::LeaseRenewedAt.lt(cutoff))
+                .exec(&txn)
+                .await?;
+            if result.rows_affected == 1 {
+                changed_here += 1;
+                made.push(Expired { runner_id, last_lease });
+            }
+        }
+        txn.commit().await?;
+        if !full || changed_here == 0 {
+            return Ok(made);
+        }
+    }
+}
+
+/// Removes runners that have been INACTIVE with no lease since `cutoff`,
+/// with everything they own. Returns the ids removed by this call.
+pub async fn collect(db: &(impl ConnectionTrait + TransactionTrait), cutoff: DateTime<Utc>) -> Result<Vec<Uuid>> {
+    let mut removed = Vec::new();
+    loop {
+        let mut stale: Vec<Uuid> = forgotten(cutoff).into_tuple().all(db).await?;
+        stale.sort_unstable();
+        if stale.is_empty() {
+            return Ok(removed);
+        }
+        let full = stale.len() as u64 == BATCH;
+        let txn = db.begin().await?;
+        let mut removed_here = 0;
+        for runner_id in stale {
+            // tokens, policies, classes and integrations go by ON DELETE CASCADE
+            let result = runner::Entity::delete_many()
+                .filter(runner::Column::Id.eq(runner_id))
+                .filter(runner::Column::Phase.eq(phase::INACTIVE))
+                .filter(runner::Column::LeaseRenewedAt.lt(cutoff))
+                .exec(&txn)
+                .await?;
+            if result.rows_affected == 1 {
+                removed_here += 1;
+                removed.push(runner_id);
+            }
+        }
+        txn.commit().await?;
+        if !full || removed_here == 0 {
+            return Ok(removed);
+        }
+    }
+}

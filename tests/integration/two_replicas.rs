@@ -1,0 +1,162 @@
+//! Two `paddock serve` processes on one database, as replicas behind a load
+//! balancer: leases may land on either, both report the same phases, every
+//! transition is made once, and neither logs an error.
+
+use std::time::Duration;
+
+use crate::harness::*;
+use crate::processes::*;
+
+const LEASE_FLAGS: [&str; 4] = ["--runner-lease", "500ms", "--runner-lease-grace", "500ms"];
+
+#[tokio::test]
+async fn replicas_share_leases_agree_on_phases_and_transition_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = TestDb::new().await;
+    let admin = "two-replicas-admin-token";
+    let (a, url_a, log_a) = spawn_serve_logged(dir.path(), &db.url, admin, &LEASE_FLAGS);
+    let (b, url_b, log_b) = spawn_serve_logged(dir.path(), &db.url, admin, &LEASE_FLAGS);
+    let (chan_a, chan_b) = (channel(&url_a).await, channel(&url_b).await);
+    let users = [
+        RunnerServiceClient::with_interceptor(chan_a.clone(), bearer(admin)),
+        RunnerServiceClient::with_interceptor(chan_b.clone(), bearer(admin)),
+    ];
+
+    // five runners, created on A, exchanged on B, signed up on alternate replicas
+    let mut fleet = Vec::new();
+    for i in 0..5 {
+        let created = users[0]
+            .clone()
+            .create_runner(linux_runner(&format!("replicated-{i}")))
+            .await
+            .unwrap()
+            .into_inner();
+        let token = IdentityServiceClient::new(chan_b.clone())
+            .exchange_token(pb::ExchangeTokenRequest {
+                exchange_token: created.exchange_token,
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .access_token;
+        let runner_id = created.runner.unwrap().runner_id;
+        let channel = if i % 2 == 0 { &chan_a } else { &chan_b };
+        let key = crypto_box::SecretKey::generate(&mut crypto_box::aead::OsRng);
+        RunnerInteractionServiceClient::with_interceptor(channel.clone(), bearer(&token))
+            .signup(pb::SignupRequest {
+                public_key: key.public_key().as_bytes().to_vec(),
+                environment_classes: vec![],
+            })
+            .await
+            .unwrap();
+        let runners = [
+            RunnerInteractionServiceClient::with_interceptor(chan_a.clone(), bearer(&token)),
+            RunnerInteractionServiceClient::with_interceptor(chan_b.clone(), bearer(&token)),
+        ];
+        fleet.push((runner_id, runners));
+    }
+
+    let phases_on = |replica: usize| {
+        let mut users = users[replica].clone();
+        async move {
+            let listed = users
+                .list_runners(pb::ListRunnersRequest::default())
+                .await
+                .unwrap()
+                .into_inner()
+                .runners;
+            let mut phases: Vec<(String, i32, String)> = listed
+                .into_iter()
+                .map(|r| {
+                    let status = r.status.unwrap();
+                    (r.runner_id, status.phase, status.message)
+                })
+                .collect();
+            phases.sort();
+            phases
+        }
+    };
+
+    // leases to alternating replicas, well within lease + grace: ACTIVE on both
+    for round in 0..8 {
+        for (runner_id, runners) in &fleet {
+            runners[round % 2]
+                .clone()
+                .mark_runner_active(pb::MarkRunnerActiveRequest {
+                    runner_id: runner_id.clone(),
+                })
+                .await
+                .unwrap();
+        }
+        let (on_a, on_b) = (phases_on(0).await, phases_on(1).await);
+        assert_eq!(on_a, on_b, "both replicas report the same");
+        assert!(
+            on_a.iter()
+                .all(|(_, phase, _)| *phase == pb::RunnerPhase::Active as i32),
+            "{on_a:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+
+    // silence: every runner INACTIVE on both, with the same reason
+    let inactive = eventually(Duration::from_secs(10), "the fleet INACTIVE on both", async || {
+        let (on_a, on_b) = (phases_on(0).await, phases_on(1).await);
+        let all = on_a
+            .iter()
+            .all(|(_, phase, _)| *phase == pb::RunnerPhase::Inactive as i32);
+        (all && on_a == on_b).then_some(on_a)
+    })
+    .await;
+    assert!(
+        inactive.iter().all(|(_, _, why)| why.starts_with("no heartbeat since")),
+        "{inactive:?}"
+    );
+    // both replicas swept; each transition was made by exactly one of them
+    let transitions = |log: &Log| {
+        log.lock()
+            .unwrap()
+            .iter()
+            .filter(|line| line.contains("runner INACTIVE"))
+            .count()
+    };
+    eventually(Duration::from_secs(5), "the transitions logged", async || {
+        (transitions(&log_a) + transitions(&log_b) == fleet.len()).then_some(())
+    })
+    .await;
+
+    // one lease on B brings a runner back on both at once
+    let (first_id, runners) = &fleet[0];
+    let answer = runners[1]
+        .clone()
+        .mark_runner_active(pb::MarkRunnerActiveRequest {
+            runner_id: first_id.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(answer.phase, pb::RunnerPhase::Active as i32);
+    for replica in [0, 1] {
+        let phases = phases_on(replica).await;
+        let first = phases.iter().find(|(id, _, _)| id == first_id).unwrap();
+        assert_eq!(first.1, pb::RunnerPhase::Active as i32, "on replica {replica}");
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        transitions(&log_a) + transitions(&log_b),
+        fleet.len(),
+        "no double transition"
+    );
+
+    terminate(a).await;
+    terminate(b).await;
+    assert_eq!(
+        complaints(&log_a),
+        Vec::<String>::new(),
+        "replica A logged no warning or error"
+    );
+    assert_eq!(
+        complaints(&log_b),
+        Vec::<String>::new(),
+        "replica B logged no warning or error"
+    );
+}
