@@ -350,6 +350,41 @@ async fn host_tokens_reach_the_runner_sealed_to_its_key_only(protocol: Protocol)
     assert!(stranger.unseal(&value.value).is_err(), "only the runner's key opens it");
     assert!(!String::from_utf8_lossy(&value.value).contains("ghp_alice"));
 
+    // nobody else ever receives the value: not its owner, not an admin
+    use prost::Message;
+    for reader in [&alice, &server.admin] {
+        let mut config = server.configuration(protocol, &reader.token).await;
+        let got = config
+            .get_host_authentication_token(pb::GetHostAuthenticationTokenRequest {
+                id: value.token_id.clone(),
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .encode_to_vec();
+        let listed = config
+            .list_host_authentication_tokens(pb::ListHostAuthenticationTokensRequest::default())
+            .await
+            .unwrap()
+            .into_inner()
+            .encode_to_vec();
+        for bytes in [got, listed] {
+            let text = String::from_utf8_lossy(&bytes);
+            assert!(!text.contains("ghp_alice") && !text.contains("ghr_alice"), "{text}");
+        }
+        let err = server
+            .interaction(protocol, &reader.token)
+            .await
+            .get_host_authentication_token_value(pb::GetHostAuthenticationTokenValueRequest {
+                runner_id: runner_id.clone(),
+                host: "github.com".into(),
+                principal_id: alice.id.to_string(),
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), Code::PermissionDenied);
+    }
+
     // nobody's token for another host, and bad input by field
     let err = api
         .get_host_authentication_token_value(pb::GetHostAuthenticationTokenValueRequest {
@@ -497,4 +532,92 @@ async fn leases_are_written_in_batches_within_a_flush_interval() {
     tokio::time::sleep(std::time::Duration::from_millis(400)).await;
     assert!(stored().await > at_signup, "the lease was written by the flusher");
     server.stop().await;
+}
+
+protocol_tests!(every_interaction_rpc_names_the_field_it_refuses);
+async fn every_interaction_rpc_names_the_field_it_refuses(protocol: Protocol) {
+    let server = TestServer::start().await;
+    let (_, token, _) = signed_up(&server, protocol, "strict").await;
+    let mut api = server.interaction(protocol, &token).await;
+    let not_a_uuid = "runner-7".to_owned();
+
+    let err = refused(
+        api.signup(pb::SignupRequest {
+            public_key: vec![1; 33],
+            environment_classes: vec![],
+        })
+        .await,
+    );
+    assert_eq!(err, ["public_key"]);
+    let err = refused(
+        api.mark_runner_active(pb::MarkRunnerActiveRequest {
+            runner_id: not_a_uuid.clone(),
+        })
+        .await,
+    );
+    assert_eq!(err, ["runner_id"]);
+    let err = refused(
+        api.update_runner_status(pb::UpdateRunnerStatusRequest {
+            runner_id: not_a_uuid.clone(),
+            phase: Some(pb::RunnerPhase::Deleting as i32),
+            ..Default::default()
+        })
+        .await,
+    );
+    assert_eq!(err, ["phase", "runner_id"]);
+    let err = refused(
+        api.get_latest_version(pb::GetLatestVersionRequest {
+            runner_id: not_a_uuid.clone(),
+            ..Default::default()
+        })
+        .await,
+    );
+    assert_eq!(err, ["runner_id"]);
+    let err = refused(
+        api.list_runner_environment_classes(pb::ListRunnerEnvironmentClassesRequest {
+            runner_id: not_a_uuid.clone(),
+            pagination: Some(pb::PaginationRequest {
+                token: String::new(),
+                page_size: 101,
+            }),
+        })
+        .await,
+    );
+    assert_eq!(err, ["pagination.page_size", "runner_id"]);
+    let err = refused(
+        api.list_runner_scm_integrations(pb::ListRunnerScmIntegrationsRequest {
+            runner_id: not_a_uuid.clone(),
+            pagination: Some(pb::PaginationRequest {
+                token: String::new(),
+                page_size: 101,
+            }),
+        })
+        .await,
+    );
+    assert_eq!(err, ["pagination.page_size", "runner_id"]);
+    let err = refused(
+        api.get_host_authentication_token_value(pb::GetHostAuthenticationTokenValueRequest {
+            runner_id: not_a_uuid.clone(),
+            host: String::new(),
+            principal_id: "alice".into(),
+        })
+        .await,
+    );
+    assert_eq!(err, ["principal_id", "host", "runner_id"]);
+    let err = refused(
+        api.update_runner_configuration_schema(pb::UpdateRunnerConfigurationSchemaRequest {
+            runner_id: not_a_uuid,
+            config_schema: Some(Default::default()),
+        })
+        .await,
+    );
+    assert_eq!(err, ["runner_id"]);
+    server.stop().await;
+}
+
+/// The fields an INVALID_ARGUMENT names; panics on any other answer.
+fn refused<T: std::fmt::Debug>(result: Result<tonic::Response<T>, tonic::Status>) -> Vec<String> {
+    let err = result.unwrap_err();
+    assert_eq!(err.code(), Code::InvalidArgument, "{err:?}");
+    violated_fields(&err)
 }
