@@ -1,5 +1,5 @@
 # paddock — common tasks. `make test` is the README's test command.
-.PHONY: run build test test-sqlite test-postgres compat browser bench bench-quick lint fmt
+.PHONY: run build test test-sqlite test-postgres compat browser bench bench-quick bench-fleet bench-fleet-quick lint fmt
 
 # PostgreSQL that test-postgres creates its throwaway databases in (started
 # by scripts/ensure-postgres when it is not running)
@@ -48,6 +48,17 @@ bench-quick:
 	scripts/ensure-h2load
 	scripts/ensure-postgres
 	cargo bench --bench perf -- --quick --out target/bench-quick
+
+# 100,000 runners renewing their leases (3,333 MarkRunnerActive/s) against
+# one paddock on SQLite and two replicas on PostgreSQL, and the liveness
+# sweep's cost per tick (benches/fleet/main.rs): docs/performance/fleet.md.
+bench-fleet:
+	scripts/ensure-postgres
+	cargo bench --bench fleet -- --out docs/performance
+
+bench-fleet-quick:
+	scripts/ensure-postgres
+	cargo bench --bench fleet -- --quick
 
 lint:
 	cargo fmt --check

@@ -255,6 +255,9 @@ impl Settings {
     /// the SCM API URLs.
     pub fn from_args(database_url: String, args: ServeArgs) -> anyhow::Result<Settings> {
         check_database_url(&database_url)?;
+        if args.runner_lease.is_zero() || args.runner_lease_grace.is_zero() {
+            bail!("--runner-lease and --runner-lease-grace must be longer than 0 (e.g. 30s and 15s)");
+        }
         let secret_key = load_secret_key(args.secret_key_file.as_deref(), &database_url)?;
         let public_url = args.public_url.unwrap_or_else(|| format!("http://{}", args.listen));
         Ok(Settings {

@@ -3,7 +3,7 @@
 //! statement every flush interval writes all of them. A crash loses at most
 //! one interval of lease timestamps (never a status report, never a phase).
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -16,37 +16,71 @@ use crate::store::{self, Db};
 #[derive(Debug, Default)]
 pub struct LeaseBook {
     pending: Mutex<HashMap<Uuid, DateTime<Utc>>>,
+    /// When writing leases last failed: the sweep holds back meanwhile, so a
+    /// database outage does not turn into a fleet marked INACTIVE.
+    last_failure: Mutex<Option<std::time::Instant>>,
 }
 
 impl LeaseBook {
-    /// Notes a lease; the earliest unwritten one of a runner is what counts.
+    /// Notes a lease; the latest unwritten one of a runner is what counts.
     pub fn record(&self, runner_id: Uuid, at: DateTime<Utc>) {
         if let Ok(mut pending) = self.pending.lock() {
-            pending.entry(runner_id).or_insert(at);
+            let entry = pending.entry(runner_id).or_insert(at);
+            *entry = (*entry).max(at);
         }
     }
 
-    /// Writes every pending lease in one statement, stamped with the earliest
-    /// of them (a lease is never recorded as later than it came).
-    pub async fn flush(&self, db: &Db) -> crate::error::Result<usize> {
+    /// Writes every pending lease: one statement per `granularity` slice of
+    /// lease times (usually one), each stamped with the earliest lease in it,
+    /// so no lease is recorded as later than it came nor more than a slice
+    /// earlier.
+    pub async fn flush(&self, db: &Db, granularity: Duration) -> crate::error::Result<usize> {
         let batch: Vec<(Uuid, DateTime<Utc>)> = match self.pending.lock() {
             Ok(mut pending) => pending.drain().collect(),
             Err(_) => return Ok(0),
         };
-        let Some(earliest) = batch.iter().map(|(_, at)| *at).min() else {
+        if batch.is_empty() {
             return Ok(0);
-        };
-        let ids: Vec<Uuid> = batch.iter().map(|(id, _)| *id).collect();
-        if let Err(e) = store::leases::write(db, &ids, earliest).await {
-            // keep them for the next flush rather than lose them
-            if let Ok(mut pending) = self.pending.lock() {
-                for (id, at) in batch {
-                    pending.entry(id).or_insert(at);
-                }
-            }
-            return Err(e);
         }
-        Ok(ids.len())
+        let slice = (granularity.as_millis() as i64).max(1);
+        let mut slices: BTreeMap<i64, (DateTime<Utc>, Vec<Uuid>)> = BTreeMap::new();
+        for (id, at) in &batch {
+            let (earliest, ids) = slices
+                .entry(at.timestamp_millis().div_euclid(slice))
+                .or_insert((*at, Vec::new()));
+            *earliest = (*earliest).min(*at);
+            ids.push(*id);
+        }
+        for (earliest, ids) in slices.values() {
+            if let Err(e) = store::leases::write(db, ids, *earliest).await {
+                // keep them for the next flush rather than lose them (a newer
+                // lease of the same runner, recorded meanwhile, wins)
+                if let Ok(mut pending) = self.pending.lock() {
+                    for (id, at) in batch {
+                        let entry = pending.entry(id).or_insert(at);
+                        *entry = (*entry).max(at);
+                    }
+                }
+                self.failed();
+                return Err(e);
+            }
+        }
+        Ok(batch.len())
+    }
+
+    fn failed(&self) {
+        if let Ok(mut last) = self.last_failure.lock() {
+            *last = Some(std::time::Instant::now());
+        }
+    }
+
+    /// Whether writing leases failed within `span`.
+    pub fn failed_within(&self, span: Duration) -> bool {
+        self.last_failure
+            .lock()
+            .ok()
+            .and_then(|last| *last)
+            .is_some_and(|at| at.elapsed() < span)
     }
 }
 
@@ -70,11 +104,11 @@ pub async fn run_flusher(
             _ = ticks.tick() => {}
             _ = &mut stop => break,
         }
-        if let Err(e) = book.flush(&db).await {
+        if let Err(e) = book.flush(&db, every).await {
             tracing::warn!(error = %e, "writing runner leases failed; retrying at the next flush");
         }
     }
-    if let Err(e) = book.flush(&db).await {
+    if let Err(e) = book.flush(&db, every).await {
         tracing::warn!(error = %e, "writing runner leases at shutdown failed");
     }
 }
@@ -112,13 +146,24 @@ impl Policy {
 
     /// Leases older than this have run out.
     pub fn expiry_cutoff(&self, now: DateTime<Utc>) -> DateTime<Utc> {
-        Self::before(now, self.lease + self.grace)
+        Self::before(now, self.lease.saturating_add(self.grace))
     }
 
-    /// INACTIVE runners with no lease since this are removed.
-    pub fn gc_cutoff(&self, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
-        self.gc_after
-            .map(|after| Self::before(now, self.lease + self.grace + after))
+    /// Runners INACTIVE since before the first, or DELETING with no lease
+    /// since before the second, are removed; None when GC is off.
+    pub fn gc_cutoffs(&self, now: DateTime<Utc>) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
+        self.gc_after.map(|after| {
+            (
+                Self::before(now, after),
+                Self::before(now, self.lease.saturating_add(self.grace).saturating_add(after)),
+            )
+        })
+    }
+
+    /// How long the sweep holds back after this replica starts or fails to
+    /// write: every runner gets a whole lease and grace to be heard again.
+    pub fn hold_back(&self) -> Duration {
+        self.lease.saturating_add(self.grace)
     }
 }
 
@@ -133,26 +178,39 @@ pub async fn sweep(db: &Db, policy: &Policy) -> crate::error::Result<()> {
             "runner INACTIVE: no heartbeat within lease and grace"
         );
     }
-    if let Some(cutoff) = policy.gc_cutoff(now) {
-        for runner_id in store::leases::collect(db, cutoff).await? {
-            tracing::info!(%runner_id, "runner removed: INACTIVE for longer than --runner-gc-after");
+    if let Some((inactive, lease)) = policy.gc_cutoffs(now) {
+        for runner_id in store::leases::collect(db, inactive, lease).await? {
+            tracing::info!(%runner_id, "runner removed: INACTIVE (or DELETING and silent) for longer than --runner-gc-after");
         }
     }
     Ok(())
 }
 
-/// Sweeps every `policy.sweep_interval()` until `stop` resolves.
-pub async fn run_sweeper(db: Db, policy: Policy, stop: impl std::future::Future<Output = ()>) {
+/// Sweeps every `policy.sweep_interval()` until `stop` resolves. Nothing
+/// expires during the first lease + grace after start, nor within lease +
+/// grace of a failed sweep or lease write: after an outage of the replicas
+/// or the database, runners are first given the time to be heard again.
+pub async fn run_sweeper(
+    db: Db,
+    book: std::sync::Arc<LeaseBook>,
+    policy: Policy,
+    stop: impl std::future::Future<Output = ()>,
+) {
     let mut ticks = tokio::time::interval(policy.sweep_interval());
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut quiet_until = tokio::time::Instant::now() + policy.hold_back();
     tokio::pin!(stop);
     loop {
         tokio::select! {
             _ = ticks.tick() => {}
             _ = &mut stop => return,
         }
+        if tokio::time::Instant::now() < quiet_until || book.failed_within(policy.hold_back()) {
+            continue;
+        }
         if let Err(e) = sweep(&db, &policy).await {
-            tracing::warn!(error = %e, "the runner liveness sweep failed; retrying at the next tick");
+            quiet_until = tokio::time::Instant::now() + policy.hold_back();
+            tracing::warn!(error = %e, "the runner liveness sweep failed; holding back for a lease and grace");
         }
     }
 }
@@ -171,14 +229,38 @@ mod tests {
         let now = Utc::now();
         assert_eq!(now - policy.expiry_cutoff(now), chrono::Duration::seconds(45));
         assert_eq!(
-            policy.gc_cutoff(now).map(|c| now - c),
-            Some(chrono::Duration::seconds(3645))
+            policy
+                .gc_cutoffs(now)
+                .map(|(inactive, lease)| (now - inactive, now - lease)),
+            Some((chrono::Duration::seconds(3600), chrono::Duration::seconds(3645)))
         );
         assert_eq!(policy.sweep_interval(), Duration::from_secs(5));
+        assert_eq!(policy.hold_back(), Duration::from_secs(45));
         let off = Policy {
             gc_after: None,
             ..policy
         };
-        assert_eq!(off.gc_cutoff(now), None);
+        assert_eq!(off.gc_cutoffs(now), None);
+        let forever = Policy {
+            gc_after: Some(Duration::MAX),
+            ..policy
+        };
+        assert!(forever.gc_cutoffs(now).is_some(), "no overflow");
+    }
+}
+
+#[cfg(test)]
+mod book_tests {
+    use super::*;
+
+    #[test]
+    fn a_runner_keeps_its_latest_lease() {
+        let book = LeaseBook::default();
+        let id = Uuid::now_v7();
+        let now = Utc::now();
+        book.record(id, now);
+        book.record(id, now - chrono::Duration::seconds(5));
+        let pending = book.pending.lock().unwrap();
+        assert_eq!(pending.get(&id), Some(&now));
     }
 }

@@ -180,6 +180,7 @@ pub async fn serve(
     let (sweeper_stop, sweeper_stopped) = tokio::sync::oneshot::channel::<()>();
     let sweeper = tokio::spawn(crate::liveness::run_sweeper(
         state.db.clone(),
+        state.leases.clone(),
         crate::liveness::Policy::from_settings(settings),
         async {
             let _ = sweeper_stopped.await;
@@ -211,7 +212,10 @@ pub async fn serve(
     };
     let _ = sweeper_stop.send(());
     let _ = flusher_stop.send(());
-    let _ = sweeper.await;
-    let _ = flusher.await;
+    for (task, finished) in [("liveness sweep", sweeper.await), ("lease flusher", flusher.await)] {
+        if let Err(e) = finished {
+            tracing::error!(error = %e, "the {task} task failed");
+        }
+    }
     result
 }

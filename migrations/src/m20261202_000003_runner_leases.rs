@@ -1,6 +1,6 @@
-//! Runner leases: when a runner last said it is alive (MarkRunnerActive), and
-//! an index that lets the liveness sweep find the runners whose lease ran out
-//! without reading the fleet.
+//! Runner leases: when a runner last said it is alive (MarkRunnerActive) and
+//! when it went INACTIVE, with indexes that let the liveness sweep find the
+//! runners whose lease ran out, and those to forget, without reading the fleet.
 
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::schema::timestamp_with_time_zone_null;
@@ -9,6 +9,7 @@ use sea_orm_migration::schema::timestamp_with_time_zone_null;
 enum Runners {
     Table,
     LeaseRenewedAt,
+    InactiveSince,
     Phase,
 }
 
@@ -16,6 +17,7 @@ enum Runners {
 pub struct Migration;
 
 const LEASE_INDEX: &str = "runners_phase_lease_renewed_at";
+const INACTIVE_INDEX: &str = "runners_phase_inactive_since";
 
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
@@ -25,6 +27,24 @@ impl MigrationTrait for Migration {
                 Table::alter()
                     .table(Runners::Table)
                     .add_column(timestamp_with_time_zone_null(Runners::LeaseRenewedAt))
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .alter_table(
+                Table::alter()
+                    .table(Runners::Table)
+                    .add_column(timestamp_with_time_zone_null(Runners::InactiveSince))
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_index(
+                Index::create()
+                    .name(INACTIVE_INDEX)
+                    .table(Runners::Table)
+                    .col(Runners::Phase)
+                    .col(Runners::InactiveSince)
                     .to_owned(),
             )
             .await?;
@@ -43,6 +63,17 @@ impl MigrationTrait for Migration {
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         manager
             .drop_index(Index::drop().name(LEASE_INDEX).table(Runners::Table).to_owned())
+            .await?;
+        manager
+            .drop_index(Index::drop().name(INACTIVE_INDEX).table(Runners::Table).to_owned())
+            .await?;
+        manager
+            .alter_table(
+                Table::alter()
+                    .table(Runners::Table)
+                    .drop_column(Runners::InactiveSince)
+                    .to_owned(),
+            )
             .await?;
         manager
             .alter_table(

@@ -355,7 +355,7 @@ impl Agent {
             Ok(_) => {}
             // a report that went through before its answer was lost: the
             // runner and its token are gone already
-            Err(status) if status.code() == Code::Unauthenticated => {}
+            Err(status) if matches!(status.code(), Code::Unauthenticated | Code::NotFound) => {}
             Err(status) => bail!("reporting DELETED was refused: {}", status.message()),
         }
         state_file::remove(&self.options.state_file)?;

@@ -82,6 +82,13 @@ pub fn save(path: &Path, state: &AgentState) -> anyhow::Result<()> {
     let tmp = temporary_next_to(path)?;
     write_private(&tmp, text.as_bytes()).with_context(|| format!("writing {}", tmp.display()))?;
     std::fs::rename(&tmp, path).with_context(|| format!("replacing the state file {}", path.display()))?;
+    // the rename itself must survive a power cut: the exchange token is spent
+    #[cfg(unix)]
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::File::open(dir)
+            .and_then(|d| d.sync_all())
+            .with_context(|| format!("syncing {}", dir.display()))?;
+    }
     Ok(())
 }
 
@@ -108,10 +115,15 @@ fn temporary_next_to(path: &Path) -> anyhow::Result<PathBuf> {
 fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
+    // a leftover (or planted) file or symlink is never written through:
+    // remove it, then create a new file that only the owner can read
+    match std::fs::remove_file(path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+        _ => {}
+    }
     let mut file = std::fs::OpenOptions::new()
         .write(true)
-        .create(true)
-        .truncate(true)
+        .create_new(true)
         .mode(0o600)
         .open(path)?;
     file.write_all(bytes)?;

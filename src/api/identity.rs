@@ -26,9 +26,13 @@ async fn exchange_token(state: &AppState, req: pb::ExchangeTokenRequest) -> Resu
     let outcome =
         store::tokens::exchange(&state.db, &tokens::hash(&req.exchange_token), access.hash, Utc::now()).await?;
     match outcome {
-        Ok(_runner_id) => Ok(pb::ExchangeTokenResponse {
-            access_token: access.plaintext,
-        }),
+        Ok(runner_id) => {
+            // the runner's earlier access tokens were revoked: forget them here at once
+            state.token_cache.forget_runner(runner_id);
+            Ok(pb::ExchangeTokenResponse {
+                access_token: access.plaintext,
+            })
+        }
         Err(_) => Err(Error::Unauthenticated(
             "the exchange token is unknown, expired or already used".into(),
         )),

@@ -53,7 +53,8 @@ async fn itself_and<C: CheckedValues>(
 ) -> Result<(Managed<Itself>, C::Values)> {
     let id = v.uuid("runner_id", runner_id);
     let (id, values) = v.finish((id, checked))?;
-    Ok((access::runner_itself(&state.db, caller, id).await?, values))
+    // the read pool: a lease never queues behind SQLite's one writer
+    Ok((access::runner_itself(&state.read_db, caller, id).await?, values))
 }
 
 /// The runner's public key, for sealing; FAILED_PRECONDITION before Signup.
@@ -171,7 +172,11 @@ async fn update_runner_status(
         );
     }
     let runner = itself(state, &caller, v, &req.runner_id).await?;
-    require_signed_up(&runner)?;
+    // a runner being deleted may confirm it even without a key (e.g. after
+    // trading a new token it never signed up with)
+    if !deleted {
+        require_signed_up(&runner)?;
+    }
     if deleted {
         let runner_id = runner.get().0.id;
         interaction::confirm_deleted(&state.db, runner).await?;

@@ -4,13 +4,17 @@
 //! These are the server's own housekeeping, decided from stored timestamps
 //! alone, so they take no capability: no caller asked for them. Every
 //! transition is one conditional UPDATE, so replicas sweeping the same
-//! database at the same moment each make a transition at most once between
-//! them, and each sweep reads only the runners that change (through the
-//! `(phase, lease_renewed_at)` index), never the fleet.
+//! database at the same moment make each transition once between them, and
+//! each sweep reads only the runners that change (through the
+//! `(phase, lease_renewed_at)` and `(phase, inactive_since)` indexes), never
+//! the fleet. Timestamps come from the replicas' clocks, which must agree to
+//! well within the grace (NTP does).
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use sea_orm::sea_query::Expr;
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect, Select, TransactionTrait};
+use sea_orm::{
+    ColumnTrait, Condition, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QuerySelect, Select, TransactionTrait,
+};
 use uuid::Uuid;
 
 use super::entities::runner;
@@ -37,9 +41,16 @@ pub async fn write(
         return Ok(());
     }
     let txn = db.begin().await?;
+    // a lease only moves forward: a late batch (a replica that could not
+    // write for a while) never undoes a newer lease another replica wrote
     runner::Entity::update_many()
         .col_expr(runner::Column::LeaseRenewedAt, Expr::value(renewed_at))
         .filter(runner::Column::Id.is_in(runner_ids.iter().copied()))
+        .filter(
+            Condition::any()
+                .add(runner::Column::LeaseRenewedAt.is_null())
+                .add(runner::Column::LeaseRenewedAt.lt(renewed_at)),
+        )
         .exec(&txn)
         .await?;
     revive(&txn, runner_ids, renewed_at).await?;
@@ -53,6 +64,10 @@ pub async fn revive(db: &impl ConnectionTrait, runner_ids: &[Uuid], now: DateTim
     let revived = runner::Entity::update_many()
         .col_expr(runner::Column::Phase, Expr::value(phase::ACTIVE))
         .col_expr(runner::Column::StatusMessage, Expr::value(String::new()))
+        .col_expr(
+            runner::Column::InactiveSince,
+            Expr::value(Option::<DateTime<Utc>>::None),
+        )
         .col_expr(runner::Column::UpdatedAt, Expr::value(now))
         .filter(runner::Column::Id.is_in(runner_ids.iter().copied()))
         .filter(runner::Column::Phase.eq(phase::INACTIVE))
@@ -79,14 +94,29 @@ pub fn expiring(cutoff: DateTime<Utc>) -> Select<runner::Entity> {
         .limit(BATCH)
 }
 
-/// The next batch of INACTIVE runners with no lease since `cutoff` (ids).
-pub fn forgotten(cutoff: DateTime<Utc>) -> Select<runner::Entity> {
+/// The next batch of runners to forget (ids): INACTIVE since before
+/// `inactive_cutoff`, or DELETING with no lease since `lease_cutoff` (their
+/// runner is not coming back to confirm). A range of an index each.
+pub fn forgotten(inactive_cutoff: DateTime<Utc>, lease_cutoff: DateTime<Utc>) -> Select<runner::Entity> {
     runner::Entity::find()
         .select_only()
         .column(runner::Column::Id)
-        .filter(runner::Column::Phase.eq(phase::INACTIVE))
-        .filter(runner::Column::LeaseRenewedAt.lt(cutoff))
+        .filter(forgettable(inactive_cutoff, lease_cutoff))
         .limit(BATCH)
+}
+
+fn forgettable(inactive_cutoff: DateTime<Utc>, lease_cutoff: DateTime<Utc>) -> Condition {
+    Condition::any()
+        .add(
+            Condition::all()
+                .add(runner::Column::Phase.eq(phase::INACTIVE))
+                .add(runner::Column::InactiveSince.lt(inactive_cutoff)),
+        )
+        .add(
+            Condition::all()
+                .add(runner::Column::Phase.eq(phase::DELETING))
+                .add(runner::Column::LeaseRenewedAt.lt(lease_cutoff)),
+        )
 }
 
 /// Marks INACTIVE every ACTIVE or DEGRADED runner whose last lease is older
@@ -100,70 +130,109 @@ pub async fn expire(
     let mut made = Vec::new();
     loop {
         let mut stale: Vec<(Uuid, Option<DateTime<Utc>>)> = expiring(cutoff).into_tuple().all(db).await?;
-        stale.sort_unstable();
         if stale.is_empty() {
             return Ok(made);
         }
         let full = stale.len() as u64 == BATCH;
-        // one transaction per batch: one commit (one fsync on SQLite) for
-        // many transitions; rows are updated in id order so two replicas
-        // sweeping at once on PostgreSQL wait for each other, never deadlock
-        let txn = db.begin().await?;
+        stale.sort_unstable();
         let mut changed_here = 0;
+        let batch = Batch::begin(db).await?;
         for (runner_id, last_lease) in stale {
             let Some(last_lease) = last_lease else { continue };
             let message = format!(
                 "no heartbeat since {}: the runner's lease ran out",
                 last_lease.to_rfc3339_opts(SecondsFormat::Secs, true)
             );
-            let result = runner::Entity::update_many()
+            let update = runner::Entity::update_many()
                 .col_expr(runner::Column::Phase, Expr::value(phase::INACTIVE))
                 .col_expr(runner::Column::StatusMessage, Expr::value(message))
+                .col_expr(runner::Column::InactiveSince, Expr::value(now))
                 .col_expr(runner::Column::UpdatedAt, Expr::value(now))
                 .filter(runner::Column::Id.eq(runner_id))
                 .filter(runner::Column::Phase.is_in(ALIVE))
-                .filter(runner::Column::LeaseRenewedAt.lt(cutoff))
-                .exec(&txn)
-                .await?;
-            if result.rows_affected == 1 {
+                .filter(runner::Column::LeaseRenewedAt.lt(cutoff));
+            if batch.update(db, update).await? == 1 {
                 changed_here += 1;
                 made.push(Expired { runner_id, last_lease });
             }
         }
-        txn.commit().await?;
+        batch.commit().await?;
         if !full || changed_here == 0 {
             return Ok(made);
         }
     }
 }
 
-/// Removes runners that have been INACTIVE with no lease since `cutoff`,
-/// with everything they own. Returns the ids removed by this call.
-pub async fn collect(db: &(impl ConnectionTrait + TransactionTrait), cutoff: DateTime<Utc>) -> Result<Vec<Uuid>> {
+/// Where a sweep's conditional statements run. SQLite: in one transaction,
+/// one commit for the batch (its one writer cannot deadlock). PostgreSQL:
+/// each on its own, so no statement holds one row's lock while waiting for
+/// another's — no deadlock with another replica's sweep or lease flush.
+enum Batch {
+    Transaction(sea_orm::DatabaseTransaction),
+    EachOnItsOwn,
+}
+
+impl Batch {
+    async fn begin(db: &(impl ConnectionTrait + TransactionTrait)) -> Result<Batch> {
+        Ok(match db.get_database_backend() {
+            DbBackend::Sqlite => Batch::Transaction(db.begin().await?),
+            _ => Batch::EachOnItsOwn,
+        })
+    }
+
+    async fn update(&self, db: &impl ConnectionTrait, update: sea_orm::UpdateMany<runner::Entity>) -> Result<u64> {
+        let result = match self {
+            Batch::Transaction(txn) => update.exec(txn).await?,
+            Batch::EachOnItsOwn => update.exec(db).await?,
+        };
+        Ok(result.rows_affected)
+    }
+
+    async fn delete(&self, db: &impl ConnectionTrait, delete: sea_orm::DeleteMany<runner::Entity>) -> Result<u64> {
+        let result = match self {
+            Batch::Transaction(txn) => delete.exec(txn).await?,
+            Batch::EachOnItsOwn => delete.exec(db).await?,
+        };
+        Ok(result.rows_affected)
+    }
+
+    async fn commit(self) -> Result<()> {
+        if let Batch::Transaction(txn) = self {
+            txn.commit().await?;
+        }
+        Ok(())
+    }
+}
+
+/// Removes runners INACTIVE since before `inactive_cutoff`, and runners left
+/// DELETING with no lease since `lease_cutoff`, with everything they own.
+/// Returns the ids removed by this call.
+pub async fn collect(
+    db: &(impl ConnectionTrait + TransactionTrait),
+    inactive_cutoff: DateTime<Utc>,
+    lease_cutoff: DateTime<Utc>,
+) -> Result<Vec<Uuid>> {
     let mut removed = Vec::new();
     loop {
-        let mut stale: Vec<Uuid> = forgotten(cutoff).into_tuple().all(db).await?;
-        stale.sort_unstable();
+        let mut stale: Vec<Uuid> = forgotten(inactive_cutoff, lease_cutoff).into_tuple().all(db).await?;
         if stale.is_empty() {
             return Ok(removed);
         }
         let full = stale.len() as u64 == BATCH;
-        let txn = db.begin().await?;
+        stale.sort_unstable();
+        let batch = Batch::begin(db).await?;
         let mut removed_here = 0;
         for runner_id in stale {
             // tokens, policies, classes and integrations go by ON DELETE CASCADE
-            let result = runner::Entity::delete_many()
+            let delete = runner::Entity::delete_many()
                 .filter(runner::Column::Id.eq(runner_id))
-                .filter(runner::Column::Phase.eq(phase::INACTIVE))
-                .filter(runner::Column::LeaseRenewedAt.lt(cutoff))
-                .exec(&txn)
-                .await?;
-            if result.rows_affected == 1 {
+                .filter(forgettable(inactive_cutoff, lease_cutoff));
+            if batch.delete(db, delete).await? == 1 {
                 removed_here += 1;
                 removed.push(runner_id);
             }
         }
-        txn.commit().await?;
+        batch.commit().await?;
         if !full || removed_here == 0 {
             return Ok(removed);
         }

@@ -136,6 +136,7 @@ pub async fn create(
         public_key: Set(None),
         signed_up_at: Set(None),
         lease_renewed_at: Set(None),
+        inactive_since: Set(None),
     };
     let txn = db.begin().await?;
     let runner = runner::Entity::insert(row).exec_with_returning(&txn).await?;

@@ -153,11 +153,23 @@ pub async fn exchange(
         .col_expr(token::Column::UsedAt, Expr::value(now))
         .filter(token::Column::Id.eq(token.id))
         .filter(token::Column::UsedAt.is_null())
+        // a DeleteRunner committed since the read revokes the token
+        .filter(token::Column::RevokedAt.is_null())
         .exec(&txn)
         .await?;
     if claimed.rows_affected != 1 {
         return Ok(Err(ExchangeRefused::Used));
     }
+    // the runner's earlier access tokens stop working: a token is replaced
+    // because it leaked or its key was lost, and the old one must not sign
+    // up with a key of its own before the new one does
+    token::Entity::update_many()
+        .col_expr(token::Column::RevokedAt, Expr::value(now))
+        .filter(token::Column::RunnerId.eq(runner_id))
+        .filter(token::Column::Kind.eq(TokenKind::RunnerAccess.as_str()))
+        .filter(token::Column::RevokedAt.is_null())
+        .exec(&txn)
+        .await?;
     // a new access token may sign up with a new key (the old key is forgotten)
     super::entities::runner::Entity::update_many()
         .col_expr(

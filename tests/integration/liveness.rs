@@ -225,3 +225,104 @@ async fn concurrent_sweeps_make_each_transition_once() {
     other.close().await.ok();
     server.stop().await;
 }
+
+#[tokio::test]
+async fn gc_forgets_a_deleting_runner_whose_agent_never_comes_back() {
+    let server = quick_server(Some(Duration::from_millis(300))).await;
+    let (runner_id, _, _) = signed_up(&server, Protocol::Grpc, "deleted-while-dead").await;
+    server
+        .runners(Protocol::Grpc, &server.admin.token)
+        .await
+        .delete_runner(pb::DeleteRunnerRequest {
+            runner_id: runner_id.clone(),
+            force: false,
+        })
+        .await
+        .unwrap();
+    let mut admin = server.runners(Protocol::Grpc, &server.admin.token).await;
+    eventually(Duration::from_secs(10), "the DELETING runner forgotten", async || {
+        let found = admin
+            .get_runner(pb::GetRunnerRequest {
+                runner_id: runner_id.clone(),
+            })
+            .await;
+        match found {
+            Err(status) if status.code() == Code::NotFound => Some(()),
+            Ok(r) => {
+                let phase = r.into_inner().runner.unwrap().status.unwrap().phase;
+                assert_eq!(phase, pb::RunnerPhase::Deleting as i32, "never INACTIVE on the way");
+                None
+            }
+            Err(status) => panic!("{status:?}"),
+        }
+    })
+    .await;
+    server.stop().await;
+}
+
+/// A replica that could not write for a while flushes old leases late; they
+/// never undo a newer lease another replica wrote.
+#[tokio::test]
+async fn a_late_lease_never_moves_a_lease_backwards() {
+    let server = TestServer::start().await;
+    let (runner_id, _, _) = signed_up(&server, Protocol::Grpc, "two-replicas").await;
+    let id = Uuid::parse_str(&runner_id).unwrap();
+    let newer = Utc::now() + chrono::Duration::seconds(5);
+    store::leases::write(&server.state.db, &[id], newer).await.unwrap();
+    store::leases::write(&server.state.db, &[id], newer - chrono::Duration::seconds(50))
+        .await
+        .unwrap();
+    let stored = store::runners::get(&server.state.db, id).await.unwrap().unwrap();
+    assert_eq!(
+        stored.lease_renewed_at.map(|t| t.timestamp_millis()),
+        Some(newer.timestamp_millis())
+    );
+    server.stop().await;
+}
+
+/// After the replicas (or the database) were down, a replica that starts
+/// gives every runner a whole lease and grace to be heard before it marks
+/// any INACTIVE.
+#[tokio::test]
+async fn a_starting_replica_gives_runners_a_lease_and_grace_before_expiring_them() {
+    let server = TestServer::start_with(|s| {
+        s.runner_lease = Duration::from_millis(1000);
+        s.runner_lease_grace = Duration::from_millis(1000);
+    })
+    .await;
+    let (runner_id, _, _) = signed_up(&server, Protocol::Grpc, "through-the-outage").await;
+    let id = Uuid::parse_str(&runner_id).unwrap();
+    let (db, key, admin) = server.stop().await;
+    // the outage: its last lease is long gone
+    let conn = store::connect(&db.url).await.unwrap();
+    store::entities::runner::Entity::update_many()
+        .col_expr(
+            store::entities::runner::Column::LeaseRenewedAt,
+            Expr::value(Utc::now() - chrono::Duration::hours(1)),
+        )
+        .filter(store::entities::runner::Column::Id.eq(id))
+        .exec(&conn)
+        .await
+        .unwrap();
+    conn.close().await.ok();
+
+    let server = TestServer::start_configured(db, key, Some(admin), |s| {
+        s.runner_lease = Duration::from_millis(1000);
+        s.runner_lease_grace = Duration::from_millis(1000);
+    })
+    .await;
+    let started = std::time::Instant::now();
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    let (phase, _) = phase_of(&server, Protocol::Grpc, &runner_id).await;
+    if started.elapsed() < Duration::from_millis(1900) {
+        assert_eq!(phase, pb::RunnerPhase::Active as i32, "held back after start");
+    }
+    // nobody came back: then it goes
+    wait_for_phase(&server, &runner_id, pb::RunnerPhase::Inactive).await;
+    assert!(
+        started.elapsed() >= Duration::from_millis(1900),
+        "{:?}",
+        started.elapsed()
+    );
+    server.stop().await;
+}

@@ -194,7 +194,7 @@ async fn list_queries_use_indexes() {
     queries.push(("expiring leases".into(), store::leases::expiring(cutoff).build(backend)));
     queries.push((
         "forgotten runners".into(),
-        store::leases::forgotten(cutoff).build(backend),
+        store::leases::forgotten(cutoff, cutoff).build(backend),
     ));
 
     // the detector itself: a filter on an unindexed column is a scan

@@ -76,6 +76,46 @@ async fn signup_brings_a_runner_alive_once_and_keeps_its_key(protocol: Protocol)
         .await
         .unwrap_err();
     assert_eq!(err.code(), Code::FailedPrecondition, "{err:?}");
+
+    // a new token (the old one leaked, or its key was lost) replaces the old
+    // one: the old token is refused, and the new one signs up with a new key
+    let exchange_token = server
+        .runners(protocol, &server.admin.token)
+        .await
+        .create_runner_token(pb::CreateRunnerTokenRequest {
+            runner_id: runner_id.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .exchange_token;
+    let new_token = server
+        .identity(protocol, None)
+        .await
+        .exchange_token(pb::ExchangeTokenRequest { exchange_token })
+        .await
+        .unwrap()
+        .into_inner()
+        .access_token;
+    let err = api
+        .signup(pb::SignupRequest {
+            public_key: other.public_key().as_bytes().to_vec(),
+            environment_classes: vec![],
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::Unauthenticated, "the old token is revoked: {err:?}");
+    server
+        .interaction(protocol, &new_token)
+        .await
+        .signup(pb::SignupRequest {
+            public_key: other.public_key().as_bytes().to_vec(),
+            environment_classes: vec![],
+        })
+        .await
+        .unwrap();
+    let (_, status) = phase_of(&server, protocol, &runner_id).await;
+    assert_eq!(status.public_key, other.public_key().as_bytes().to_vec());
     server.stop().await;
 }
 

@@ -56,6 +56,8 @@ pub struct Model {
     /// The last lease (MarkRunnerActive) written through; leases in between
     /// are batched in memory.
     pub lease_renewed_at: Option<DateTimeUtc>,
+    /// When the liveness sweep found the lease run out (None unless INACTIVE).
+    pub inactive_since: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
