@@ -29,6 +29,23 @@ pub(crate) fn principal<T>(request: &Request<T>) -> Result<Principal, Status> {
         .ok_or_else(|| Error::Unauthenticated("no credentials".into()).into())
 }
 
+/// A runner's call about itself: the caller, and the runner as read while
+/// authenticating (None when the token came from the cache).
+pub(crate) struct RunnerCaller {
+    pub principal: Principal,
+    pub known: Option<crate::auth::layer::RunnerAsAuthenticated>,
+}
+
+pub(crate) fn runner_caller<T>(request: &Request<T>) -> Result<RunnerCaller, Status> {
+    Ok(RunnerCaller {
+        principal: principal(request)?,
+        known: request
+            .extensions()
+            .get::<crate::auth::layer::RunnerAsAuthenticated>()
+            .cloned(),
+    })
+}
+
 /// A request whose only rule is one id field (`string.uuid`).
 pub(crate) fn require_uuid(field: &str, value: &str) -> Result<uuid::Uuid> {
     let mut v = Violations::new();
@@ -61,7 +78,8 @@ where
 /// A gitpod.v1 service as a table: each line an RPC of the tonic trait, its
 /// request and response types (in `proto::gitpod::v1`) and the handler that
 /// serves it. The handler gets the caller the auth layer authenticated;
-/// `#[public]` RPCs carry their own credential and get no caller.
+/// `#[public]` RPCs carry their own credential and get no caller; `#[runner]`
+/// RPCs (a runner calling about itself) get a `RunnerCaller`.
 /// RPCs not in the table answer UNIMPLEMENTED (tonic's default stubs).
 macro_rules! service {
     (
@@ -101,5 +119,9 @@ macro_rules! service {
     (@call [public] $handler:path, $state:expr, $request:ident) => {
         $handler($state, $request.into_inner()).await?
     };
+    (@call [runner] $handler:path, $state:expr, $request:ident) => {{
+        let caller = $crate::api::runner_caller(&$request)?;
+        $handler($state, caller, $request.into_inner()).await?
+    }};
 }
 pub(crate) use service;

@@ -6,8 +6,8 @@
 use chrono::{Timelike, Utc};
 use prost::Message;
 
-use crate::api::{convert, keyset_page, service};
-use crate::auth::{Principal, access};
+use crate::api::{RunnerCaller, convert, keyset_page, service};
+use crate::auth::access;
 use crate::capability::Managed;
 use crate::error::{Error, Result};
 use crate::proto::gitpod::v1 as pb;
@@ -22,31 +22,31 @@ use crate::validate::{CheckedValues, Violations};
 
 service! {
     RunnerInteractionApi: crate::proto::gitpod::v1::runner_interaction_service_server::RunnerInteractionService {
-        signup(SignupRequest) -> SignupResponse = signup;
-        mark_runner_active(MarkRunnerActiveRequest) -> MarkRunnerActiveResponse = mark_runner_active;
-        update_runner_status(UpdateRunnerStatusRequest) -> UpdateRunnerStatusResponse = update_runner_status;
-        get_latest_version(GetLatestVersionRequest) -> GetLatestVersionResponse = get_latest_version;
-        list_runner_environment_classes(ListRunnerEnvironmentClassesRequest) -> ListRunnerEnvironmentClassesResponse
+        #[runner] signup(SignupRequest) -> SignupResponse = signup;
+        #[runner] mark_runner_active(MarkRunnerActiveRequest) -> MarkRunnerActiveResponse = mark_runner_active;
+        #[runner] update_runner_status(UpdateRunnerStatusRequest) -> UpdateRunnerStatusResponse = update_runner_status;
+        #[runner] get_latest_version(GetLatestVersionRequest) -> GetLatestVersionResponse = get_latest_version;
+        #[runner] list_runner_environment_classes(ListRunnerEnvironmentClassesRequest) -> ListRunnerEnvironmentClassesResponse
             = list_environment_classes;
-        list_runner_scm_integrations(ListRunnerScmIntegrationsRequest) -> ListRunnerScmIntegrationsResponse
+        #[runner] list_runner_scm_integrations(ListRunnerScmIntegrationsRequest) -> ListRunnerScmIntegrationsResponse
             = list_scm_integrations;
-        get_host_authentication_token_value(GetHostAuthenticationTokenValueRequest)
+        #[runner] get_host_authentication_token_value(GetHostAuthenticationTokenValueRequest)
             -> GetHostAuthenticationTokenValueResponse = get_host_authentication_token_value;
-        update_runner_configuration_schema(UpdateRunnerConfigurationSchemaRequest)
+        #[runner] update_runner_configuration_schema(UpdateRunnerConfigurationSchemaRequest)
             -> UpdateRunnerConfigurationSchemaResponse = update_runner_configuration_schema;
     }
 }
 
 /// The runner's own id in the request (`runner_id`, checked with the rest of
 /// the request's rules in `v`), as a capability.
-async fn itself(state: &AppState, caller: &Principal, v: Violations, runner_id: &str) -> Result<Managed<Itself>> {
+async fn itself(state: &AppState, caller: &RunnerCaller, v: Violations, runner_id: &str) -> Result<Managed<Itself>> {
     Ok(itself_and(state, caller, v, runner_id, ()).await?.0)
 }
 
 /// `itself`, also handing back the request's other checked values.
 async fn itself_and<C: CheckedValues>(
     state: &AppState,
-    caller: &Principal,
+    caller: &RunnerCaller,
     mut v: Violations,
     runner_id: &str,
     checked: C,
@@ -54,7 +54,11 @@ async fn itself_and<C: CheckedValues>(
     let id = v.uuid("runner_id", runner_id);
     let (id, values) = v.finish((id, checked))?;
     // the read pool: a lease never queues behind SQLite's one writer
-    Ok((access::runner_itself(&state.read_db, caller, id).await?, values))
+    let known = caller.known.as_ref().map(|k| k.0.as_ref());
+    Ok((
+        access::runner_itself(&state.read_db, &caller.principal, id, known).await?,
+        values,
+    ))
 }
 
 /// The runner's public key, for sealing; FAILED_PRECONDITION before Signup.
@@ -71,7 +75,7 @@ fn require_signed_up(runner: &Managed<Itself>) -> Result<()> {
     public_key(runner).map(|_| ())
 }
 
-async fn signup(state: &AppState, caller: Principal, req: pb::SignupRequest) -> Result<pb::SignupResponse> {
+async fn signup(state: &AppState, caller: RunnerCaller, req: pb::SignupRequest) -> Result<pb::SignupResponse> {
     let mut v = Violations::new();
     if req.public_key.len() != 32 {
         v.add("public_key", "value must be a 32-byte X25519 public key");
@@ -89,7 +93,7 @@ async fn signup(state: &AppState, caller: Principal, req: pb::SignupRequest) -> 
         }
     }
     // a runner signs up as itself: its id comes from its token
-    let Some(own_id) = caller.own_runner().map(|id| id.to_string()) else {
+    let Some(own_id) = caller.principal.own_runner().map(|id| id.to_string()) else {
         v.finish(())?;
         return Err(Error::PermissionDenied(
             "only a runner's own access token may sign up".into(),
@@ -111,7 +115,7 @@ async fn signup(state: &AppState, caller: Principal, req: pb::SignupRequest) -> 
 
 async fn mark_runner_active(
     state: &AppState,
-    caller: Principal,
+    caller: RunnerCaller,
     req: pb::MarkRunnerActiveRequest,
 ) -> Result<pb::MarkRunnerActiveResponse> {
     let runner = itself(state, &caller, Violations::new(), &req.runner_id).await?;
@@ -139,7 +143,7 @@ async fn mark_runner_active(
 
 async fn update_runner_status(
     state: &AppState,
-    caller: Principal,
+    caller: RunnerCaller,
     req: pb::UpdateRunnerStatusRequest,
 ) -> Result<pb::UpdateRunnerStatusResponse> {
     let mut v = Violations::new();
@@ -220,7 +224,7 @@ fn in_update_window(hour: i32, start: Option<i32>, end: Option<i32>) -> bool {
 
 async fn get_latest_version(
     state: &AppState,
-    caller: Principal,
+    caller: RunnerCaller,
     req: pb::GetLatestVersionRequest,
 ) -> Result<pb::GetLatestVersionResponse> {
     let mut v = Violations::new();
@@ -268,7 +272,7 @@ fn page_size(v: &mut Violations, pagination: &Option<pb::PaginationRequest>) {
 
 async fn list_environment_classes(
     state: &AppState,
-    caller: Principal,
+    caller: RunnerCaller,
     req: pb::ListRunnerEnvironmentClassesRequest,
 ) -> Result<pb::ListRunnerEnvironmentClassesResponse> {
     let mut v = Violations::new();
@@ -295,7 +299,7 @@ async fn list_environment_classes(
 
 async fn list_scm_integrations(
     state: &AppState,
-    caller: Principal,
+    caller: RunnerCaller,
     req: pb::ListRunnerScmIntegrationsRequest,
 ) -> Result<pb::ListRunnerScmIntegrationsResponse> {
     let mut v = Violations::new();
@@ -336,7 +340,7 @@ async fn list_scm_integrations(
 
 async fn get_host_authentication_token_value(
     state: &AppState,
-    caller: Principal,
+    caller: RunnerCaller,
     req: pb::GetHostAuthenticationTokenValueRequest,
 ) -> Result<pb::GetHostAuthenticationTokenValueResponse> {
     let mut v = Violations::new();
@@ -366,7 +370,7 @@ async fn get_host_authentication_token_value(
 
 async fn update_runner_configuration_schema(
     state: &AppState,
-    caller: Principal,
+    caller: RunnerCaller,
     req: pb::UpdateRunnerConfigurationSchemaRequest,
 ) -> Result<pb::UpdateRunnerConfigurationSchemaResponse> {
     let mut v = Violations::new();

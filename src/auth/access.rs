@@ -53,7 +53,14 @@ pub async fn manage_runner(db: &Db, principal: &Principal, runner_id: Uuid) -> R
 /// A runner acting on itself: only with its own access token. Other
 /// principals may not (PERMISSION_DENIED); a runner naming another runner
 /// learns nothing of it (NOT_FOUND).
-pub async fn runner_itself(db: &Db, principal: &Principal, runner_id: Uuid) -> Result<Managed<Itself>> {
+/// `known`: the runner as read while authenticating this call, used instead
+/// of reading it again.
+pub async fn runner_itself(
+    db: &Db,
+    principal: &Principal,
+    runner_id: Uuid,
+    known: Option<&store::runners::Runner>,
+) -> Result<Managed<Itself>> {
     let Principal::Runner { id, .. } = principal else {
         return Err(Error::PermissionDenied(
             "only a runner's own access token may call the runner interaction service".into(),
@@ -61,6 +68,9 @@ pub async fn runner_itself(db: &Db, principal: &Principal, runner_id: Uuid) -> R
     };
     if *id != runner_id {
         return Err(Error::NotFound("runner not found".into()));
+    }
+    if let Some(runner) = known.filter(|r| r.id == runner_id) {
+        return Ok(Managed::grant(Itself(runner.clone())));
     }
     let runner = see_runner(db, principal, runner_id).await?.into_inner();
     Ok(Managed::grant(Itself(runner)))

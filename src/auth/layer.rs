@@ -33,18 +33,32 @@ fn bearer(headers: &HeaderMap) -> Option<&str> {
         .filter(|t| !t.is_empty())
 }
 
-async fn authenticate(db: &Db, cache: &TokenCache, headers: &HeaderMap) -> Result<Principal, Error> {
+/// The caller, and for a runner's token not found in the cache its runner
+/// as read while authenticating.
+async fn authenticate(
+    db: &Db,
+    cache: &TokenCache,
+    headers: &HeaderMap,
+) -> Result<(Principal, Option<RunnerAsAuthenticated>), Error> {
     let token = bearer(headers).ok_or_else(|| Error::Unauthenticated("missing bearer token".into()))?;
     let hash = tokens::hash(token);
     if let Some(known) = cache.get(&hash) {
-        return Ok(known);
+        return Ok((known, None));
     }
-    let (principal, expires_at) = store::tokens::authenticate(db, &hash, Utc::now())
+    let found = store::tokens::authenticate(db, &hash, Utc::now())
         .await?
         .ok_or_else(|| Error::Unauthenticated("invalid or expired token".into()))?;
-    cache.put(hash, principal.clone(), expires_at);
-    Ok(principal)
+    cache.put(hash, found.principal.clone(), found.expires_at);
+    Ok((
+        found.principal,
+        found.runner.map(|r| RunnerAsAuthenticated(Arc::new(r))),
+    ))
 }
+
+/// A runner read in the query that authenticated its token, moments ago in
+/// this same call: the runner's own RPCs use it instead of reading it again.
+#[derive(Debug, Clone)]
+pub struct RunnerAsAuthenticated(pub Arc<store::runners::Runner>);
 
 #[derive(Clone)]
 pub struct AuthLayer {
@@ -103,8 +117,11 @@ where
         Box::pin(async move {
             if needs_authentication(request.uri().path()) {
                 match authenticate(&db, &cache, request.headers()).await {
-                    Ok(principal) => {
+                    Ok((principal, runner)) => {
                         request.extensions_mut().insert(principal);
+                        if let Some(runner) = runner {
+                            request.extensions_mut().insert(runner);
+                        }
                     }
                     Err(e) => return Ok(Status::from(e).into_http()),
                 }

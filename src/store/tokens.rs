@@ -67,16 +67,27 @@ pub async fn insert(db: &impl ConnectionTrait, new: NewToken) -> Result<()> {
     Ok(())
 }
 
+/// Who a live bearer token belongs to.
+#[derive(Debug, Clone)]
+pub struct Authenticated {
+    pub principal: Principal,
+    pub expires_at: Option<DateTime<Utc>>,
+    /// A runner token's runner, read in the same query: the runner's own
+    /// calls (its lease above all) need not read it again.
+    pub runner: Option<super::entities::runner::Model>,
+}
+
 /// The principal behind a bearer token, if the token is a live credential:
 /// known, not revoked, not expired, and of a kind that may call the API —
-/// with the token's expiry.
+/// with the token's expiry, and for a runner token its runner (one query).
 pub async fn authenticate(
     db: &impl ConnectionTrait,
     hash: &[u8; 32],
     now: DateTime<Utc>,
-) -> Result<Option<(Principal, Option<DateTime<Utc>>)>> {
-    let Some(token) = token::Entity::find()
+) -> Result<Option<Authenticated>> {
+    let Some((token, runner)) = token::Entity::find()
         .filter(token::Column::Hash.eq(hash.to_vec()))
+        .find_also_related(super::entities::runner::Entity)
         .one(db)
         .await?
     else {
@@ -85,25 +96,27 @@ pub async fn authenticate(
     if token.revoked_at.is_some() || token.expires_at.is_some_and(|t| t <= now) {
         return Ok(None);
     }
-    match (TokenKind::parse(&token.kind), token.user_id, token.runner_id) {
+    match (TokenKind::parse(&token.kind), token.user_id, runner) {
         (Some(TokenKind::PersonalAccess), Some(user_id), _) => {
             let user = user::Entity::find_by_id(user_id).one(db).await?;
-            Ok(user.map(|u| {
-                let principal = Principal::User {
+            Ok(user.map(|u| Authenticated {
+                principal: Principal::User {
                     id: u.id,
                     organization_id: u.organization_id,
                     org_admin: u.org_admin,
-                };
-                (principal, token.expires_at)
+                },
+                expires_at: token.expires_at,
+                runner: None,
             }))
         }
-        (Some(TokenKind::RunnerAccess), _, Some(runner_id)) => {
-            let principal = Principal::Runner {
-                id: runner_id,
+        (Some(TokenKind::RunnerAccess), _, Some(runner)) => Ok(Some(Authenticated {
+            principal: Principal::Runner {
+                id: runner.id,
                 organization_id: token.organization_id,
-            };
-            Ok(Some((principal, token.expires_at)))
-        }
+            },
+            expires_at: token.expires_at,
+            runner: Some(runner),
+        })),
         // Exchange tokens are traded, never presented as bearer tokens.
         _ => Ok(None),
     }

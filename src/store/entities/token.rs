@@ -19,6 +19,20 @@ pub struct Model {
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-pub enum Relation {}
+pub enum Relation {
+    /// A runner's token: authenticating it reads the runner in the same query.
+    #[sea_orm(
+        belongs_to = "super::runner::Entity",
+        from = "Column::RunnerId",
+        to = "super::runner::Column::Id"
+    )]
+    Runner,
+}
+
+impl Related<super::runner::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::Runner.def()
+    }
+}
 
 impl ActiveModelBehavior for ActiveModel {}
