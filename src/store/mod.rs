@@ -40,6 +40,9 @@ pub async fn connect(url: &str) -> anyhow::Result<DatabaseConnection> {
         // exactly as long as its connection (sqlx would renew it after 30 min).
         let forever = Duration::from_secs(100 * 365 * 24 * 3600);
         options.max_lifetime(forever).idle_timeout(forever);
+        // a local file needs no liveness probe before each query (a probe is
+        // a round trip to the connection's worker thread, as costly as a read)
+        options.test_before_acquire(false);
         options.max_connections(1).min_connections(1).map_sqlx_sqlite_opts(|o| {
             o.create_if_missing(true)
                 .journal_mode(SqliteJournalMode::Wal)
@@ -71,6 +74,7 @@ pub async fn connect_readers(url: &str, connections: u32) -> anyhow::Result<Opti
         .acquire_timeout(Duration::from_secs(30))
         .max_connections(connections)
         .min_connections(1)
+        .test_before_acquire(false)
         .map_sqlx_sqlite_opts(|o| {
             o.read_only(true)
                 .foreign_keys(true)

@@ -88,3 +88,43 @@ pub async fn delete<E: EntityTrait>(db: &impl ConnectionTrait, filter: impl Into
     }
     Ok(())
 }
+
+/// SQL built once per backend from a SeaORM query and then run with each
+/// call's values: for the hottest statement (a bearer token's lookup, every
+/// call of every runner), whose building — every column quoted and aliased —
+/// cost more than running it. The SQL stays the one SeaORM generates.
+pub struct Prepared {
+    sqlite: std::sync::OnceLock<String>,
+    postgres: std::sync::OnceLock<String>,
+}
+
+impl Prepared {
+    pub const fn new() -> Prepared {
+        Prepared {
+            sqlite: std::sync::OnceLock::new(),
+            postgres: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// `build` makes the query with placeholder values (built once per
+    /// backend); `values` are this call's, in the same order.
+    pub fn statement(
+        &self,
+        backend: sea_orm::DbBackend,
+        build: impl FnOnce() -> sea_orm::Statement,
+        values: Vec<Value>,
+    ) -> sea_orm::Statement {
+        let cell = match backend {
+            sea_orm::DbBackend::Sqlite => &self.sqlite,
+            _ => &self.postgres,
+        };
+        let sql = cell.get_or_init(|| build().sql);
+        sea_orm::Statement::from_sql_and_values(backend, sql.as_str(), values)
+    }
+}
+
+impl Default for Prepared {
+    fn default() -> Self {
+        Prepared::new()
+    }
+}

@@ -2,10 +2,14 @@
 
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
-use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, TransactionTrait};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult, QueryFilter, QueryTrait,
+    TransactionTrait,
+};
 use uuid::Uuid;
 
-use super::entities::{token, user};
+use super::entities::{runner, token, user};
+use super::query::Prepared;
 use crate::error::Result;
 use crate::principal::Principal;
 
@@ -74,7 +78,7 @@ pub struct Authenticated {
     pub expires_at: Option<DateTime<Utc>>,
     /// A runner token's runner, read in the same query: the runner's own
     /// calls (its lease above all) need not read it again.
-    pub runner: Option<super::entities::runner::Model>,
+    pub runner: Option<runner::Model>,
 }
 
 /// The principal behind a bearer token, if the token is a live credential:
@@ -85,14 +89,24 @@ pub async fn authenticate(
     hash: &[u8; 32],
     now: DateTime<Utc>,
 ) -> Result<Option<Authenticated>> {
-    let Some((token, runner)) = token::Entity::find()
-        .filter(token::Column::Hash.eq(hash.to_vec()))
-        .find_also_related(super::entities::runner::Entity)
-        .one(db)
-        .await?
-    else {
+    static BY_HASH: Prepared = Prepared::new();
+    let backend = db.get_database_backend();
+    let statement = BY_HASH.statement(
+        backend,
+        || {
+            token::Entity::find()
+                .filter(token::Column::Hash.eq(Vec::<u8>::new()))
+                .find_also_related(runner::Entity)
+                .build(backend)
+        },
+        vec![hash.to_vec().into()],
+    );
+    let Some(row) = db.query_one(statement).await? else {
         return Ok(None);
     };
+    // the column prefixes of SeaORM's find_also_related
+    let token = token::Model::from_query_result(&row, "A_")?;
+    let runner = runner::Model::from_query_result_optional(&row, "B_")?;
     if token.revoked_at.is_some() || token.expires_at.is_some_and(|t| t <= now) {
         return Ok(None);
     }
