@@ -1,5 +1,6 @@
-//! One log line per call: method, protocol, status code and latency. Bodies
-//! and headers (which carry tokens) are never logged.
+//! One log line per call: method, protocol, status code and latency (for
+//! successful heartbeats at debug). Bodies and headers (which carry tokens)
+//! are never logged.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -65,16 +66,41 @@ impl Drop for Call {
             200 => "0",
             _ => "",
         });
+        let code = grpc_code_name(code);
+        let latency_us = self.started.elapsed().as_micros() as u64;
+        if code == "OK" && is_heartbeat(&self.method) {
+            tracing::debug!(
+                target: "paddock::call",
+                method = %self.method,
+                protocol = self.protocol,
+                code,
+                http_status = self.http_status,
+                latency_us,
+                "call"
+            );
+            return;
+        }
         tracing::info!(
             target: "paddock::call",
             method = %self.method,
             protocol = self.protocol,
-            code = grpc_code_name(code),
+            code,
             http_status = self.http_status,
-            latency_us = self.started.elapsed().as_micros() as u64,
+            latency_us,
             "call"
         );
     }
+}
+
+/// Calls every runner (or probe) makes every few seconds: a successful one
+/// is logged at debug, or a fleet of 100,000 runners would write 3,333
+/// lines a second saying nothing. Their failures are logged like any call's.
+fn is_heartbeat(method: &str) -> bool {
+    let method = method.strip_prefix("/api").unwrap_or(method);
+    matches!(
+        method,
+        "/gitpod.v1.RunnerInteractionService/MarkRunnerActive" | "/grpc.health.v1.Health/Check"
+    )
 }
 
 fn grpc_code_name(code: &str) -> &'static str {
@@ -271,5 +297,37 @@ mod tests {
         );
         assert!(log.contains("latency_us="), "{log}");
         assert!(!log.contains("pdk_pat_very_secret"), "{log}");
+    }
+
+    /// A successful lease is logged at debug; a failed one at info.
+    #[tokio::test]
+    async fn successful_heartbeats_are_logged_at_debug_failed_ones_at_info() {
+        let captured = Captured::default();
+        let writer = captured.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(move || writer.clone())
+            .with_ansi(false)
+            .with_max_level(tracing::Level::INFO)
+            .finish();
+        let _guard = tracing::subscriber::set_default(subscriber);
+        for status in ["0", "16"] {
+            let inner = tower::service_fn(move |_req: Request<String>| async move {
+                let mut response = Response::new(String::from("body"));
+                response.headers_mut().insert("grpc-status", status.parse().unwrap());
+                Ok::<_, std::convert::Infallible>(response)
+            });
+            let request = Request::builder()
+                .uri("/gitpod.v1.RunnerInteractionService/MarkRunnerActive")
+                .header("content-type", "application/grpc")
+                .body(String::new())
+                .unwrap();
+            let response = CallLogLayer.layer(inner).oneshot(request).await.unwrap();
+            response.into_body().collect().await.unwrap();
+        }
+        let log = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+        assert_eq!(log.lines().count(), 1, "only the failure at info: {log}");
+        assert!(log.contains("UNAUTHENTICATED"), "{log}");
+        assert!(is_heartbeat("/api/gitpod.v1.RunnerInteractionService/MarkRunnerActive"));
+        assert!(!is_heartbeat("/gitpod.v1.RunnerService/GetRunner"));
     }
 }
