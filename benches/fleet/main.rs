@@ -258,7 +258,7 @@ fn report(options: &Options, rows: &[Row], floor: Option<&LoadResult>) -> anyhow
         "# Fleet heartbeats\n\n{} signed-up runners, each renewing its lease every {:.0} s: {:.0} \
          MarkRunnerActive calls a second over {} connections, each call a different runner with its own \
          token. One warm-up cycle, then one measured cycle. CPU is the server processes' user + system \
-         time over the measured cycle as a fraction of this {}-core machine. Latency counts from when a \
+         time over the measured cycle (PostgreSQL's own not included) as a fraction of this {}-core machine. Latency counts from when a \
          call was due. `cargo bench --bench fleet{}`.\n\n",
         options.runners,
         options.runners as f64 / options.rate,
