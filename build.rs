@@ -7,6 +7,8 @@ use prost::Message;
 
 const PROTOS: &[&str] = &[
     "gitpod/v1/agent.proto",
+    "gitpod/v1/agent_security.proto",
+    "gitpod/v1/event.proto",
     "gitpod/v1/gateway.proto",
     "gitpod/v1/identity.proto",
     "gitpod/v1/model.proto",

@@ -38,7 +38,7 @@
 //!
 //! ```compile_fail
 //! # fn f(runner: paddock::store::runners::Runner) {
-//! let forged = paddock::capability::Managed { inner: runner };
+//! let forged = paddock::capability::Managed { inner: runner, actor: todo!() };
 //! # }
 //! ```
 
@@ -55,6 +55,17 @@ pub struct Visible<T> {
 #[derive(Debug)]
 pub struct Managed<T> {
     inner: T,
+    actor: Actor,
+}
+
+/// Who was allowed: the audit log's actor of every write made with the
+/// capability.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Actor {
+    pub id: uuid::Uuid,
+    /// gitpod.v1.Principal number.
+    pub principal: i32,
+    pub organization_id: uuid::Uuid,
 }
 
 impl<T> Visible<T> {
@@ -76,8 +87,13 @@ impl<T> Visible<T> {
 impl<T> Managed<T> {
     /// Only `auth::access` calls this (checked by tests/integration/architecture.rs).
     #[doc(hidden)]
-    pub(crate) fn grant(inner: T) -> Self {
-        Managed { inner }
+    pub(crate) fn grant(inner: T, actor: Actor) -> Self {
+        Managed { inner, actor }
+    }
+
+    /// Who holds the capability.
+    pub fn actor(&self) -> &Actor {
+        &self.actor
     }
 
     pub fn get(&self) -> &T {

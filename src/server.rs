@@ -14,6 +14,7 @@ use tonic_web::GrpcWebLayer;
 use crate::api::identity::IdentityApi;
 use crate::api::runner::RunnerApi;
 use crate::api::runner_configuration::RunnerConfigurationApi;
+use crate::api::event::EventApi;
 use crate::api::runner_interaction::RunnerInteractionApi;
 use crate::auth::cache::TokenCache;
 use crate::auth::layer::AuthLayer;
@@ -21,6 +22,7 @@ use crate::config::Settings;
 use crate::proto::FILE_DESCRIPTOR_SET;
 use crate::proto::gitpod::v1::identity_service_server::IdentityServiceServer;
 use crate::proto::gitpod::v1::runner_configuration_service_server::RunnerConfigurationServiceServer;
+use crate::proto::gitpod::v1::event_service_server::EventServiceServer;
 use crate::proto::gitpod::v1::runner_interaction_service_server::RunnerInteractionServiceServer;
 use crate::proto::gitpod::v1::runner_service_server::RunnerServiceServer;
 use crate::protocol::MAX_MESSAGE_SIZE;
@@ -128,6 +130,7 @@ pub async fn serve(
     );
     let identity = gitpod_service!(IdentityServiceServer, IdentityApi::new(state.clone()));
     let interaction = gitpod_service!(RunnerInteractionServiceServer, RunnerInteractionApi::new(state.clone()));
+    let events = gitpod_service!(EventServiceServer, EventApi::new(state.clone()));
 
     // reflection lists the health service too, so tools can call it by name
     let reflection_v1 = tonic_reflection::server::Builder::configure()
@@ -150,6 +153,7 @@ pub async fn serve(
     health_reporter
         .set_serving::<RunnerInteractionServiceServer<RunnerInteractionApi>>()
         .await;
+    health_reporter.set_serving::<EventServiceServer<EventApi>>().await;
 
     // The shutdown signal stops new calls at once; calls in flight get up to
     // SHUTDOWN_GRACE to finish, so that one stuck client cannot hold the
@@ -199,6 +203,7 @@ pub async fn serve(
         .add_service(configuration)
         .add_service(identity)
         .add_service(interaction)
+        .add_service(events)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
         .add_service(health)

@@ -7,6 +7,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261127_000001_create_core_tables;
 mod m20261127_000002_create_runner_configuration_tables;
 mod m20261202_000003_runner_leases;
+mod m20261202_000004_audit_logs;
 
 pub struct Migrator;
 
@@ -17,6 +18,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_000001_create_core_tables::Migration),
             Box::new(m20261127_000002_create_runner_configuration_tables::Migration),
             Box::new(m20261202_000003_runner_leases::Migration),
+            Box::new(m20261202_000004_audit_logs::Migration),
         ]
     }
 }

@@ -359,10 +359,14 @@ async fn get_host_authentication_token_value(
         .as_deref()
         .map(|sealed| state.secrets.open(purpose::HOST_TOKEN_REFRESH, sealed))
         .transpose()?;
+    let value = seal_to(key, &value)?;
+    let refresh_token = refresh.map(|r| seal_to(key, &r)).transpose()?.unwrap_or_default();
+    // sealed and ready: only now is the value handed out
+    interaction::record_token_handout(&state.db, &runner, token.id).await?;
     Ok(pb::GetHostAuthenticationTokenValueResponse {
         token_id: token.id.to_string(),
-        value: seal_to(key, &value)?,
-        refresh_token: refresh.map(|r| seal_to(key, &r)).transpose()?.unwrap_or_default(),
+        value,
+        refresh_token,
         expires_at: token.expires_at.map(convert::timestamp),
         source: token.source,
     })

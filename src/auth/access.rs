@@ -6,7 +6,7 @@
 use uuid::Uuid;
 
 use super::Principal;
-use crate::capability::{Managed, Visible};
+use crate::capability::{Actor, Managed, Visible};
 use crate::error::{Error, Result};
 use crate::principal::PRINCIPAL_USER;
 use crate::store::host_tokens::{self, Holder, HostToken};
@@ -16,8 +16,29 @@ use crate::store::{self, Db, RunnerOwned, entities::group};
 /// gitpod.v1.RunnerRole.RUNNER_ROLE_ADMIN
 const RUNNER_ROLE_ADMIN: i32 = 1;
 
+/// The audit log's actor for what `principal` is allowed to do.
+fn actor(principal: &Principal) -> Actor {
+    Actor {
+        id: principal.id(),
+        principal: principal.kind(),
+        organization_id: principal.organization_id(),
+    }
+}
+
 fn is_org_admin(principal: &Principal) -> bool {
     matches!(principal, Principal::User { org_admin: true, .. })
+}
+
+/// The audit log of the caller's organization is for its admins; the
+/// organization's id when the caller is one.
+pub fn read_audit_log(principal: &Principal) -> Result<Uuid> {
+    if is_org_admin(principal) {
+        Ok(principal.organization_id())
+    } else {
+        Err(Error::PermissionDenied(
+            "only organization admins read the audit log".into(),
+        ))
+    }
 }
 
 /// Members of the runner's organization see it; a runner sees only itself.
@@ -47,7 +68,7 @@ pub async fn manage_runner(db: &Db, principal: &Principal, runner_id: Uuid) -> R
     if !allowed {
         return Err(Error::PermissionDenied("you may not manage this runner".into()));
     }
-    Ok(Managed::grant(runner))
+    Ok(Managed::grant(runner, actor(principal)))
 }
 
 /// A runner acting on itself: only with its own access token. Other
@@ -70,10 +91,10 @@ pub async fn runner_itself(
         return Err(Error::NotFound("runner not found".into()));
     }
     if let Some(runner) = known.filter(|r| r.id == runner_id) {
-        return Ok(Managed::grant(Itself(runner.clone())));
+        return Ok(Managed::grant(Itself(runner.clone()), actor(principal)));
     }
     let runner = see_runner(db, principal, runner_id).await?.into_inner();
-    Ok(Managed::grant(Itself(runner)))
+    Ok(Managed::grant(Itself(runner), actor(principal)))
 }
 
 /// Only users create runners, in their own organization, as their creator.
@@ -81,11 +102,14 @@ pub fn create_runner(principal: &Principal) -> Result<Managed<Owner>> {
     match principal {
         Principal::User {
             id, organization_id, ..
-        } => Ok(Managed::grant(Owner {
-            organization_id: *organization_id,
-            creator_id: *id,
-            creator_principal: principal.kind(),
-        })),
+        } => Ok(Managed::grant(
+            Owner {
+                organization_id: *organization_id,
+                creator_id: *id,
+                creator_principal: principal.kind(),
+            },
+            actor(principal),
+        )),
         Principal::Runner { .. } => Err(Error::PermissionDenied("runners cannot create runners".into())),
     }
 }
@@ -139,7 +163,7 @@ pub async fn host_token(db: &Db, principal: &Principal, id: Uuid) -> Result<Mana
         .await?
         .filter(|t| t.organization_id == principal.organization_id())
         .filter(|t| t.subject_id == principal.id() || is_org_admin(principal))
-        .map(Managed::grant)
+        .map(|token| Managed::grant(token, actor(principal)))
         .ok_or_else(|| Error::NotFound("host authentication token not found".into()))
 }
 
@@ -176,10 +200,13 @@ pub async fn hold_host_token(
             .ok_or_else(|| Error::NotFound("subject not found".into()))?;
     }
     let runner = see_runner(db, principal, runner_id).await?.into_inner();
-    Ok(Managed::grant(Holder {
-        runner_id: runner.id,
-        organization_id: runner.organization_id,
-        subject_id: subject,
-        subject_principal: PRINCIPAL_USER,
-    }))
+    Ok(Managed::grant(
+        Holder {
+            runner_id: runner.id,
+            organization_id: runner.organization_id,
+            subject_id: subject,
+            subject_principal: PRINCIPAL_USER,
+        },
+        actor(principal),
+    ))
 }

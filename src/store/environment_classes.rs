@@ -5,6 +5,7 @@ use sea_orm::sea_query::{Expr, Query};
 use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 use uuid::Uuid;
 
+use super::audit::{self, Change, subject};
 use super::entities::{environment_class, runner};
 use super::query::{Patch, RunnerScope, keyset};
 use super::runners::Runner;
@@ -21,11 +22,16 @@ pub struct NewEnvironmentClass {
 }
 
 pub async fn create(
-    db: &impl ConnectionTrait,
+    db: &impl sea_orm::TransactionTrait,
     runner: &Managed<Runner>,
     new: NewEnvironmentClass,
 ) -> Result<EnvironmentClass> {
-    insert(db, runner.get(), new).await
+    audit::audited(db, runner.actor(), async |txn| {
+        let class = insert(txn, runner.get(), new).await?;
+        let change = Change::resource(subject::ENVIRONMENT_CLASS, class.id, "environment_class.create");
+        Ok((class, change))
+    })
+    .await
 }
 
 /// A class of `runner`; callers hold a capability for it.
@@ -110,22 +116,23 @@ pub struct EnvironmentClassChanges {
 
 /// NOT_FOUND when the class is gone or is not the managed runner's.
 pub async fn update(
-    db: &impl ConnectionTrait,
+    db: &impl sea_orm::TransactionTrait,
     runner: &Managed<Runner>,
     id: Uuid,
     changes: EnvironmentClassChanges,
 ) -> Result<()> {
     use environment_class::Column as C;
-    Patch::<environment_class::Entity>::new(C::UpdatedAt)
+    let patch = Patch::<environment_class::Entity>::new(C::UpdatedAt)
         .set(C::DisplayName, changes.display_name)
         .set(C::Description, changes.description)
-        .set(C::Enabled, changes.enabled)
-        .apply(
-            db,
-            C::Id.eq(id).and(C::RunnerId.eq(runner.get().id)),
-            "environment class",
-        )
-        .await
+        .set(C::Enabled, changes.enabled);
+    audit::audited(db, runner.actor(), async |txn| {
+        let filter = C::Id.eq(id).and(C::RunnerId.eq(runner.get().id));
+        patch.apply(txn, filter, "environment class").await?;
+        let change = Change::resource(subject::ENVIRONMENT_CLASS, id, "environment_class.update");
+        Ok(((), change))
+    })
+    .await
 }
 
 impl environment_class::Model {

@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use uuid::Uuid;
 
+use super::audit::{self, Change, subject};
 use super::entities::host_authentication_token;
 use super::is_unique_violation;
 use super::query::{Patch, keyset};
@@ -34,8 +35,17 @@ pub struct NewHostToken {
     pub scopes: Vec<String>,
 }
 
+pub async fn create(db: &impl sea_orm::TransactionTrait, holder: &Managed<Holder>, new: NewHostToken) -> Result<HostToken> {
+    audit::audited(db, holder.actor(), async |txn| {
+        let value = create_row(txn, holder, new).await?;
+        let change = Change::resource(subject::HOST_AUTHENTICATION_TOKEN, value.id, "host_authentication_token.create");
+        Ok((value, change))
+    })
+    .await
+}
+
 /// ALREADY_EXISTS when the subject already has a token for the host on the runner.
-pub async fn create(db: &impl ConnectionTrait, holder: &Managed<Holder>, new: NewHostToken) -> Result<HostToken> {
+async fn create_row(db: &impl ConnectionTrait, holder: &Managed<Holder>, new: NewHostToken) -> Result<HostToken> {
     let now = Utc::now();
     let holder = holder.get();
     let row = host_authentication_token::ActiveModel {
@@ -107,7 +117,16 @@ pub struct HostTokenChanges {
     pub scopes: Option<Vec<String>>,
 }
 
-pub async fn update(db: &impl ConnectionTrait, token: &Managed<HostToken>, changes: HostTokenChanges) -> Result<()> {
+pub async fn update(db: &impl sea_orm::TransactionTrait, token: &Managed<HostToken>, changes: HostTokenChanges) -> Result<()> {
+    audit::audited(db, token.actor(), async |txn| {
+        let value = update_row(txn, token, changes).await?;
+        let change = Change::resource(subject::HOST_AUTHENTICATION_TOKEN, token.get().id, "host_authentication_token.update");
+        Ok((value, change))
+    })
+    .await
+}
+
+async fn update_row(db: &impl ConnectionTrait, token: &Managed<HostToken>, changes: HostTokenChanges) -> Result<()> {
     use host_authentication_token::Column as C;
     let scopes = changes
         .scopes
@@ -122,10 +141,16 @@ pub async fn update(db: &impl ConnectionTrait, token: &Managed<HostToken>, chang
         .await
 }
 
-pub async fn delete(db: &impl ConnectionTrait, token: Managed<HostToken>) -> Result<()> {
+pub async fn delete(db: &impl sea_orm::TransactionTrait, token: Managed<HostToken>) -> Result<()> {
     use host_authentication_token::Column as C;
-    let filter = C::Id.eq(token.get().id);
-    super::query::delete::<host_authentication_token::Entity>(db, filter, "host authentication token").await
+    let id = token.get().id;
+    audit::audited(db, token.actor(), async |txn| {
+        let filter = C::Id.eq(id);
+        super::query::delete::<host_authentication_token::Entity>(txn, filter, "host authentication token").await?;
+        let change = Change::resource(subject::HOST_AUTHENTICATION_TOKEN, id, "host_authentication_token.delete");
+        Ok(((), change))
+    })
+    .await
 }
 
 impl host_authentication_token::Model {

@@ -3,9 +3,11 @@
 //! Every write takes `Managed<Itself>`: the runner's own access token.
 
 use chrono::{DateTime, Utc};
+use uuid::Uuid;
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, TransactionTrait};
 
+use super::audit::{self, Change, subject};
 use super::entities::{runner, runner_configuration_schema};
 use super::environment_classes::{self, NewEnvironmentClass};
 use super::leases;
@@ -55,6 +57,12 @@ pub async fn signup(
                 environment_classes::insert(&txn, me, class).await?;
             }
         }
+        audit::record(
+            &txn,
+            runner.actor(),
+            Change::resource(subject::RUNNER, me.id, "runner.signup"),
+        )
+        .await?;
         txn.commit().await?;
         return Ok(Signup::Registered);
     }
@@ -103,9 +111,17 @@ fn json<T: serde::Serialize>(value: &T) -> Result<String> {
     Ok(serde_json::to_string(value).map_err(anyhow::Error::from)?)
 }
 
-pub async fn report_status(db: &impl ConnectionTrait, runner: &Managed<Itself>, report: StatusReport) -> Result<()> {
-    use runner::Column as C;
+pub async fn report_status(db: &impl TransactionTrait, runner: &Managed<Itself>, report: StatusReport) -> Result<()> {
     let id = runner.get().0.id;
+    audit::audited(db, runner.actor(), async |txn| {
+        write_status(txn, id, report).await?;
+        Ok(((), Change::resource(subject::RUNNER, id, "runner.update_status")))
+    })
+    .await
+}
+
+async fn write_status(db: &impl ConnectionTrait, id: Uuid, report: StatusReport) -> Result<()> {
+    use runner::Column as C;
     let now = Utc::now();
     Patch::<runner::Entity>::new(C::UpdatedAt)
         .set(C::StatusUpdatedAt, Some(now))
@@ -142,36 +158,62 @@ pub async fn report_status(db: &impl ConnectionTrait, runner: &Managed<Itself>, 
 
 /// The runner reports DELETED after a DeleteRunner: it and everything it
 /// owns go. FAILED_PRECONDITION when nobody asked it to delete itself.
-pub async fn confirm_deleted(db: &impl ConnectionTrait, runner: Managed<Itself>) -> Result<()> {
-    let removed = runner::Entity::delete_many()
-        .filter(runner::Column::Id.eq(runner.get().0.id))
-        .filter(runner::Column::Phase.eq(phase::DELETING))
-        .exec(db)
-        .await?;
-    if removed.rows_affected == 0 {
-        return Err(Error::FailedPrecondition(
-            "the runner is not being deleted: RUNNER_PHASE_DELETED answers a DeleteRunner".into(),
-        ));
-    }
-    Ok(())
+pub async fn confirm_deleted(db: &impl TransactionTrait, runner: Managed<Itself>) -> Result<()> {
+    let id = runner.get().0.id;
+    audit::audited(db, runner.actor(), async |txn| {
+        let removed = runner::Entity::delete_many()
+            .filter(runner::Column::Id.eq(id))
+            .filter(runner::Column::Phase.eq(phase::DELETING))
+            .exec(txn)
+            .await?;
+        if removed.rows_affected == 0 {
+            return Err(Error::FailedPrecondition(
+                "the runner is not being deleted: RUNNER_PHASE_DELETED answers a DeleteRunner".into(),
+            ));
+        }
+        Ok(((), Change::resource(subject::RUNNER, id, "runner.delete_confirmed")))
+    })
+    .await
 }
 
 /// Publishes the runner's configuration schema (encoded), replacing its
 /// provider's built-in one.
-pub async fn publish_schema(db: &impl ConnectionTrait, runner: &Managed<Itself>, schema: Vec<u8>) -> Result<()> {
+pub async fn publish_schema(db: &impl TransactionTrait, runner: &Managed<Itself>, schema: Vec<u8>) -> Result<()> {
     use runner_configuration_schema::Column as C;
+    let id = runner.get().0.id;
     let row = runner_configuration_schema::ActiveModel {
-        runner_id: Set(runner.get().0.id),
+        runner_id: Set(id),
         schema: Set(schema),
         updated_at: Set(Utc::now()),
     };
-    runner_configuration_schema::Entity::insert(row)
-        .on_conflict(
-            OnConflict::column(C::RunnerId)
-                .update_columns([C::Schema, C::UpdatedAt])
-                .to_owned(),
-        )
-        .exec_without_returning(db)
-        .await?;
+    audit::audited(db, runner.actor(), async |txn| {
+        runner_configuration_schema::Entity::insert(row)
+            .on_conflict(
+                OnConflict::column(C::RunnerId)
+                    .update_columns([C::Schema, C::UpdatedAt])
+                    .to_owned(),
+            )
+            .exec_without_returning(txn)
+            .await?;
+        Ok((
+            (),
+            Change::resource(subject::RUNNER, id, "runner.update_configuration_schema"),
+        ))
+    })
+    .await
+}
+
+/// Records that the runner was handed a host token's value (sealed to it).
+pub async fn record_token_handout(db: &impl ConnectionTrait, runner: &Managed<Itself>, token_id: Uuid) -> Result<()> {
+    audit::record(
+        db,
+        runner.actor(),
+        Change::credential(
+            subject::HOST_AUTHENTICATION_TOKEN,
+            token_id,
+            "host_authentication_token.read_value",
+        ),
+    )
+    .await?;
     Ok(())
 }

@@ -5,6 +5,7 @@ use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use super::audit::{self, Change, subject};
 use super::entities::llm_integration;
 use super::query::{Patch, RunnerScope, keyset};
 use super::runners::Runner;
@@ -35,7 +36,16 @@ fn json<T: Serialize + ?Sized>(value: &T) -> Result<String> {
     Ok(serde_json::to_string(value).map_err(anyhow::Error::from)?)
 }
 
-pub async fn create(
+pub async fn create(db: &impl sea_orm::TransactionTrait, runner: &Managed<Runner>, new: NewLlmIntegration) -> Result<LlmIntegration> {
+    audit::audited(db, runner.actor(), async |txn| {
+        let value = create_row(txn, runner, new).await?;
+        let change = Change::resource(subject::RUNNER_LLM_INTEGRATION, value.id, "llm_integration.create");
+        Ok((value, change))
+    })
+    .await
+}
+
+async fn create_row(
     db: &impl ConnectionTrait,
     runner: &Managed<Runner>,
     new: NewLlmIntegration,
@@ -87,8 +97,17 @@ pub struct LlmIntegrationChanges {
     pub request_headers: Option<Vec<RequestHeader>>,
 }
 
+pub async fn update(db: &impl sea_orm::TransactionTrait, runner: &Managed<Runner>, id: Uuid, changes: LlmIntegrationChanges) -> Result<()> {
+    audit::audited(db, runner.actor(), async |txn| {
+        let value = update_row(txn, runner, id, changes).await?;
+        let change = Change::resource(subject::RUNNER_LLM_INTEGRATION, id, "llm_integration.update");
+        Ok((value, change))
+    })
+    .await
+}
+
 /// NOT_FOUND when the integration is gone or is not the managed runner's.
-pub async fn update(
+async fn update_row(
     db: &impl ConnectionTrait,
     runner: &Managed<Runner>,
     id: Uuid,
@@ -109,8 +128,17 @@ pub async fn update(
         .await
 }
 
+pub async fn delete(db: &impl sea_orm::TransactionTrait, runner: &Managed<Runner>, id: Uuid) -> Result<()> {
+    audit::audited(db, runner.actor(), async |txn| {
+        let value = delete_row(txn, runner, id).await?;
+        let change = Change::resource(subject::RUNNER_LLM_INTEGRATION, id, "llm_integration.delete");
+        Ok((value, change))
+    })
+    .await
+}
+
 /// NOT_FOUND when the integration is gone or is not the managed runner's.
-pub async fn delete(db: &impl ConnectionTrait, runner: &Managed<Runner>, id: Uuid) -> Result<()> {
+async fn delete_row(db: &impl ConnectionTrait, runner: &Managed<Runner>, id: Uuid) -> Result<()> {
     use llm_integration::Column as C;
     let filter = C::Id.eq(id).and(C::RunnerId.eq(runner.get().id));
     super::query::delete::<llm_integration::Entity>(db, filter, "LLM integration").await

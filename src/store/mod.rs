@@ -2,6 +2,7 @@
 //! Store functions take `&impl ConnectionTrait`, so they run on the pool or
 //! inside a transaction unchanged. Nothing here knows about gRPC.
 
+pub mod audit;
 pub mod entities;
 pub mod environment_classes;
 pub mod host_tokens;

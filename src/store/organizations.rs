@@ -1,9 +1,11 @@
 //! Organizations and who is in them: users, groups, memberships.
 
 use chrono::Utc;
+use sea_orm::sea_query::OnConflict;
 use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, TransactionTrait};
 use uuid::Uuid;
 
+use super::audit::{self, Change, subject};
 use super::entities::{group, membership, organization, token, user};
 use super::{is_unique_violation, not_found};
 use crate::error::{Error, Result};
@@ -65,6 +67,8 @@ pub async fn create_user(db: &(impl ConnectionTrait + TransactionTrait), new: Ne
         },
     )
     .await?;
+    let change = Change::resource(subject::USER, user.id, "user.create");
+    audit::record(&txn, &audit::operator(new.organization_id), change).await?;
     txn.commit().await?;
     Ok(user)
 }
@@ -97,14 +101,19 @@ pub async fn ensure_admin(
     }
 }
 
-pub async fn create_group(db: &impl ConnectionTrait, organization_id: Uuid, name: &str) -> Result<group::Model> {
+pub async fn create_group(db: &impl TransactionTrait, organization_id: Uuid, name: &str) -> Result<group::Model> {
     let group = group::ActiveModel {
         id: Set(Uuid::now_v7()),
         organization_id: Set(organization_id),
         name: Set(name.to_owned()),
         created_at: Set(Utc::now()),
     };
-    Ok(group::Entity::insert(group).exec_with_returning(db).await?)
+    audit::audited(db, &audit::operator(organization_id), async |txn| {
+        let group = group::Entity::insert(group).exec_with_returning(txn).await?;
+        let change = Change::resource(subject::GROUP, group.id, "group.create");
+        Ok((group, change))
+    })
+    .await
 }
 
 pub async fn find_group(db: &impl ConnectionTrait, id: Uuid) -> Result<Option<group::Model>> {
@@ -116,7 +125,7 @@ pub async fn find_user(db: &impl ConnectionTrait, id: Uuid) -> Result<Option<use
 }
 
 /// Adds a user to a group of the same organization; adding twice is harmless.
-pub async fn add_member(db: &impl ConnectionTrait, group_id: Uuid, user_id: Uuid) -> Result<()> {
+pub async fn add_member(db: &(impl ConnectionTrait + TransactionTrait), group_id: Uuid, user_id: Uuid) -> Result<()> {
     let group = find_group(db, group_id).await?.ok_or_else(|| not_found("group"))?;
     let user = find_user(db, user_id).await?.ok_or_else(|| not_found("user"))?;
     if group.organization_id != user.organization_id {
@@ -129,9 +138,20 @@ pub async fn add_member(db: &impl ConnectionTrait, group_id: Uuid, user_id: Uuid
         user_id: Set(user_id),
         created_at: Set(Utc::now()),
     };
-    match membership::Entity::insert(member).exec_without_returning(db).await {
-        Ok(_) => Ok(()),
-        Err(e) if is_unique_violation(&e) => Ok(()),
-        Err(e) => Err(e.into()),
+    let txn = db.begin().await?;
+    let added = membership::Entity::insert(member)
+        .on_conflict(
+            OnConflict::columns([membership::Column::GroupId, membership::Column::UserId])
+                .do_nothing()
+                .to_owned(),
+        )
+        .exec_without_returning(&txn)
+        .await?;
+    // adding a member twice changes nothing, and says nothing
+    if added > 0 {
+        let change = Change::resource(subject::GROUP_MEMBERSHIP_CHANGED, group_id, "group.add_member");
+        audit::record(&txn, &audit::operator(group.organization_id), change).await?;
     }
+    txn.commit().await?;
+    Ok(())
 }

@@ -5,6 +5,7 @@ use sea_orm::sea_query::{Expr, Query};
 use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use uuid::Uuid;
 
+use super::audit::{self, Change, subject};
 use super::entities::{group, membership, runner_policy};
 use super::query::keyset;
 use super::runners::Runner;
@@ -29,6 +30,20 @@ pub fn list_query(runner_id: Uuid, page: Page) -> sea_orm::Select<runner_policy:
 
 /// ALREADY_EXISTS when the group already has a policy on the runner.
 pub async fn create(
+    db: &impl sea_orm::TransactionTrait,
+    runner: &Managed<Runner>,
+    group: &Visible<group::Model>,
+    role: i32,
+) -> Result<Policy> {
+    audit::audited(db, runner.actor(), async |txn| {
+        let policy = insert(txn, runner, group, role).await?;
+        let change = Change::resource(subject::ROLE_ASSIGNMENT, policy.runner_id, "runner_policy.create");
+        Ok((policy, change))
+    })
+    .await
+}
+
+async fn insert(
     db: &impl ConnectionTrait,
     runner: &Managed<Runner>,
     group: &Visible<group::Model>,
@@ -50,8 +65,19 @@ pub async fn create(
 }
 
 /// NOT_FOUND when the group has no policy on the runner.
-pub async fn update(db: &impl ConnectionTrait, runner: &Managed<Runner>, group_id: Uuid, role: i32) -> Result<Policy> {
+pub async fn update(db: &impl sea_orm::TransactionTrait, runner: &Managed<Runner>, group_id: Uuid, role: i32) -> Result<Policy> {
     let runner_id = runner.get().id;
+    audit::audited(db, runner.actor(), async |txn| {
+        let policy = set_role(txn, runner_id, group_id, role).await?;
+        Ok((
+            policy,
+            Change::resource(subject::ROLE_ASSIGNMENT, runner_id, "runner_policy.update"),
+        ))
+    })
+    .await
+}
+
+async fn set_role(db: &impl ConnectionTrait, runner_id: Uuid, group_id: Uuid, role: i32) -> Result<Policy> {
     let result = runner_policy::Entity::update_many()
         .col_expr(runner_policy::Column::Role, Expr::value(role))
         .filter(runner_policy::Column::RunnerId.eq(runner_id))
@@ -70,10 +96,18 @@ pub async fn update(db: &impl ConnectionTrait, runner: &Managed<Runner>, group_i
 }
 
 /// NOT_FOUND when the group has no policy on the runner.
-pub async fn delete(db: &impl ConnectionTrait, runner: &Managed<Runner>, group_id: Uuid) -> Result<()> {
+pub async fn delete(db: &impl sea_orm::TransactionTrait, runner: &Managed<Runner>, group_id: Uuid) -> Result<()> {
     use runner_policy::Column as C;
-    let filter = C::RunnerId.eq(runner.get().id).and(C::GroupId.eq(group_id));
-    super::query::delete::<runner_policy::Entity>(db, filter, "policy").await
+    let runner_id = runner.get().id;
+    audit::audited(db, runner.actor(), async |txn| {
+        let filter = C::RunnerId.eq(runner_id).and(C::GroupId.eq(group_id));
+        super::query::delete::<runner_policy::Entity>(txn, filter, "policy").await?;
+        Ok((
+            (),
+            Change::resource(subject::ROLE_ASSIGNMENT, runner_id, "runner_policy.delete"),
+        ))
+    })
+    .await
 }
 
 /// Whether the user is in a group that holds `role` on the runner (one query).

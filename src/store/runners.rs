@@ -7,6 +7,7 @@ use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, Query
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use super::audit::{self, Change, subject};
 use super::entities::{runner, runner_policy};
 use super::not_found;
 use super::query::{Patch, keyset};
@@ -85,14 +86,14 @@ pub struct NewRunner {
 /// Creates a runner and its first exchange token in one transaction.
 pub async fn create(
     db: &(impl ConnectionTrait + TransactionTrait),
-    owner: &Managed<Owner>,
+    owner_capability: &Managed<Owner>,
     new: NewRunner,
     exchange_hash: [u8; 32],
     exchange_expires_at: DateTime<Utc>,
 ) -> Result<Runner> {
     let now = Utc::now();
     let c = new.configuration;
-    let owner = owner.get();
+    let owner = owner_capability.get();
     let row = runner::ActiveModel {
         id: Set(Uuid::now_v7()),
         organization_id: Set(owner.organization_id),
@@ -141,6 +142,12 @@ pub async fn create(
     let txn = db.begin().await?;
     let runner = runner::Entity::insert(row).exec_with_returning(&txn).await?;
     tokens::insert(&txn, exchange_token(&runner, exchange_hash, exchange_expires_at)).await?;
+    audit::record(
+        &txn,
+        owner_capability.actor(),
+        Change::resource(subject::RUNNER, runner.id, "runner.create"),
+    )
+    .await?;
     txn.commit().await?;
     Ok(runner)
 }
@@ -207,11 +214,12 @@ pub struct RunnerChanges {
 }
 
 /// Applies `changes` and moves updated_at; NOT_FOUND when the runner is gone.
-pub async fn update(db: &impl ConnectionTrait, runner: &Managed<Runner>, changes: RunnerChanges) -> Result<()> {
+pub async fn update(db: &impl TransactionTrait, runner: &Managed<Runner>, changes: RunnerChanges) -> Result<()> {
     use runner::Column as C;
     let c = changes;
     let window = c.update_window;
-    Patch::<runner::Entity>::new(C::UpdatedAt)
+    let id = runner.get().id;
+    let patch = Patch::<runner::Entity>::new(C::UpdatedAt)
         .set(C::Name, c.name)
         .set(C::DesiredPhase, c.desired_phase)
         .set(C::ReleaseChannel, c.release_channel)
@@ -227,9 +235,12 @@ pub async fn update(db: &impl ConnectionTrait, runner: &Managed<Runner>, changes
         .set(C::UpdateWindowStartHour, window.map(|w| w.start_hour))
         .set(C::UpdateWindowEndHour, window.map(|w| w.end_hour))
         .set(C::HoneycombApiKeyEncrypted, c.honeycomb_api_key_encrypted)
-        .set(C::ContinuousProfiling, c.continuous_profiling)
-        .apply(db, C::Id.eq(runner.get().id), "runner")
-        .await
+        .set(C::ContinuousProfiling, c.continuous_profiling);
+    audit::audited(db, runner.actor(), async |txn| {
+        patch.apply(txn, C::Id.eq(id), "runner").await?;
+        Ok(((), Change::resource(subject::RUNNER, id, "runner.update")))
+    })
+    .await
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -274,18 +285,29 @@ pub async fn delete(
             .await?;
         Deletion::Deleting
     };
+    audit::record(
+        &txn,
+        runner.actor(),
+        Change::resource(subject::RUNNER, id, "runner.delete"),
+    )
+    .await?;
     txn.commit().await?;
     Ok(outcome)
 }
 
 /// Issues another exchange token for a runner; earlier ones stay valid.
 pub async fn add_exchange_token(
-    db: &impl ConnectionTrait,
+    db: &impl TransactionTrait,
     runner: &Managed<Runner>,
     hash: [u8; 32],
     expires_at: DateTime<Utc>,
 ) -> Result<()> {
-    tokens::insert(db, exchange_token(runner.get(), hash, expires_at)).await
+    let id = runner.get().id;
+    audit::audited(db, runner.actor(), async |txn| {
+        tokens::insert(txn, exchange_token(runner.get(), hash, expires_at)).await?;
+        Ok(((), Change::credential(subject::RUNNER, id, "runner.create_token")))
+    })
+    .await
 }
 
 fn exchange_token(runner: &Runner, hash: [u8; 32], expires_at: DateTime<Utc>) -> NewToken {

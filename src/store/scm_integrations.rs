@@ -4,6 +4,7 @@ use chrono::Utc;
 use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use uuid::Uuid;
 
+use super::audit::{self, Change, subject};
 use super::entities::scm_integration;
 use super::is_unique_violation;
 use super::query::{Patch, RunnerScope, keyset};
@@ -28,8 +29,17 @@ fn duplicate() -> Error {
     Error::AlreadyExists("the runner already has an SCM integration for this host".into())
 }
 
+pub async fn create(db: &impl sea_orm::TransactionTrait, runner: &Managed<Runner>, new: NewScmIntegration) -> Result<ScmIntegration> {
+    audit::audited(db, runner.actor(), async |txn| {
+        let value = create_row(txn, runner, new).await?;
+        let change = Change::resource(subject::RUNNER_SCM_INTEGRATION, value.id, "scm_integration.create");
+        Ok((value, change))
+    })
+    .await
+}
+
 /// ALREADY_EXISTS when the runner already has an integration for the host.
-pub async fn create(
+async fn create_row(
     db: &impl ConnectionTrait,
     runner: &Managed<Runner>,
     new: NewScmIntegration,
@@ -84,8 +94,17 @@ pub struct ScmIntegrationChanges {
     pub virtual_directory: Option<Option<String>>,
 }
 
+pub async fn update(db: &impl sea_orm::TransactionTrait, runner: &Managed<Runner>, id: Uuid, changes: ScmIntegrationChanges) -> Result<()> {
+    audit::audited(db, runner.actor(), async |txn| {
+        let value = update_row(txn, runner, id, changes).await?;
+        let change = Change::resource(subject::RUNNER_SCM_INTEGRATION, id, "scm_integration.update");
+        Ok((value, change))
+    })
+    .await
+}
+
 /// NOT_FOUND when the integration is gone or is not the managed runner's.
-pub async fn update(
+async fn update_row(
     db: &impl ConnectionTrait,
     runner: &Managed<Runner>,
     id: Uuid,
@@ -102,8 +121,17 @@ pub async fn update(
         .await
 }
 
+pub async fn delete(db: &impl sea_orm::TransactionTrait, runner: &Managed<Runner>, id: Uuid) -> Result<()> {
+    audit::audited(db, runner.actor(), async |txn| {
+        let value = delete_row(txn, runner, id).await?;
+        let change = Change::resource(subject::RUNNER_SCM_INTEGRATION, id, "scm_integration.delete");
+        Ok((value, change))
+    })
+    .await
+}
+
 /// NOT_FOUND when the integration is gone or is not the managed runner's.
-pub async fn delete(db: &impl ConnectionTrait, runner: &Managed<Runner>, id: Uuid) -> Result<()> {
+async fn delete_row(db: &impl ConnectionTrait, runner: &Managed<Runner>, id: Uuid) -> Result<()> {
     use scm_integration::Column as C;
     let filter = C::Id.eq(id).and(C::RunnerId.eq(runner.get().id));
     super::query::delete::<scm_integration::Entity>(db, filter, "SCM integration").await

@@ -218,6 +218,18 @@ pub async fn exchange(
         },
     )
     .await?;
+    // the exchange token is the credential of the call: its runner acts
+    let runner = crate::capability::Actor {
+        id: runner_id,
+        principal: crate::principal::PRINCIPAL_RUNNER,
+        organization_id: token.organization_id,
+    };
+    super::audit::record(
+        &txn,
+        &runner,
+        super::audit::Change::credential(super::audit::subject::RUNNER, runner_id, "runner.exchange_token"),
+    )
+    .await?;
     txn.commit().await?;
     Ok(Ok(runner_id))
 }

@@ -18,6 +18,8 @@ const REQUIRED_FILES: &[&str] = &[
     "gitpod/v1/runner_configuration.proto",
     "gitpod/v1/identity.proto",
     "gitpod/v1/pagination.proto",
+    "gitpod/v1/event.proto",
+    "gitpod/v1/agent_security.proto",
 ];
 /// paddock's own definition of a gitpod.v1 service the SDK has no client for.
 const PADDOCK_DEFINED: &str = "gitpod/v1/runner_interaction.proto";
@@ -26,6 +28,7 @@ const SERVICES: &[&str] = &[
     "gitpod.v1.RunnerService",
     "gitpod.v1.RunnerConfigurationService",
     "gitpod.v1.IdentityService",
+    "gitpod.v1.EventService",
 ];
 
 #[derive(Default)]

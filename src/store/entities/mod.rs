@@ -1,5 +1,6 @@
 //! SeaORM entities: one module per table, mirroring migrations/.
 
+pub mod audit_log;
 pub mod environment_class;
 pub mod group;
 pub mod host_authentication_token;

@@ -1,0 +1,224 @@
+//! The audit log: who changed what, and who was handed a credential. An
+//! entry is written in the transaction of its change, so a change and its
+//! entry commit (or fail) together; entries never hold a secret.
+
+use chrono::{DateTime, Utc};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, Select, TransactionTrait,
+};
+use uuid::Uuid;
+
+use super::entities::audit_log;
+use crate::capability::Actor;
+use crate::error::Result;
+use crate::pagination::Page;
+
+pub use audit_log::Model as AuditEntry;
+
+/// gitpod.v1.ResourceType numbers of what paddock audits.
+pub mod subject {
+    pub const RUNNER: i32 = 2;
+    pub const USER: i32 = 8;
+    pub const ENVIRONMENT_CLASS: i32 = 9;
+    pub const RUNNER_SCM_INTEGRATION: i32 = 10;
+    pub const HOST_AUTHENTICATION_TOKEN: i32 = 11;
+    pub const GROUP: i32 = 12;
+    pub const RUNNER_LLM_INTEGRATION: i32 = 20;
+    pub const GROUP_MEMBERSHIP_CHANGED: i32 = 41;
+    /// A runner policy (a group's role on a runner); its subject id is the runner's.
+    pub const ROLE_ASSIGNMENT: i32 = 47;
+}
+
+/// gitpod.v1.AuditLogEntryKind numbers.
+pub mod kind {
+    pub const RESOURCE_CHANGE: i32 = 3;
+    pub const CREDENTIAL_ACCESS: i32 = 4;
+}
+
+/// What an entry says happened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Change {
+    pub subject_type: i32,
+    pub subject_id: Uuid,
+    /// `<resource>.<verb>`, e.g. `runner.update`.
+    pub action: &'static str,
+    pub kind: i32,
+}
+
+impl Change {
+    /// A resource created, changed or deleted.
+    pub fn resource(subject_type: i32, subject_id: Uuid, action: &'static str) -> Change {
+        Change {
+            subject_type,
+            subject_id,
+            action,
+            kind: kind::RESOURCE_CHANGE,
+        }
+    }
+
+    /// A credential handed out (never the credential itself).
+    pub fn credential(subject_type: i32, subject_id: Uuid, action: &'static str) -> Change {
+        Change {
+            subject_type,
+            subject_id,
+            action,
+            kind: kind::CREDENTIAL_ACCESS,
+        }
+    }
+}
+
+/// The actor of changes nobody authenticated for: the admin CLI, run by
+/// whoever may open the database.
+pub fn operator(organization_id: Uuid) -> Actor {
+    Actor {
+        id: Uuid::nil(),
+        principal: 0,
+        organization_id,
+    }
+}
+
+/// Writes the entry of `change` made by `actor`; call it inside the change's
+/// transaction.
+pub async fn record(db: &impl ConnectionTrait, actor: &Actor, change: Change) -> Result<AuditEntry> {
+    let entry = AuditEntry {
+        id: Uuid::now_v7(),
+        organization_id: actor.organization_id,
+        actor_id: actor.id,
+        actor_principal: actor.principal,
+        subject_id: change.subject_id,
+        subject_type: change.subject_type,
+        action: change.action.to_owned(),
+        kind: change.kind,
+        created_at: Utc::now(),
+    };
+    let row = audit_log::ActiveModel {
+        id: Set(entry.id),
+        organization_id: Set(entry.organization_id),
+        actor_id: Set(entry.actor_id),
+        actor_principal: Set(entry.actor_principal),
+        subject_id: Set(entry.subject_id),
+        subject_type: Set(entry.subject_type),
+        action: Set(entry.action.clone()),
+        kind: Set(entry.kind),
+        created_at: Set(entry.created_at),
+    };
+    audit_log::Entity::insert(row).exec_without_returning(db).await?;
+    Ok(entry)
+}
+
+/// Runs `write` in a transaction and records the change it reports, made by
+/// `actor`, in the same one: the change and its entry commit together.
+pub async fn audited<T>(
+    db: &impl TransactionTrait,
+    actor: &Actor,
+    write: impl AsyncFnOnce(&DatabaseTransaction) -> Result<(T, Change)>,
+) -> Result<T> {
+    let txn = db.begin().await?;
+    let (value, change) = write(&txn).await?;
+    record(&txn, actor, change).await?;
+    txn.commit().await?;
+    Ok(value)
+}
+
+/// ListAuditLogs' filter, within one organization.
+#[derive(Debug, Clone, Default)]
+pub struct AuditFilter {
+    pub organization_id: Uuid,
+    pub actor_ids: Vec<Uuid>,
+    pub actor_principals: Vec<i32>,
+    pub subject_ids: Vec<Uuid>,
+    pub subject_types: Vec<i32>,
+    pub from: Option<DateTime<Utc>>,
+    pub to: Option<DateTime<Utc>>,
+    /// Newest first (the default) or oldest first.
+    pub newest_first: bool,
+}
+
+pub fn list_query(filter: &AuditFilter, page: Page) -> Select<audit_log::Entity> {
+    use audit_log::Column as C;
+    let mut query = audit_log::Entity::find().filter(C::OrganizationId.eq(filter.organization_id));
+    if !filter.actor_ids.is_empty() {
+        query = query.filter(C::ActorId.is_in(filter.actor_ids.clone()));
+    }
+    if !filter.actor_principals.is_empty() {
+        query = query.filter(C::ActorPrincipal.is_in(filter.actor_principals.clone()));
+    }
+    if !filter.subject_ids.is_empty() {
+        query = query.filter(C::SubjectId.is_in(filter.subject_ids.clone()));
+    }
+    if !filter.subject_types.is_empty() {
+        query = query.filter(C::SubjectType.is_in(filter.subject_types.clone()));
+    }
+    // from and to bound the time through the ids (UUIDv7 carry their
+    // millisecond), so every filter stays a range of an index
+    if let Some(from) = filter.from {
+        query = query.filter(C::Id.gte(first_id_at(from)));
+    }
+    if let Some(to) = filter.to {
+        query = query.filter(C::Id.lt(first_id_at(to)));
+    }
+    match (filter.newest_first, page.after) {
+        (true, Some(after)) => query = query.filter(C::Id.lt(after)),
+        (false, Some(after)) => query = query.filter(C::Id.gt(after)),
+        _ => {}
+    }
+    let query = if filter.newest_first {
+        query.order_by_desc(C::Id)
+    } else {
+        query.order_by_asc(C::Id)
+    };
+    query.limit(page.size + 1)
+}
+
+/// The smallest UUIDv7 of the millisecond `at` falls in.
+fn first_id_at(at: DateTime<Utc>) -> Uuid {
+    let millis = at.timestamp_millis().max(0) as u64;
+    let mut bytes = [0u8; 16];
+    bytes[..6].copy_from_slice(&millis.to_be_bytes()[2..]);
+    bytes[6] = 0x70;
+    bytes[8] = 0x80;
+    Uuid::from_bytes(bytes)
+}
+
+pub async fn list(db: &impl ConnectionTrait, filter: &AuditFilter, page: Page) -> Result<Vec<AuditEntry>> {
+    Ok(list_query(filter, page).all(db).await?)
+}
+
+pub async fn get(db: &impl ConnectionTrait, id: Uuid) -> Result<Option<AuditEntry>> {
+    Ok(audit_log::Entity::find_by_id(id).one(db).await?)
+}
+
+/// Deletes up to `batch` entries older than `before`; how many went. Small
+/// batches keep each delete short on a busy database.
+pub async fn prune(db: &impl ConnectionTrait, before: DateTime<Utc>, batch: u64) -> Result<u64> {
+    let old: Vec<Uuid> = audit_log::Entity::find()
+        .select_only()
+        .column(audit_log::Column::Id)
+        .filter(audit_log::Column::CreatedAt.lt(before))
+        .limit(batch)
+        .into_tuple()
+        .all(db)
+        .await?;
+    if old.is_empty() {
+        return Ok(0);
+    }
+    let removed = audit_log::Entity::delete_many()
+        .filter(audit_log::Column::Id.is_in(old))
+        .exec(db)
+        .await?;
+    Ok(removed.rows_affected)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn first_id_at_sorts_before_every_id_of_its_millisecond_and_after_earlier_ones() {
+        let at = Utc::now();
+        let id = Uuid::now_v7();
+        assert!(first_id_at(at - chrono::Duration::milliseconds(1)) < id);
+        assert!(first_id_at(at + chrono::Duration::milliseconds(5)) > id);
+    }
+}
