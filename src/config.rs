@@ -83,6 +83,10 @@ pub struct ServeArgs {
     /// with everything they own. Off unless set.
     #[arg(long, env = "PADDOCK_RUNNER_GC_AFTER", value_parser = parse_duration)]
     pub runner_gc_after: Option<Duration>,
+    /// How long audit log entries are kept, e.g. 365d (older ones are pruned
+    /// in small batches).
+    #[arg(long, env = "PADDOCK_AUDIT_RETENTION", default_value = "365d", value_parser = parse_duration)]
+    pub audit_retention: Duration,
     /// The runner release of a channel (repeatable; `;`-separated in the
     /// environment): CHANNEL=VERSION[,IMAGE], e.g. stable=2026.11.1,ghcr.io/acme/runner:2026.11.1.
     #[arg(long = "runner-release", env = "PADDOCK_RUNNER_RELEASES", value_delimiter = ';')]
@@ -208,6 +212,8 @@ pub struct Settings {
     pub runner_lease_grace: Duration,
     /// Runners INACTIVE longer than this are removed; None keeps them.
     pub runner_gc_after: Option<Duration>,
+    /// How long audit log entries are kept.
+    pub audit_retention: Duration,
     /// The release of each channel (gitpod.v1.RunnerReleaseChannel numbers).
     pub runner_releases: HashMap<i32, Release>,
 }
@@ -255,6 +261,9 @@ impl Settings {
     /// the SCM API URLs.
     pub fn from_args(database_url: String, args: ServeArgs) -> anyhow::Result<Settings> {
         check_database_url(&database_url)?;
+        if args.audit_retention.is_zero() {
+            bail!("--audit-retention must be longer than 0 (e.g. 365d)");
+        }
         if args.runner_lease.is_zero() || args.runner_lease_grace.is_zero() {
             bail!("--runner-lease and --runner-lease-grace must be longer than 0 (e.g. 30s and 15s)");
         }
@@ -271,6 +280,7 @@ impl Settings {
             runner_lease: args.runner_lease,
             runner_lease_grace: args.runner_lease_grace,
             runner_gc_after: args.runner_gc_after.filter(|d| !d.is_zero()),
+            audit_retention: args.audit_retention,
             runner_releases: runner_releases(&args.runner_releases)?,
             database_url,
         })
@@ -291,6 +301,7 @@ impl Settings {
             runner_lease: Duration::from_secs(30),
             runner_lease_grace: Duration::from_secs(15),
             runner_gc_after: None,
+            audit_retention: Duration::from_secs(365 * 86_400),
             runner_releases: HashMap::new(),
         }
     }

@@ -4,6 +4,7 @@
 pub mod admin;
 pub mod agent;
 pub mod api;
+pub mod audit_retention;
 pub mod auth;
 pub mod capability;
 pub mod config;

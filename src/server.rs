@@ -11,18 +11,18 @@ use tonic::transport::Server;
 use tonic::transport::server::TcpIncoming;
 use tonic_web::GrpcWebLayer;
 
+use crate::api::event::EventApi;
 use crate::api::identity::IdentityApi;
 use crate::api::runner::RunnerApi;
 use crate::api::runner_configuration::RunnerConfigurationApi;
-use crate::api::event::EventApi;
 use crate::api::runner_interaction::RunnerInteractionApi;
 use crate::auth::cache::TokenCache;
 use crate::auth::layer::AuthLayer;
 use crate::config::Settings;
 use crate::proto::FILE_DESCRIPTOR_SET;
+use crate::proto::gitpod::v1::event_service_server::EventServiceServer;
 use crate::proto::gitpod::v1::identity_service_server::IdentityServiceServer;
 use crate::proto::gitpod::v1::runner_configuration_service_server::RunnerConfigurationServiceServer;
-use crate::proto::gitpod::v1::event_service_server::EventServiceServer;
 use crate::proto::gitpod::v1::runner_interaction_service_server::RunnerInteractionServiceServer;
 use crate::proto::gitpod::v1::runner_service_server::RunnerServiceServer;
 use crate::protocol::MAX_MESSAGE_SIZE;
@@ -191,6 +191,17 @@ pub async fn serve(
         },
     ));
 
+    // audit log entries past their retention go, a batch at a time, hourly
+    let (pruner_stop, pruner_stopped) = tokio::sync::oneshot::channel::<()>();
+    let pruner = tokio::spawn(crate::audit_retention::run_pruner(
+        state.db.clone(),
+        settings.audit_retention,
+        std::time::Duration::from_secs(3600),
+        async {
+            let _ = pruner_stopped.await;
+        },
+    ));
+
     let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
     let serving = Server::builder()
         .accept_http1(true)
@@ -216,8 +227,13 @@ pub async fn serve(
         }
     };
     let _ = sweeper_stop.send(());
+    let _ = pruner_stop.send(());
     let _ = flusher_stop.send(());
-    for (task, finished) in [("liveness sweep", sweeper.await), ("lease flusher", flusher.await)] {
+    for (task, finished) in [
+        ("liveness sweep", sweeper.await),
+        ("audit pruner", pruner.await),
+        ("lease flusher", flusher.await),
+    ] {
         if let Err(e) = finished {
             tracing::error!(error = %e, "the {task} task failed");
         }

@@ -24,7 +24,10 @@ enum AuditLogs {
 pub struct Migration;
 
 const INDEXES: &[(&str, &[AuditLogs])] = &[
-    ("audit_logs_organization_id", &[AuditLogs::OrganizationId, AuditLogs::Id]),
+    (
+        "audit_logs_organization_id",
+        &[AuditLogs::OrganizationId, AuditLogs::Id],
+    ),
     (
         "audit_logs_organization_actor",
         &[AuditLogs::OrganizationId, AuditLogs::ActorId, AuditLogs::Id],

@@ -35,10 +35,18 @@ pub struct NewHostToken {
     pub scopes: Vec<String>,
 }
 
-pub async fn create(db: &impl sea_orm::TransactionTrait, holder: &Managed<Holder>, new: NewHostToken) -> Result<HostToken> {
+pub async fn create(
+    db: &impl sea_orm::TransactionTrait,
+    holder: &Managed<Holder>,
+    new: NewHostToken,
+) -> Result<HostToken> {
     audit::audited(db, holder.actor(), async |txn| {
         let value = create_row(txn, holder, new).await?;
-        let change = Change::resource(subject::HOST_AUTHENTICATION_TOKEN, value.id, "host_authentication_token.create");
+        let change = Change::resource(
+            subject::HOST_AUTHENTICATION_TOKEN,
+            value.id,
+            "host_authentication_token.create",
+        );
         Ok((value, change))
     })
     .await
@@ -117,11 +125,19 @@ pub struct HostTokenChanges {
     pub scopes: Option<Vec<String>>,
 }
 
-pub async fn update(db: &impl sea_orm::TransactionTrait, token: &Managed<HostToken>, changes: HostTokenChanges) -> Result<()> {
+pub async fn update(
+    db: &impl sea_orm::TransactionTrait,
+    token: &Managed<HostToken>,
+    changes: HostTokenChanges,
+) -> Result<()> {
     audit::audited(db, token.actor(), async |txn| {
-        let value = update_row(txn, token, changes).await?;
-        let change = Change::resource(subject::HOST_AUTHENTICATION_TOKEN, token.get().id, "host_authentication_token.update");
-        Ok((value, change))
+        update_row(txn, token, changes).await?;
+        let change = Change::resource(
+            subject::HOST_AUTHENTICATION_TOKEN,
+            token.get().id,
+            "host_authentication_token.update",
+        );
+        Ok(((), change))
     })
     .await
 }
@@ -147,7 +163,11 @@ pub async fn delete(db: &impl sea_orm::TransactionTrait, token: Managed<HostToke
     audit::audited(db, token.actor(), async |txn| {
         let filter = C::Id.eq(id);
         super::query::delete::<host_authentication_token::Entity>(txn, filter, "host authentication token").await?;
-        let change = Change::resource(subject::HOST_AUTHENTICATION_TOKEN, id, "host_authentication_token.delete");
+        let change = Change::resource(
+            subject::HOST_AUTHENTICATION_TOKEN,
+            id,
+            "host_authentication_token.delete",
+        );
         Ok(((), change))
     })
     .await

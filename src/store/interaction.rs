@@ -3,9 +3,9 @@
 //! Every write takes `Managed<Itself>`: the runner's own access token.
 
 use chrono::{DateTime, Utc};
-use uuid::Uuid;
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, TransactionTrait};
+use uuid::Uuid;
 
 use super::audit::{self, Change, subject};
 use super::entities::{runner, runner_configuration_schema};

@@ -36,7 +36,11 @@ fn json<T: Serialize + ?Sized>(value: &T) -> Result<String> {
     Ok(serde_json::to_string(value).map_err(anyhow::Error::from)?)
 }
 
-pub async fn create(db: &impl sea_orm::TransactionTrait, runner: &Managed<Runner>, new: NewLlmIntegration) -> Result<LlmIntegration> {
+pub async fn create(
+    db: &impl sea_orm::TransactionTrait,
+    runner: &Managed<Runner>,
+    new: NewLlmIntegration,
+) -> Result<LlmIntegration> {
     audit::audited(db, runner.actor(), async |txn| {
         let value = create_row(txn, runner, new).await?;
         let change = Change::resource(subject::RUNNER_LLM_INTEGRATION, value.id, "llm_integration.create");
@@ -97,11 +101,16 @@ pub struct LlmIntegrationChanges {
     pub request_headers: Option<Vec<RequestHeader>>,
 }
 
-pub async fn update(db: &impl sea_orm::TransactionTrait, runner: &Managed<Runner>, id: Uuid, changes: LlmIntegrationChanges) -> Result<()> {
+pub async fn update(
+    db: &impl sea_orm::TransactionTrait,
+    runner: &Managed<Runner>,
+    id: Uuid,
+    changes: LlmIntegrationChanges,
+) -> Result<()> {
     audit::audited(db, runner.actor(), async |txn| {
-        let value = update_row(txn, runner, id, changes).await?;
+        update_row(txn, runner, id, changes).await?;
         let change = Change::resource(subject::RUNNER_LLM_INTEGRATION, id, "llm_integration.update");
-        Ok((value, change))
+        Ok(((), change))
     })
     .await
 }
@@ -130,9 +139,9 @@ async fn update_row(
 
 pub async fn delete(db: &impl sea_orm::TransactionTrait, runner: &Managed<Runner>, id: Uuid) -> Result<()> {
     audit::audited(db, runner.actor(), async |txn| {
-        let value = delete_row(txn, runner, id).await?;
+        delete_row(txn, runner, id).await?;
         let change = Change::resource(subject::RUNNER_LLM_INTEGRATION, id, "llm_integration.delete");
-        Ok((value, change))
+        Ok(((), change))
     })
     .await
 }

@@ -65,7 +65,12 @@ async fn insert(
 }
 
 /// NOT_FOUND when the group has no policy on the runner.
-pub async fn update(db: &impl sea_orm::TransactionTrait, runner: &Managed<Runner>, group_id: Uuid, role: i32) -> Result<Policy> {
+pub async fn update(
+    db: &impl sea_orm::TransactionTrait,
+    runner: &Managed<Runner>,
+    group_id: Uuid,
+    role: i32,
+) -> Result<Policy> {
     let runner_id = runner.get().id;
     audit::audited(db, runner.actor(), async |txn| {
         let policy = set_role(txn, runner_id, group_id, role).await?;

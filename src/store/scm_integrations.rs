@@ -29,7 +29,11 @@ fn duplicate() -> Error {
     Error::AlreadyExists("the runner already has an SCM integration for this host".into())
 }
 
-pub async fn create(db: &impl sea_orm::TransactionTrait, runner: &Managed<Runner>, new: NewScmIntegration) -> Result<ScmIntegration> {
+pub async fn create(
+    db: &impl sea_orm::TransactionTrait,
+    runner: &Managed<Runner>,
+    new: NewScmIntegration,
+) -> Result<ScmIntegration> {
     audit::audited(db, runner.actor(), async |txn| {
         let value = create_row(txn, runner, new).await?;
         let change = Change::resource(subject::RUNNER_SCM_INTEGRATION, value.id, "scm_integration.create");
@@ -94,11 +98,16 @@ pub struct ScmIntegrationChanges {
     pub virtual_directory: Option<Option<String>>,
 }
 
-pub async fn update(db: &impl sea_orm::TransactionTrait, runner: &Managed<Runner>, id: Uuid, changes: ScmIntegrationChanges) -> Result<()> {
+pub async fn update(
+    db: &impl sea_orm::TransactionTrait,
+    runner: &Managed<Runner>,
+    id: Uuid,
+    changes: ScmIntegrationChanges,
+) -> Result<()> {
     audit::audited(db, runner.actor(), async |txn| {
-        let value = update_row(txn, runner, id, changes).await?;
+        update_row(txn, runner, id, changes).await?;
         let change = Change::resource(subject::RUNNER_SCM_INTEGRATION, id, "scm_integration.update");
-        Ok((value, change))
+        Ok(((), change))
     })
     .await
 }
@@ -123,9 +132,9 @@ async fn update_row(
 
 pub async fn delete(db: &impl sea_orm::TransactionTrait, runner: &Managed<Runner>, id: Uuid) -> Result<()> {
     audit::audited(db, runner.actor(), async |txn| {
-        let value = delete_row(txn, runner, id).await?;
+        delete_row(txn, runner, id).await?;
         let change = Change::resource(subject::RUNNER_SCM_INTEGRATION, id, "scm_integration.delete");
-        Ok((value, change))
+        Ok(((), change))
     })
     .await
 }

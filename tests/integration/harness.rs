@@ -22,6 +22,7 @@ use tower::{BoxError, Layer, ServiceBuilder, ServiceExt};
 use uuid::Uuid;
 
 pub use paddock::proto::gitpod::v1 as pb;
+pub use pb::event_service_client::EventServiceClient;
 pub use pb::identity_service_client::IdentityServiceClient;
 pub use pb::runner_configuration_service_client::RunnerConfigurationServiceClient;
 pub use pb::runner_interaction_service_client::RunnerInteractionServiceClient;
@@ -337,6 +338,11 @@ impl TestServer {
     pub async fn configuration(&self, protocol: Protocol, token: &str) -> RunnerConfigurationServiceClient<Transport> {
         let origin = self.url().parse().expect("origin");
         RunnerConfigurationServiceClient::with_origin(self.transport(protocol, Some(token)).await, origin)
+    }
+
+    pub async fn events(&self, protocol: Protocol, token: &str) -> EventServiceClient<Transport> {
+        let origin = self.url().parse().expect("origin");
+        EventServiceClient::with_origin(self.transport(protocol, Some(token)).await, origin)
     }
 
     pub async fn interaction(&self, protocol: Protocol, token: &str) -> RunnerInteractionServiceClient<Transport> {

@@ -6,6 +6,7 @@
 mod harness;
 
 mod architecture;
+mod audit;
 
 mod agent;
 mod authentication;

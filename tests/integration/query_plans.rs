@@ -189,6 +189,45 @@ async fn list_queries_use_indexes() {
         "llm integrations".into(),
         store::llm_integrations::list_query(&llm, later).build(backend),
     ));
+    // the audit log, by each of its filters, both orders
+    use store::audit::AuditFilter;
+    let audit_filters = [
+        AuditFilter {
+            organization_id: org,
+            newest_first: true,
+            ..Default::default()
+        },
+        AuditFilter {
+            organization_id: org,
+            actor_ids: vec![a],
+            ..Default::default()
+        },
+        AuditFilter {
+            organization_id: org,
+            subject_ids: vec![a, b],
+            newest_first: true,
+            ..Default::default()
+        },
+        AuditFilter {
+            organization_id: org,
+            subject_types: vec![2],
+            ..Default::default()
+        },
+        AuditFilter {
+            organization_id: org,
+            actor_principals: vec![3],
+            from: Some(chrono::Utc::now()),
+            newest_first: true,
+            ..Default::default()
+        },
+    ];
+    for (i, f) in audit_filters.iter().enumerate() {
+        queries.push((
+            format!("audit log #{i}"),
+            store::audit::list_query(f, later).build(backend),
+        ));
+    }
+
     // the liveness sweep reads only the runners that change
     let cutoff = chrono::Utc::now();
     queries.push(("expiring leases".into(), store::leases::expiring(cutoff).build(backend)));

@@ -1,0 +1,49 @@
+//! Audit log retention: entries older than `--audit-retention` are deleted
+//! in batches of a thousand, a short transaction each, so pruning a year of
+//! history never holds the database for long. Every replica may run it.
+
+use std::time::Duration;
+
+use chrono::Utc;
+
+use crate::store::{self, Db};
+
+const BATCH: u64 = 1_000;
+
+/// Deletes entries older than `retention`; how many went.
+pub async fn prune(db: &Db, retention: Duration) -> crate::error::Result<u64> {
+    let Some(before) = chrono::Duration::from_std(retention)
+        .ok()
+        .and_then(|r| Utc::now().checked_sub_signed(r))
+    else {
+        return Ok(0);
+    };
+    let mut removed = 0;
+    loop {
+        let batch = store::audit::prune(db, before, BATCH).await?;
+        removed += batch;
+        if batch < BATCH {
+            return Ok(removed);
+        }
+        // let other writers in between batches (SQLite has one writer)
+        tokio::task::yield_now().await;
+    }
+}
+
+/// Prunes every `every` until `stop` resolves.
+pub async fn run_pruner(db: Db, retention: Duration, every: Duration, stop: impl std::future::Future<Output = ()>) {
+    let mut ticks = tokio::time::interval(every);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    tokio::pin!(stop);
+    loop {
+        tokio::select! {
+            _ = ticks.tick() => {}
+            _ = &mut stop => return,
+        }
+        match prune(&db, retention).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(removed = n, "pruned audit log entries older than --audit-retention"),
+            Err(e) => tracing::warn!(error = %e, "pruning the audit log failed; retrying at the next tick"),
+        }
+    }
+}
