@@ -10,6 +10,7 @@ pub mod capability;
 pub mod config;
 pub mod configuration_schema;
 pub mod error;
+pub mod events;
 pub mod liveness;
 pub mod pagination;
 pub mod principal;

@@ -79,6 +79,7 @@ pub async fn prepare(settings: &Settings) -> anyhow::Result<AppState> {
         leases: Arc::default(),
         runner_lease: settings.runner_lease,
         runner_releases: Arc::new(settings.runner_releases.clone()),
+        stopping: Arc::new(tokio::sync::watch::channel(false).0),
     })
 }
 
@@ -159,9 +160,11 @@ pub async fn serve(
     // SHUTDOWN_GRACE to finish, so that one stuck client cannot hold the
     // process (and a rolling deploy) forever.
     let (stopping_tx, mut stopping_rx) = tokio::sync::watch::channel(false);
+    let streams_stopping = state.stopping.clone();
     let signal = async move {
         shutdown.await;
         let _ = stopping_tx.send(true);
+        streams_stopping.send_replace(true);
         tokio::time::sleep(SHUTDOWN_GRACE).await;
     };
     let stop_accepting = async move {
@@ -190,6 +193,14 @@ pub async fn serve(
             let _ = sweeper_stopped.await;
         },
     ));
+
+    // PostgreSQL: every replica hears every change (NOTIFY) for its watchers
+    let (listener_stop, listener_stopped) = tokio::sync::oneshot::channel::<()>();
+    let event_listener = settings.database_url.starts_with("postgres").then(|| {
+        tokio::spawn(crate::events::run_listener(settings.database_url.clone(), async {
+            let _ = listener_stopped.await;
+        }))
+    });
 
     // audit log entries past their retention go, a batch at a time, hourly
     let (pruner_stop, pruner_stopped) = tokio::sync::oneshot::channel::<()>();
@@ -228,6 +239,10 @@ pub async fn serve(
     };
     let _ = sweeper_stop.send(());
     let _ = pruner_stop.send(());
+    let _ = listener_stop.send(());
+    if let Some(event_listener) = event_listener {
+        let _ = event_listener.await;
+    }
     let _ = flusher_stop.send(());
     for (task, finished) in [
         ("liveness sweep", sweeper.await),

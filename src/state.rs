@@ -25,4 +25,7 @@ pub struct AppState {
     pub runner_lease: std::time::Duration,
     /// The release of each channel, for GetLatestVersion.
     pub runner_releases: Arc<std::collections::HashMap<i32, crate::config::Release>>,
+    /// Turns true when the server begins to shut down: open watch streams
+    /// end then, rather than hold the shutdown for its whole grace.
+    pub stopping: Arc<tokio::sync::watch::Sender<bool>>,
 }

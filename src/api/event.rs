@@ -1,19 +1,144 @@
-//! gitpod.v1.EventService: the audit log (ListAuditLogs, GetAuditLog), for
-//! organization admins. WatchEvents answers UNIMPLEMENTED for now.
+//! gitpod.v1.EventService: WatchEvents (changes as they happen, to whoever
+//! may see them) and the audit log (ListAuditLogs, GetAuditLog), for
+//! organization admins.
 
 use chrono::{DateTime, Utc};
 
-use crate::api::{convert, keyset_page, service};
+use crate::api::{ServerStream, convert, keyset_page, service};
 use crate::auth::{Principal, access};
 use crate::error::{Error, Result};
+use crate::events::Event;
 use crate::proto::gitpod::v1 as pb;
-use crate::store::audit::{self, AuditEntry, AuditFilter};
+use crate::store::audit::{self, AuditEntry, AuditFilter, subject};
 use crate::validate::Violations;
 
 service! {
     EventApi: crate::proto::gitpod::v1::event_service_server::EventService {
         list_audit_logs(ListAuditLogsRequest) -> ListAuditLogsResponse = list_audit_logs;
         get_audit_log(GetAuditLogRequest) -> GetAuditLogResponse = get_audit_log;
+        @stream watch_events(WatchEventsRequest) -> WatchEventsResponse = watch_events;
+    }
+}
+
+/// What a watcher asked to hear of, and may see.
+struct Watch {
+    caller: Principal,
+    /// Empty: everything the caller may see.
+    filters: Vec<Filter>,
+}
+
+struct Filter {
+    resource_type: i32,
+    resource_ids: Vec<uuid::Uuid>,
+    creator_ids: Vec<uuid::Uuid>,
+}
+
+impl Watch {
+    /// The visibility rules of each resource's Get and List RPCs: members
+    /// of the organization see its runners and what belongs to them; host
+    /// tokens only their holder and organization admins; a runner only
+    /// itself and what belongs to it.
+    fn may_see(&self, event: &Event) -> bool {
+        if event.organization_id != self.caller.organization_id() {
+            return false;
+        }
+        match &self.caller {
+            Principal::Runner { id, .. } => event.runner_id == Some(*id),
+            Principal::User { id, org_admin, .. } => {
+                event.resource_type != subject::HOST_AUTHENTICATION_TOKEN || *org_admin || event.holder_id == Some(*id)
+            }
+        }
+    }
+
+    fn wants(&self, event: &Event) -> bool {
+        self.filters.is_empty()
+            || self.filters.iter().any(|f| {
+                f.resource_type == event.resource_type
+                    && (f.resource_ids.is_empty() || f.resource_ids.contains(&event.resource_id))
+                    && (f.creator_ids.is_empty() || f.creator_ids.contains(&event.actor_id))
+            })
+    }
+}
+
+async fn watch_events(
+    state: &crate::state::AppState,
+    caller: Principal,
+    req: pb::WatchEventsRequest,
+) -> Result<ServerStream<pb::WatchEventsResponse>> {
+    use pb::watch_events_request::Scope;
+    let mut v = Violations::new();
+    match req.scope {
+        Some(Scope::Organization(true)) => {}
+        Some(Scope::Organization(false)) => v.add("organization", "value must be true to watch the organization"),
+        Some(Scope::EnvironmentId(_)) => v.add("environment_id", "paddock has no environments: watch the organization"),
+        None => v.add("scope", "exactly one field is required in oneof"),
+    }
+    let mut filters = Vec::new();
+    if v.max_items("resource_type_filters", &req.resource_type_filters, 50) {
+        for (i, f) in req.resource_type_filters.iter().enumerate() {
+            let field = |name: &str| format!("resource_type_filters[{i}].{name}");
+            v.defined_enum::<pb::ResourceType>(&field("resource_type"), f.resource_type);
+            if f.resource_type == 0 {
+                v.add(field("resource_type"), "value must not be in list [0]");
+            }
+            filters.push(Filter {
+                resource_type: f.resource_type,
+                resource_ids: v.id_filter(&field("resource_ids"), &f.resource_ids),
+                creator_ids: v.id_filter(&field("creator_ids"), &f.creator_ids),
+            });
+        }
+    }
+    v.finish(())?;
+    // subscribed before answering: nothing committed after this is missed
+    let events = crate::events::subscribe();
+    let stopping = state.stopping.subscribe();
+    let watch = Watch { caller, filters };
+    Ok(Box::pin(futures_util::stream::unfold(
+        Some((events, stopping, watch)),
+        next_event,
+    )))
+}
+
+type WatchState = (
+    tokio::sync::broadcast::Receiver<Event>,
+    tokio::sync::watch::Receiver<bool>,
+    Watch,
+);
+
+/// The next event the watcher may see and wants; the stream's end when the
+/// server stops; RESOURCE_EXHAUSTED (then the end) when the watcher fell
+/// more than `events::BACKLOG` events behind.
+async fn next_event(
+    state: Option<WatchState>,
+) -> Option<(
+    std::result::Result<pb::WatchEventsResponse, tonic::Status>,
+    Option<WatchState>,
+)> {
+    use tokio::sync::broadcast::error::RecvError;
+    let (mut events, mut stopping, watch) = state?;
+    loop {
+        let received = tokio::select! {
+            received = events.recv() => received,
+            _ = stopping.wait_for(|stopping| *stopping) => return None,
+        };
+        match received {
+            Ok(event) if watch.may_see(&event) && watch.wants(&event) => {
+                let response = pb::WatchEventsResponse {
+                    operation: event.operation,
+                    resource_type: event.resource_type,
+                    resource_id: event.resource_id.to_string(),
+                };
+                return Some((Ok(response), Some((events, stopping, watch))));
+            }
+            Ok(_) => {}
+            Err(RecvError::Lagged(missed)) => {
+                let status = tonic::Status::resource_exhausted(format!(
+                    "the watcher fell {missed} events behind: list again and watch anew"
+                ));
+                return Some((Err(status), None));
+            }
+            Err(RecvError::Closed) => return None,
+        }
     }
 }
 
@@ -114,5 +239,86 @@ fn entry(e: AuditEntry) -> pb::list_audit_logs_response::AuditLogEntry {
         action: e.action,
         created_at: Some(convert::timestamp(e.created_at)),
         kind: e.kind,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::events;
+
+    /// The event broadcast is the process's: these tests take turns, or one
+    /// would make the other fall behind.
+    static BROADCAST: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+    fn event(organization_id: uuid::Uuid) -> Event {
+        Event {
+            operation: events::operation::UPDATE,
+            resource_type: subject::RUNNER,
+            resource_id: uuid::Uuid::now_v7(),
+            organization_id,
+            runner_id: None,
+            holder_id: None,
+            actor_id: uuid::Uuid::nil(),
+        }
+    }
+
+    /// A watcher that does not keep up ends with RESOURCE_EXHAUSTED instead
+    /// of making the server hold everything it has not read.
+    #[tokio::test]
+    async fn a_watcher_that_falls_behind_is_told_to_list_again() {
+        let _turn = BROADCAST.lock().await;
+        let org = uuid::Uuid::now_v7();
+        let caller = Principal::User {
+            id: uuid::Uuid::now_v7(),
+            organization_id: org,
+            org_admin: true,
+        };
+        let (_stop, stopping) = tokio::sync::watch::channel(false);
+        let state = Some((
+            events::subscribe(),
+            stopping,
+            Watch {
+                caller,
+                filters: vec![],
+            },
+        ));
+        for _ in 0..events::BACKLOG + 10 {
+            events::publish(event(org));
+        }
+        let (first, rest) = next_event(state).await.expect("an answer");
+        let status = first.expect_err("fell behind");
+        assert_eq!(status.code(), tonic::Code::ResourceExhausted);
+        assert!(rest.is_none(), "then the stream ends");
+    }
+
+    #[tokio::test]
+    async fn a_keeping_up_watcher_gets_its_events_in_order() {
+        let _turn = BROADCAST.lock().await;
+        let org = uuid::Uuid::now_v7();
+        let caller = Principal::User {
+            id: uuid::Uuid::now_v7(),
+            organization_id: org,
+            org_admin: false,
+        };
+        let (_stop, stopping) = tokio::sync::watch::channel(false);
+        let mut state = Some((
+            events::subscribe(),
+            stopping,
+            Watch {
+                caller,
+                filters: vec![],
+            },
+        ));
+        let sent: Vec<Event> = (0..3).map(|_| event(org)).collect();
+        events::publish(event(uuid::Uuid::now_v7()));
+        for e in &sent {
+            events::publish(e.clone());
+        }
+        for e in &sent {
+            let (got, rest) = next_event(state).await.expect("an event");
+            assert_eq!(got.expect("ok").resource_id, e.resource_id.to_string());
+            state = rest;
+        }
     }
 }

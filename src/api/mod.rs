@@ -47,6 +47,10 @@ pub(crate) fn runner_caller<T>(request: &Request<T>) -> Result<RunnerCaller, Sta
     })
 }
 
+/// What a server-streaming handler answers: its messages, or a status that
+/// ends the stream.
+pub type ServerStream<T> = tonic::codegen::BoxStream<T>;
+
 /// A request whose only rule is one id field (`string.uuid`).
 pub(crate) fn require_uuid(field: &str, value: &str) -> Result<uuid::Uuid> {
     let mut v = Violations::new();
@@ -80,13 +84,15 @@ where
 /// request and response types (in `proto::gitpod::v1`) and the handler that
 /// serves it. The handler gets the caller the auth layer authenticated;
 /// `#[public]` RPCs carry their own credential and get no caller; `#[runner]`
-/// RPCs (a runner calling about itself) get a `RunnerCaller`.
+/// RPCs (a runner calling about itself) get a `RunnerCaller`; `@stream` RPCs
+/// answer a `ServerStream`.
 /// RPCs not in the table answer UNIMPLEMENTED (tonic's default stubs).
 macro_rules! service {
     (
         $(#[$doc:meta])*
         $api:ident: $trait:path {
             $( $(#[$public:ident])? $rpc:ident($req:ident) -> $resp:ident = $handler:path; )*
+            $( @stream $srpc:ident($sreq:ident) -> $sresp:ident = $shandler:path; )*
         }
     ) => {
         $(#[$doc])*
@@ -108,6 +114,15 @@ macro_rules! service {
                     request: tonic::Request<$crate::proto::gitpod::v1::$req>,
                 ) -> Result<tonic::Response<$crate::proto::gitpod::v1::$resp>, tonic::Status> {
                     let response = $crate::api::service!(@call [$($public)?] $handler, &self.state, request);
+                    Ok(tonic::Response::new(response))
+                }
+            )*
+            $(
+                async fn $srpc(
+                    &self,
+                    request: tonic::Request<$crate::proto::gitpod::v1::$sreq>,
+                ) -> Result<tonic::Response<$crate::api::ServerStream<$crate::proto::gitpod::v1::$sresp>>, tonic::Status> {
+                    let response = $crate::api::service!(@call [] $shandler, &self.state, request);
                     Ok(tonic::Response::new(response))
                 }
             )*

@@ -4,14 +4,15 @@
 
 use chrono::{DateTime, Utc};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, Select, TransactionTrait,
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect, Select, Statement, TransactionTrait,
 };
 use uuid::Uuid;
 
 use super::entities::audit_log;
 use crate::capability::Actor;
 use crate::error::Result;
+use crate::events::Event;
 use crate::pagination::Page;
 
 pub use audit_log::Model as AuditEntry;
@@ -36,7 +37,7 @@ pub mod kind {
     pub const CREDENTIAL_ACCESS: i32 = 4;
 }
 
-/// What an entry says happened.
+/// What an entry says happened, and what watchers hear of it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Change {
     pub subject_type: i32,
@@ -44,28 +45,126 @@ pub struct Change {
     /// `<resource>.<verb>`, e.g. `runner.update`.
     pub action: &'static str,
     pub kind: i32,
+    /// The gitpod.v1.ResourceOperation watchers hear; None: not watched.
+    pub operation: Option<i32>,
+    /// The runner the subject is or belongs to (who may see the event).
+    pub runner_id: Option<Uuid>,
+    /// The user a host token belongs to (who may see the event).
+    pub holder_id: Option<Uuid>,
 }
 
 impl Change {
-    /// A resource created, changed or deleted.
+    /// A resource created, changed or deleted; the operation watchers hear
+    /// follows from the action's verb.
     pub fn resource(subject_type: i32, subject_id: Uuid, action: &'static str) -> Change {
+        use crate::events::operation as op;
+        let watched = !matches!(
+            subject_type,
+            subject::USER | subject::GROUP | subject::GROUP_MEMBERSHIP_CHANGED
+        );
+        let verb = action.rsplit('.').next().unwrap_or_default();
+        let operation = match verb {
+            "create" => op::CREATE,
+            "delete" | "delete_confirmed" => op::DELETE,
+            "signup" | "update_status" => op::UPDATE_STATUS,
+            _ => op::UPDATE,
+        };
         Change {
             subject_type,
             subject_id,
             action,
             kind: kind::RESOURCE_CHANGE,
+            operation: watched.then_some(operation),
+            runner_id: (subject_type == subject::RUNNER).then_some(subject_id),
+            holder_id: None,
         }
     }
 
-    /// A credential handed out (never the credential itself).
+    /// A credential handed out (never the credential itself); not an event.
     pub fn credential(subject_type: i32, subject_id: Uuid, action: &'static str) -> Change {
         Change {
             subject_type,
             subject_id,
             action,
             kind: kind::CREDENTIAL_ACCESS,
+            operation: None,
+            runner_id: None,
+            holder_id: None,
         }
     }
+
+    /// The subject belongs to this runner.
+    pub fn of_runner(self, runner_id: Uuid) -> Change {
+        Change {
+            runner_id: Some(runner_id),
+            ..self
+        }
+    }
+
+    /// The subject (a host token) belongs to this user.
+    pub fn held_by(self, user_id: Uuid) -> Change {
+        Change {
+            holder_id: Some(user_id),
+            ..self
+        }
+    }
+
+    /// Watchers hear this operation instead of the verb's.
+    pub fn heard_as(self, operation: i32) -> Change {
+        Change {
+            operation: Some(operation),
+            ..self
+        }
+    }
+
+    fn event(&self, actor: &Actor) -> Option<Event> {
+        Some(Event {
+            operation: self.operation?,
+            resource_type: self.subject_type,
+            resource_id: self.subject_id,
+            organization_id: actor.organization_id,
+            runner_id: self.runner_id,
+            holder_id: self.holder_id,
+            actor_id: actor.id,
+        })
+    }
+}
+
+/// An event to hand to this process's watchers once its transaction has
+/// committed (SQLite); on PostgreSQL it went with the transaction (NOTIFY).
+#[must_use = "call committed() after the transaction commits"]
+#[derive(Debug, Default)]
+pub struct Pending(Vec<Event>);
+
+impl Pending {
+    pub fn committed(self) {
+        for event in self.0 {
+            crate::events::publish(event);
+        }
+    }
+
+    /// Both lots, for a transaction that announces several changes.
+    pub fn and(mut self, other: Pending) -> Pending {
+        self.0.extend(other.0);
+        self
+    }
+}
+
+/// Announces `event`: PostgreSQL NOTIFY on `db` (delivered when its
+/// transaction commits, or at once outside one); on SQLite, kept for
+/// `Pending::committed`.
+pub async fn announce(db: &impl ConnectionTrait, event: Event) -> Result<Pending> {
+    if db.get_database_backend() == DbBackend::Postgres {
+        let payload = serde_json::to_string(&event).map_err(anyhow::Error::from)?;
+        db.execute(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "SELECT pg_notify($1, $2)",
+            [crate::events::CHANNEL.into(), payload.into()],
+        ))
+        .await?;
+        return Ok(Pending::default());
+    }
+    Ok(Pending(vec![event]))
 }
 
 /// The actor of changes nobody authenticated for: the admin CLI, run by
@@ -78,9 +177,18 @@ pub fn operator(organization_id: Uuid) -> Actor {
     }
 }
 
-/// Writes the entry of `change` made by `actor`; call it inside the change's
-/// transaction.
-pub async fn record(db: &impl ConnectionTrait, actor: &Actor, change: Change) -> Result<AuditEntry> {
+/// Writes the entry of `change` made by `actor`, and announces it to
+/// watchers; call it inside the change's transaction and `committed()` the
+/// answer after the commit.
+pub async fn record(db: &impl ConnectionTrait, actor: &Actor, change: Change) -> Result<Pending> {
+    write_entry(db, actor, change).await?;
+    match change.event(actor) {
+        Some(event) => announce(db, event).await,
+        None => Ok(Pending::default()),
+    }
+}
+
+async fn write_entry(db: &impl ConnectionTrait, actor: &Actor, change: Change) -> Result<AuditEntry> {
     let entry = AuditEntry {
         id: Uuid::now_v7(),
         organization_id: actor.organization_id,
@@ -108,7 +216,8 @@ pub async fn record(db: &impl ConnectionTrait, actor: &Actor, change: Change) ->
 }
 
 /// Runs `write` in a transaction and records the change it reports, made by
-/// `actor`, in the same one: the change and its entry commit together.
+/// `actor`, in the same one: the change and its entry commit together, and
+/// watchers hear of it once it has.
 pub async fn audited<T>(
     db: &impl TransactionTrait,
     actor: &Actor,
@@ -116,8 +225,9 @@ pub async fn audited<T>(
 ) -> Result<T> {
     let txn = db.begin().await?;
     let (value, change) = write(&txn).await?;
-    record(&txn, actor, change).await?;
+    let pending = record(&txn, actor, change).await?;
     txn.commit().await?;
+    pending.committed();
     Ok(value)
 }
 

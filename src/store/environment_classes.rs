@@ -28,7 +28,8 @@ pub async fn create(
 ) -> Result<EnvironmentClass> {
     audit::audited(db, runner.actor(), async |txn| {
         let class = insert(txn, runner.get(), new).await?;
-        let change = Change::resource(subject::ENVIRONMENT_CLASS, class.id, "environment_class.create");
+        let change = Change::resource(subject::ENVIRONMENT_CLASS, class.id, "environment_class.create")
+            .of_runner(class.runner_id);
         Ok((class, change))
     })
     .await
@@ -129,7 +130,8 @@ pub async fn update(
     audit::audited(db, runner.actor(), async |txn| {
         let filter = C::Id.eq(id).and(C::RunnerId.eq(runner.get().id));
         patch.apply(txn, filter, "environment class").await?;
-        let change = Change::resource(subject::ENVIRONMENT_CLASS, id, "environment_class.update");
+        let change =
+            Change::resource(subject::ENVIRONMENT_CLASS, id, "environment_class.update").of_runner(runner.get().id);
         Ok(((), change))
     })
     .await

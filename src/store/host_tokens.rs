@@ -46,7 +46,9 @@ pub async fn create(
             subject::HOST_AUTHENTICATION_TOKEN,
             value.id,
             "host_authentication_token.create",
-        );
+        )
+        .of_runner(value.runner_id)
+        .held_by(value.subject_id);
         Ok((value, change))
     })
     .await
@@ -136,7 +138,9 @@ pub async fn update(
             subject::HOST_AUTHENTICATION_TOKEN,
             token.get().id,
             "host_authentication_token.update",
-        );
+        )
+        .of_runner(token.get().runner_id)
+        .held_by(token.get().subject_id);
         Ok(((), change))
     })
     .await
@@ -159,7 +163,7 @@ async fn update_row(db: &impl ConnectionTrait, token: &Managed<HostToken>, chang
 
 pub async fn delete(db: &impl sea_orm::TransactionTrait, token: Managed<HostToken>) -> Result<()> {
     use host_authentication_token::Column as C;
-    let id = token.get().id;
+    let (id, runner_id, holder_id) = (token.get().id, token.get().runner_id, token.get().subject_id);
     audit::audited(db, token.actor(), async |txn| {
         let filter = C::Id.eq(id);
         super::query::delete::<host_authentication_token::Entity>(txn, filter, "host authentication token").await?;
@@ -167,7 +171,9 @@ pub async fn delete(db: &impl sea_orm::TransactionTrait, token: Managed<HostToke
             subject::HOST_AUTHENTICATION_TOKEN,
             id,
             "host_authentication_token.delete",
-        );
+        )
+        .of_runner(runner_id)
+        .held_by(holder_id);
         Ok(((), change))
     })
     .await

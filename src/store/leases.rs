@@ -17,9 +17,11 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
+use super::audit::{self, Pending};
 use super::entities::runner;
 use super::runners::phase;
 use crate::error::Result;
+use crate::events::{Event, operation};
 
 /// Phases a lease keeps alive; only these can run out.
 const ALIVE: [i32; 2] = [phase::ACTIVE, phase::DEGRADED];
@@ -53,27 +55,57 @@ pub async fn write(
         )
         .exec(&txn)
         .await?;
-    revive(&txn, runner_ids, renewed_at).await?;
+    let revived = revive(&txn, runner_ids, renewed_at).await?;
     txn.commit().await?;
+    revived.committed();
     Ok(())
 }
 
 /// INACTIVE runners that sent a lease become ACTIVE again, their "no
-/// heartbeat" message cleared. Other phases are left as they are.
-pub async fn revive(db: &impl ConnectionTrait, runner_ids: &[Uuid], now: DateTime<Utc>) -> Result<u64> {
-    let revived = runner::Entity::update_many()
-        .col_expr(runner::Column::Phase, Expr::value(phase::ACTIVE))
-        .col_expr(runner::Column::StatusMessage, Expr::value(String::new()))
-        .col_expr(
-            runner::Column::InactiveSince,
-            Expr::value(Option::<DateTime<Utc>>::None),
-        )
-        .col_expr(runner::Column::UpdatedAt, Expr::value(now))
+/// heartbeat" message cleared (an UPDATE_STATUS for watchers). Other phases
+/// are left as they are.
+pub async fn revive(db: &impl ConnectionTrait, runner_ids: &[Uuid], now: DateTime<Utc>) -> Result<Pending> {
+    let inactive: Vec<(Uuid, Uuid)> = runner::Entity::find()
+        .select_only()
+        .columns([runner::Column::Id, runner::Column::OrganizationId])
         .filter(runner::Column::Id.is_in(runner_ids.iter().copied()))
         .filter(runner::Column::Phase.eq(phase::INACTIVE))
-        .exec(db)
+        .into_tuple()
+        .all(db)
         .await?;
-    Ok(revived.rows_affected)
+    let mut pending = Pending::default();
+    for (runner_id, organization_id) in inactive {
+        let revived = runner::Entity::update_many()
+            .col_expr(runner::Column::Phase, Expr::value(phase::ACTIVE))
+            .col_expr(runner::Column::StatusMessage, Expr::value(String::new()))
+            .col_expr(
+                runner::Column::InactiveSince,
+                Expr::value(Option::<DateTime<Utc>>::None),
+            )
+            .col_expr(runner::Column::UpdatedAt, Expr::value(now))
+            .filter(runner::Column::Id.eq(runner_id))
+            .filter(runner::Column::Phase.eq(phase::INACTIVE))
+            .exec(db)
+            .await?;
+        if revived.rows_affected == 1 {
+            let event = status_event(runner_id, organization_id, operation::UPDATE_STATUS);
+            pending = pending.and(audit::announce(db, event).await?);
+        }
+    }
+    Ok(pending)
+}
+
+/// A change paddock itself made to a runner (no actor: the nil id).
+fn status_event(runner_id: Uuid, organization_id: Uuid, operation: i32) -> Event {
+    Event {
+        operation,
+        resource_type: audit::subject::RUNNER,
+        resource_id: runner_id,
+        organization_id,
+        runner_id: Some(runner_id),
+        holder_id: None,
+        actor_id: Uuid::nil(),
+    }
 }
 
 /// A runner this sweep marked INACTIVE, with when it was last heard of.
@@ -88,7 +120,11 @@ pub struct Expired {
 pub fn expiring(cutoff: DateTime<Utc>) -> Select<runner::Entity> {
     runner::Entity::find()
         .select_only()
-        .columns([runner::Column::Id, runner::Column::LeaseRenewedAt])
+        .columns([
+            runner::Column::Id,
+            runner::Column::LeaseRenewedAt,
+            runner::Column::OrganizationId,
+        ])
         .filter(runner::Column::Phase.is_in(ALIVE))
         .filter(runner::Column::LeaseRenewedAt.lt(cutoff))
         .limit(BATCH)
@@ -100,7 +136,7 @@ pub fn expiring(cutoff: DateTime<Utc>) -> Select<runner::Entity> {
 pub fn forgotten(inactive_cutoff: DateTime<Utc>, lease_cutoff: DateTime<Utc>) -> Select<runner::Entity> {
     runner::Entity::find()
         .select_only()
-        .column(runner::Column::Id)
+        .columns([runner::Column::Id, runner::Column::OrganizationId])
         .filter(forgettable(inactive_cutoff, lease_cutoff))
         .limit(BATCH)
 }
@@ -129,7 +165,7 @@ pub async fn expire(
 ) -> Result<Vec<Expired>> {
     let mut made = Vec::new();
     loop {
-        let mut stale: Vec<(Uuid, Option<DateTime<Utc>>)> = expiring(cutoff).into_tuple().all(db).await?;
+        let mut stale: Vec<(Uuid, Option<DateTime<Utc>>, Uuid)> = expiring(cutoff).into_tuple().all(db).await?;
         if stale.is_empty() {
             return Ok(made);
         }
@@ -137,7 +173,8 @@ pub async fn expire(
         stale.sort_unstable();
         let mut changed_here = 0;
         let batch = Batch::begin(db).await?;
-        for (runner_id, last_lease) in stale {
+        let mut pending = Pending::default();
+        for (runner_id, last_lease, organization_id) in stale {
             let Some(last_lease) = last_lease else { continue };
             let message = format!(
                 "no heartbeat since {}: the runner's lease ran out",
@@ -154,9 +191,12 @@ pub async fn expire(
             if batch.update(db, update).await? == 1 {
                 changed_here += 1;
                 made.push(Expired { runner_id, last_lease });
+                let event = status_event(runner_id, organization_id, operation::UPDATE_STATUS);
+                pending = pending.and(batch.announce(db, event).await?);
             }
         }
         batch.commit().await?;
+        pending.committed();
         if !full || changed_here == 0 {
             return Ok(made);
         }
@@ -196,6 +236,13 @@ impl Batch {
         Ok(result.rows_affected)
     }
 
+    async fn announce(&self, db: &impl ConnectionTrait, event: Event) -> Result<Pending> {
+        match self {
+            Batch::Transaction(txn) => audit::announce(txn, event).await,
+            Batch::EachOnItsOwn => audit::announce(db, event).await,
+        }
+    }
+
     async fn commit(self) -> Result<()> {
         if let Batch::Transaction(txn) = self {
             txn.commit().await?;
@@ -214,7 +261,7 @@ pub async fn collect(
 ) -> Result<Vec<Uuid>> {
     let mut removed = Vec::new();
     loop {
-        let mut stale: Vec<Uuid> = forgotten(inactive_cutoff, lease_cutoff).into_tuple().all(db).await?;
+        let mut stale: Vec<(Uuid, Uuid)> = forgotten(inactive_cutoff, lease_cutoff).into_tuple().all(db).await?;
         if stale.is_empty() {
             return Ok(removed);
         }
@@ -222,7 +269,8 @@ pub async fn collect(
         stale.sort_unstable();
         let batch = Batch::begin(db).await?;
         let mut removed_here = 0;
-        for runner_id in stale {
+        let mut pending = Pending::default();
+        for (runner_id, organization_id) in stale {
             // tokens, policies, classes and integrations go by ON DELETE CASCADE
             let delete = runner::Entity::delete_many()
                 .filter(runner::Column::Id.eq(runner_id))
@@ -230,9 +278,12 @@ pub async fn collect(
             if batch.delete(db, delete).await? == 1 {
                 removed_here += 1;
                 removed.push(runner_id);
+                let event = status_event(runner_id, organization_id, operation::DELETE);
+                pending = pending.and(batch.announce(db, event).await?);
             }
         }
         batch.commit().await?;
+        pending.committed();
         if !full || removed_here == 0 {
             return Ok(removed);
         }

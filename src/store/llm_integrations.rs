@@ -43,7 +43,8 @@ pub async fn create(
 ) -> Result<LlmIntegration> {
     audit::audited(db, runner.actor(), async |txn| {
         let value = create_row(txn, runner, new).await?;
-        let change = Change::resource(subject::RUNNER_LLM_INTEGRATION, value.id, "llm_integration.create");
+        let change = Change::resource(subject::RUNNER_LLM_INTEGRATION, value.id, "llm_integration.create")
+            .of_runner(value.runner_id);
         Ok((value, change))
     })
     .await
@@ -109,7 +110,8 @@ pub async fn update(
 ) -> Result<()> {
     audit::audited(db, runner.actor(), async |txn| {
         update_row(txn, runner, id, changes).await?;
-        let change = Change::resource(subject::RUNNER_LLM_INTEGRATION, id, "llm_integration.update");
+        let change =
+            Change::resource(subject::RUNNER_LLM_INTEGRATION, id, "llm_integration.update").of_runner(runner.get().id);
         Ok(((), change))
     })
     .await
@@ -140,7 +142,8 @@ async fn update_row(
 pub async fn delete(db: &impl sea_orm::TransactionTrait, runner: &Managed<Runner>, id: Uuid) -> Result<()> {
     audit::audited(db, runner.actor(), async |txn| {
         delete_row(txn, runner, id).await?;
-        let change = Change::resource(subject::RUNNER_LLM_INTEGRATION, id, "llm_integration.delete");
+        let change =
+            Change::resource(subject::RUNNER_LLM_INTEGRATION, id, "llm_integration.delete").of_runner(runner.get().id);
         Ok(((), change))
     })
     .await

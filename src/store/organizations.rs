@@ -68,8 +68,9 @@ pub async fn create_user(db: &(impl ConnectionTrait + TransactionTrait), new: Ne
     )
     .await?;
     let change = Change::resource(subject::USER, user.id, "user.create");
-    audit::record(&txn, &audit::operator(new.organization_id), change).await?;
+    let pending = audit::record(&txn, &audit::operator(new.organization_id), change).await?;
     txn.commit().await?;
+    pending.committed();
     Ok(user)
 }
 
@@ -150,7 +151,10 @@ pub async fn add_member(db: &(impl ConnectionTrait + TransactionTrait), group_id
     // adding a member twice changes nothing, and says nothing
     if added > 0 {
         let change = Change::resource(subject::GROUP_MEMBERSHIP_CHANGED, group_id, "group.add_member");
-        audit::record(&txn, &audit::operator(group.organization_id), change).await?;
+        let pending = audit::record(&txn, &audit::operator(group.organization_id), change).await?;
+        txn.commit().await?;
+        pending.committed();
+        return Ok(());
     }
     txn.commit().await?;
     Ok(())

@@ -37,7 +37,8 @@ pub async fn create(
 ) -> Result<Policy> {
     audit::audited(db, runner.actor(), async |txn| {
         let policy = insert(txn, runner, group, role).await?;
-        let change = Change::resource(subject::ROLE_ASSIGNMENT, policy.runner_id, "runner_policy.create");
+        let change = Change::resource(subject::ROLE_ASSIGNMENT, policy.runner_id, "runner_policy.create")
+            .of_runner(policy.runner_id);
         Ok((policy, change))
     })
     .await
@@ -76,7 +77,7 @@ pub async fn update(
         let policy = set_role(txn, runner_id, group_id, role).await?;
         Ok((
             policy,
-            Change::resource(subject::ROLE_ASSIGNMENT, runner_id, "runner_policy.update"),
+            Change::resource(subject::ROLE_ASSIGNMENT, runner_id, "runner_policy.update").of_runner(runner_id),
         ))
     })
     .await
@@ -109,7 +110,7 @@ pub async fn delete(db: &impl sea_orm::TransactionTrait, runner: &Managed<Runner
         super::query::delete::<runner_policy::Entity>(txn, filter, "policy").await?;
         Ok((
             (),
-            Change::resource(subject::ROLE_ASSIGNMENT, runner_id, "runner_policy.delete"),
+            Change::resource(subject::ROLE_ASSIGNMENT, runner_id, "runner_policy.delete").of_runner(runner_id),
         ))
     })
     .await

@@ -142,13 +142,14 @@ pub async fn create(
     let txn = db.begin().await?;
     let runner = runner::Entity::insert(row).exec_with_returning(&txn).await?;
     tokens::insert(&txn, exchange_token(&runner, exchange_hash, exchange_expires_at)).await?;
-    audit::record(
+    let pending = audit::record(
         &txn,
         owner_capability.actor(),
         Change::resource(subject::RUNNER, runner.id, "runner.create"),
     )
     .await?;
     txn.commit().await?;
+    pending.committed();
     Ok(runner)
 }
 
@@ -285,13 +286,15 @@ pub async fn delete(
             .await?;
         Deletion::Deleting
     };
-    audit::record(
-        &txn,
-        runner.actor(),
-        Change::resource(subject::RUNNER, id, "runner.delete"),
-    )
-    .await?;
+    let change = Change::resource(subject::RUNNER, id, "runner.delete");
+    // a runner being deleted is still there, DELETING, until it confirms
+    let change = match outcome {
+        Deletion::Removed => change,
+        Deletion::Deleting => change.heard_as(crate::events::operation::UPDATE_STATUS),
+    };
+    let pending = audit::record(&txn, runner.actor(), change).await?;
     txn.commit().await?;
+    pending.committed();
     Ok(outcome)
 }
 

@@ -36,7 +36,8 @@ pub async fn create(
 ) -> Result<ScmIntegration> {
     audit::audited(db, runner.actor(), async |txn| {
         let value = create_row(txn, runner, new).await?;
-        let change = Change::resource(subject::RUNNER_SCM_INTEGRATION, value.id, "scm_integration.create");
+        let change = Change::resource(subject::RUNNER_SCM_INTEGRATION, value.id, "scm_integration.create")
+            .of_runner(value.runner_id);
         Ok((value, change))
     })
     .await
@@ -106,7 +107,8 @@ pub async fn update(
 ) -> Result<()> {
     audit::audited(db, runner.actor(), async |txn| {
         update_row(txn, runner, id, changes).await?;
-        let change = Change::resource(subject::RUNNER_SCM_INTEGRATION, id, "scm_integration.update");
+        let change =
+            Change::resource(subject::RUNNER_SCM_INTEGRATION, id, "scm_integration.update").of_runner(runner.get().id);
         Ok(((), change))
     })
     .await
@@ -133,7 +135,8 @@ async fn update_row(
 pub async fn delete(db: &impl sea_orm::TransactionTrait, runner: &Managed<Runner>, id: Uuid) -> Result<()> {
     audit::audited(db, runner.actor(), async |txn| {
         delete_row(txn, runner, id).await?;
-        let change = Change::resource(subject::RUNNER_SCM_INTEGRATION, id, "scm_integration.delete");
+        let change =
+            Change::resource(subject::RUNNER_SCM_INTEGRATION, id, "scm_integration.delete").of_runner(runner.get().id);
         Ok(((), change))
     })
     .await

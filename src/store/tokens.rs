@@ -224,13 +224,14 @@ pub async fn exchange(
         principal: crate::principal::PRINCIPAL_RUNNER,
         organization_id: token.organization_id,
     };
-    super::audit::record(
+    let pending = super::audit::record(
         &txn,
         &runner,
         super::audit::Change::credential(super::audit::subject::RUNNER, runner_id, "runner.exchange_token"),
     )
     .await?;
     txn.commit().await?;
+    pending.committed();
     Ok(Ok(runner_id))
 }
 

@@ -779,7 +779,8 @@ async fn retention_prunes_old_entries_in_batches() {
             paddock::store::audit::Change::resource(2, Uuid::now_v7(), "runner.update"),
         )
         .await
-        .unwrap();
+        .unwrap()
+        .committed();
     }
     let existing = log(&server).await.len() as u64;
     // nothing is a day old yet

@@ -29,3 +29,4 @@ mod server;
 mod two_replicas;
 mod update_window;
 mod validation;
+mod watch;
