@@ -160,3 +160,78 @@ async fn replicas_share_leases_agree_on_phases_and_transition_once() {
         "replica B logged no warning or error"
     );
 }
+
+/// A change made through one replica reaches a watcher on the other within
+/// a second (PostgreSQL NOTIFY). On SQLite paddock is one process; the test
+/// runs where replicas exist: `make test-postgres`.
+#[tokio::test]
+async fn a_watcher_on_one_replica_hears_a_change_made_on_the_other() {
+    if !using_postgres() {
+        eprintln!("SQLite has no replicas: this test runs against PostgreSQL");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let db = TestDb::new().await;
+    let admin = "watching-replicas-admin-token";
+    let (a, url_a, log_a) = spawn_serve_logged(dir.path(), &db.url, admin, &[]);
+    let (b, url_b, log_b) = spawn_serve_logged(dir.path(), &db.url, admin, &[]);
+    let mut events =
+        pb::event_service_client::EventServiceClient::with_interceptor(channel(&url_a).await, bearer(admin))
+            .watch_events(pb::WatchEventsRequest {
+                scope: Some(pb::watch_events_request::Scope::Organization(true)),
+                resource_type_filters: vec![],
+            })
+            .await
+            .unwrap()
+            .into_inner();
+    // the listener of a fresh replica may still be connecting: a first change
+    // is retried until it is heard
+    let mut on_b = RunnerServiceClient::with_interceptor(channel(&url_b).await, bearer(admin));
+    let heard = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            let made = std::time::Instant::now();
+            let created = on_b
+                .create_runner(linux_runner("made on b"))
+                .await
+                .unwrap()
+                .into_inner()
+                .runner
+                .unwrap()
+                .runner_id;
+            match tokio::time::timeout(Duration::from_secs(1), events.message()).await {
+                Ok(Ok(Some(event))) => return (created, event, made.elapsed()),
+                Ok(other) => panic!("{other:?}"),
+                Err(_) => continue,
+            }
+        }
+    })
+    .await
+    .expect("a change on B heard on A");
+    let (created, event, took) = heard;
+    assert_eq!(event.resource_id, created);
+    assert_eq!(event.operation, pb::ResourceOperation::Create as i32);
+    assert!(took < Duration::from_secs(1), "{took:?}");
+
+    // once listening, every change arrives, in order, once
+    on_b.update_runner(pb::UpdateRunnerRequest {
+        runner_id: created.clone(),
+        name: Some("renamed on b".into()),
+        spec: None,
+    })
+    .await
+    .unwrap();
+    let event = tokio::time::timeout(Duration::from_secs(1), events.message())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (event.operation, event.resource_id.as_str()),
+        (pb::ResourceOperation::Update as i32, created.as_str())
+    );
+    drop(events);
+    terminate(a).await;
+    terminate(b).await;
+    assert_eq!(complaints(&log_a), Vec::<String>::new());
+    assert_eq!(complaints(&log_b), Vec::<String>::new());
+}
