@@ -20,14 +20,14 @@ BINARY = Path(os.environ.get("PADDOCK_BIN", ROOT / "target" / "debug" / "paddock
 
 
 class Paddock:
-    def __init__(self, workdir: Path):
+    def __init__(self, workdir: Path, *extra: str):
         self.workdir = workdir
         self.database_url = f"sqlite://{workdir / 'paddock.db'}"
         self.admin_token = "pdk_test_admin_" + secrets.token_urlsafe(24)
         env = dict(os.environ, PADDOCK_ADMIN_TOKEN=self.admin_token, PADDOCK_LOG="info")
         env.pop("DATABASE_URL", None)
         self.process = subprocess.Popen(
-            [str(BINARY), "--database-url", self.database_url, "serve", "--listen", "127.0.0.1:0"],
+            [str(BINARY), "--database-url", self.database_url, "serve", "--listen", "127.0.0.1:0", *extra],
             cwd=workdir, env=env, stderr=subprocess.PIPE, text=True,
         )
         self.log = []
