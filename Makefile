@@ -1,5 +1,5 @@
 # paddock — common tasks. `make test` is the README's test command.
-.PHONY: run build test test-sqlite test-postgres compat browser bench bench-quick bench-fleet bench-fleet-quick lint fmt
+.PHONY: run build test test-sqlite test-postgres compat browser bench bench-quick bench-fleet bench-fleet-quick bench-watch lint fmt
 
 # PostgreSQL that test-postgres creates its throwaway databases in (started
 # by scripts/ensure-postgres when it is not running)
@@ -59,6 +59,12 @@ bench-fleet:
 bench-fleet-quick:
 	scripts/ensure-postgres
 	cargo bench --bench fleet -- --quick
+
+# 1,000 idle WatchEvents streams (CPU, RSS), then delivery latency of changes
+# to all of them, SQLite and two replicas on PostgreSQL: docs/performance/watch.md.
+bench-watch:
+	scripts/ensure-postgres
+	cargo bench --bench watch -- --out docs/performance
 
 lint:
 	cargo fmt --check
