@@ -32,14 +32,9 @@ pub async fn prune(db: &Db, retention: Duration) -> crate::error::Result<u64> {
 
 /// Prunes every `every` until `stop` resolves.
 pub async fn run_pruner(db: Db, retention: Duration, every: Duration, stop: impl std::future::Future<Output = ()>) {
-    let mut ticks = tokio::time::interval(every);
-    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut beat = crate::periodic::Beat::new(every);
     tokio::pin!(stop);
-    loop {
-        tokio::select! {
-            _ = ticks.tick() => {}
-            _ = &mut stop => return,
-        }
+    while beat.next(&mut stop).await {
         match prune(&db, retention).await {
             Ok(0) => {}
             Ok(n) => tracing::info!(removed = n, "pruned audit log entries older than --audit-retention"),

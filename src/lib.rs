@@ -13,6 +13,7 @@ pub mod error;
 pub mod events;
 pub mod liveness;
 pub mod pagination;
+pub mod periodic;
 pub mod principal;
 pub mod proto;
 pub mod protocol;

@@ -10,6 +10,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
+use crate::periodic::Beat;
 use crate::store::{self, Db};
 
 /// Leases received on this replica and not yet written.
@@ -96,14 +97,9 @@ pub async fn run_flusher(
     every: Duration,
     stop: impl std::future::Future<Output = ()>,
 ) {
-    let mut ticks = tokio::time::interval(every);
-    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut beat = Beat::new(every);
     tokio::pin!(stop);
-    loop {
-        tokio::select! {
-            _ = ticks.tick() => {}
-            _ = &mut stop => break,
-        }
+    while beat.next(&mut stop).await {
         if let Err(e) = book.flush(&db, every).await {
             tracing::warn!(error = %e, "writing runner leases failed; retrying at the next flush");
         }
@@ -196,15 +192,10 @@ pub async fn run_sweeper(
     policy: Policy,
     stop: impl std::future::Future<Output = ()>,
 ) {
-    let mut ticks = tokio::time::interval(policy.sweep_interval());
-    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut quiet_until = tokio::time::Instant::now() + policy.hold_back();
+    let mut beat = Beat::new(policy.sweep_interval());
     tokio::pin!(stop);
-    loop {
-        tokio::select! {
-            _ = ticks.tick() => {}
-            _ = &mut stop => return,
-        }
+    while beat.next(&mut stop).await {
         if tokio::time::Instant::now() < quiet_until || book.failed_within(policy.hold_back()) {
             continue;
         }

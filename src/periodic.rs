@@ -1,0 +1,28 @@
+//! Background work on a beat: the lease flusher, the liveness sweep and
+//! audit pruning all run as `while beat.next(&mut stop).await { … }`.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::time::Duration;
+
+pub struct Beat {
+    ticks: tokio::time::Interval,
+}
+
+impl Beat {
+    /// A beat every `every`; the first comes at once. Work that runs long
+    /// delays the next beat rather than making beats bunch up.
+    pub fn new(every: Duration) -> Beat {
+        let mut ticks = tokio::time::interval(every);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        Beat { ticks }
+    }
+
+    /// Waits for the next beat: true, or false once `stop` has resolved.
+    pub async fn next<S: Future<Output = ()>>(&mut self, stop: &mut Pin<&mut S>) -> bool {
+        tokio::select! {
+            _ = self.ticks.tick() => true,
+            _ = stop.as_mut() => false,
+        }
+    }
+}
