@@ -16,6 +16,8 @@ mod compat_descriptors;
 mod configuration;
 mod connect;
 mod connect_client;
+mod connect_stream_client;
+mod connect_streams;
 mod context_urls;
 mod fuzz;
 mod lifecycle;
