@@ -11,6 +11,7 @@ mod audit;
 mod agent;
 mod authentication;
 mod authorization;
+mod buf_curl;
 mod cli;
 mod compat_descriptors;
 mod configuration;
