@@ -376,3 +376,102 @@ async fn the_unary_and_streaming_protocols_do_not_mix_up() {
     assert_eq!(health.status, StatusCode::OK);
     assert_eq!(health.json(), json!({"status": "SERVING"}));
 }
+
+const WATCH_EVENTS: &str = "/gitpod.v1.EventService/WatchEvents";
+
+/// WatchEvents, a gitpod.v1 server stream, over Connect: refused without a
+/// token, bad requests naming their field, and a change made by another
+/// client arriving on the open stream, in binary and JSON, over HTTP/1.1
+/// and HTTP/2.
+#[tokio::test]
+async fn watch_events_over_connect_streams() {
+    let server = TestServer::start().await;
+    let url = format!("{}{WATCH_EVENTS}", server.url());
+    let bearer = format!("Bearer {}", server.admin.token);
+    let organization = pb::WatchEventsRequest {
+        scope: Some(pb::watch_events_request::Scope::Organization(true)),
+        resource_type_filters: vec![],
+    }
+    .encode_to_vec();
+
+    for http in [Http::One, Http::Two] {
+        let mut stream = open(http, &url, &[PROTO]);
+        stream.send(&organization).await;
+        stream.close();
+        let end = stream.next().await.end();
+        assert_eq!(stream.status, StatusCode::OK);
+        assert_eq!(end["error"]["code"], "unauthenticated", "{http:?}: {end}");
+
+        let mut stream = open(http, &url, &[JSON, ("authorization", &bearer)]);
+        stream.send(b"{}").await;
+        stream.close();
+        let end = stream.next().await.end();
+        assert_eq!(end["error"]["code"], "invalid_argument", "{end}");
+        let detail = &end["error"]["details"][0];
+        assert_eq!(detail["type"], "google.rpc.BadRequest", "{end}");
+        use base64::Engine;
+        let value = detail["value"].as_str().unwrap().trim_end_matches('=');
+        let bytes = base64::engine::general_purpose::STANDARD_NO_PAD.decode(value).unwrap();
+        let bad = tonic_types::pb::BadRequest::decode(bytes.as_slice()).unwrap();
+        assert_eq!(bad.field_violations[0].field, "scope");
+    }
+
+    let mut runners = server.runners(Protocol::Grpc, &server.admin.token).await;
+    for (http, codec) in [
+        (Http::One, JSON),
+        (Http::Two, PROTO),
+        (Http::One, PROTO),
+        (Http::Two, JSON),
+    ] {
+        let mut stream = open(http, &url, &[codec, ("authorization", &bearer)]);
+        if codec == JSON {
+            stream.send(br#"{"organization": true}"#).await;
+        } else {
+            stream.send(&organization).await;
+        }
+        stream.close();
+        stream.head().await; // the watch is open before the change
+        let name = format!("watched over {http:?} {}", codec.1);
+        let created = runners
+            .create_runner(linux_runner(&name))
+            .await
+            .unwrap()
+            .into_inner()
+            .runner
+            .unwrap();
+        let message = stream.next().await.message();
+        if codec == JSON {
+            let event: Value = serde_json::from_slice(&message).unwrap();
+            assert_eq!(event["operation"], "RESOURCE_OPERATION_CREATE", "{event}");
+            assert_eq!(event["resourceType"], "RESOURCE_TYPE_RUNNER", "{event}");
+            assert_eq!(event["resourceId"], created.runner_id.as_str(), "{event}");
+        } else {
+            let event = pb::WatchEventsResponse::decode(message.as_slice()).unwrap();
+            assert_eq!(event.operation, pb::ResourceOperation::Create as i32);
+            assert_eq!(event.resource_id, created.runner_id);
+        }
+    }
+}
+
+/// An open Connect watch does not hold a shutdown: it gets its end-of-stream
+/// message, and the server stops in time.
+#[tokio::test]
+async fn a_connect_watch_ends_properly_when_the_server_stops() {
+    let server = TestServer::start().await;
+    let url = format!("{}{WATCH_EVENTS}", server.url());
+    let bearer = format!("Bearer {}", server.admin.token);
+    let mut stream = open(Http::Two, &url, &[JSON, ("authorization", &bearer)]);
+    stream.send(br#"{"organization": true}"#).await;
+    stream.close();
+    stream.head().await;
+    let started = std::time::Instant::now();
+    let stopping = tokio::spawn(server.stop());
+    // the service ends its watches when the server stops: a clean end
+    assert_eq!(stream.next().await.end(), json!({}));
+    stopping.await.unwrap();
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+}
