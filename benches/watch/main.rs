@@ -77,7 +77,10 @@ fn main() -> anyhow::Result<()> {
         eprintln!("== {backend} ==");
         let scratch = tempfile::tempdir()?;
         let (url, postgres) = match backend {
-            "sqlite" => (format!("sqlite://{}", scratch.path().join("paddock.db").display()), None),
+            "sqlite" => (
+                format!("sqlite://{}", scratch.path().join("paddock.db").display()),
+                None,
+            ),
             _ => {
                 let name = format!("paddock_watch_{}", std::process::id());
                 runtime.block_on(admin_sql(&options.postgres_url, &format!("CREATE DATABASE {name}")))?;
