@@ -23,10 +23,13 @@ test-postgres:
 	PADDOCK_TEST_DATABASE=postgres cargo test --test integration -- --skip compat_descriptors
 
 # Compatibility with the official SDK (gitpod-sdk 1.2.0 from PyPI), never skipped: our
-# descriptors against the SDK's, then every implemented RPC through the SDK's generated
-# clients over Connect (proto and JSON), gRPC and gRPC-Web against a real paddock.
+# descriptors against the SDK's, buf curl with its defaults (Connect, reflection over a
+# bidi stream; the buf CLI from npm, scripts/ensure-buf), then every implemented RPC
+# through the SDK's generated clients over Connect (proto and JSON), gRPC and gRPC-Web
+# against a real paddock.
 compat:
 	PADDOCK_REQUIRE_COMPAT=1 cargo test --test integration compat_descriptors
+	PADDOCK_REQUIRE_COMPAT=1 cargo test --test integration buf_curl
 	cargo build
 	cd tests/python && "$$(../../scripts/sdk-venv)/bin/python" -m pytest -q
 

@@ -114,7 +114,13 @@ pub async fn serve(
     settings: &Settings,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    let connect = ConnectLayer::new(Routes::new(FILE_DESCRIPTOR_SET, "gitpod.v1")?);
+    // every service registered below, so that each is reachable over Connect
+    let connect = ConnectLayer::new(Routes::new(&[
+        FILE_DESCRIPTOR_SET,
+        tonic_reflection::pb::v1::FILE_DESCRIPTOR_SET,
+        tonic_reflection::pb::v1alpha::FILE_DESCRIPTOR_SET,
+        tonic_health::pb::FILE_DESCRIPTOR_SET,
+    ])?);
     let cors = crate::protocol::cors::layer(&settings.cors_origins)?;
     macro_rules! gitpod_service {
         ($server:ident, $api:expr) => {

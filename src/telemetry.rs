@@ -11,7 +11,7 @@ use http::{HeaderMap, Request, Response};
 use http_body::{Body, Frame};
 use tower::{Layer, Service};
 
-use crate::protocol::connect::CallCode;
+use crate::protocol::connect::{CallCode, StreamCallCode};
 
 /// Logs to stderr through `filter` (`--log`): a level, or directives such as
 /// `paddock=debug,info`.
@@ -58,10 +58,17 @@ struct Call {
     started: Instant,
     code: Option<String>,
     http_status: u16,
+    /// A Connect stream's code, said in its last message.
+    stream_code: Option<StreamCallCode>,
 }
 
 impl Drop for Call {
     fn drop(&mut self) {
+        if let Some(stream) = &self.stream_code {
+            // a stream that never wrote its end was cut off: the client went away
+            let code = stream.0.get().copied().unwrap_or(tonic::Code::Cancelled);
+            self.code = Some((code as i32).to_string());
+        }
         let code = self.code.as_deref().unwrap_or(match self.http_status {
             200 => "0",
             _ => "",
@@ -141,6 +148,8 @@ fn protocol<B>(request: &Request<B>) -> &'static str {
         "grpc"
     } else if content_type.starts_with("application/json") || content_type.starts_with("application/proto") {
         "connect"
+    } else if content_type.starts_with("application/connect+") {
+        "connect-stream"
     } else if request.method() == http::Method::GET && request.uri().query().is_some() {
         "connect-get"
     } else {
@@ -190,6 +199,7 @@ where
                         .map(|c| (c.0 as i32).to_string())
                 }),
                 http_status: response.status().as_u16(),
+                stream_code: response.extensions().get::<StreamCallCode>().cloned(),
             };
             Ok(response.map(|inner| LoggedBody {
                 inner,
@@ -329,5 +339,44 @@ mod tests {
         assert!(log.contains("UNAUTHENTICATED"), "{log}");
         assert!(is_heartbeat("/api/gitpod.v1.RunnerInteractionService/MarkRunnerActive"));
         assert!(!is_heartbeat("/gitpod.v1.RunnerService/GetRunner"));
+    }
+
+    /// A Connect stream answers 200 at once; its code is the one its last
+    /// message carries, or CANCELLED when it never got there.
+    #[tokio::test]
+    async fn a_connect_stream_is_logged_with_the_code_it_ended_with() {
+        let captured = Captured::default();
+        let writer = captured.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(move || writer.clone())
+            .with_ansi(false)
+            .finish();
+        let _guard = tracing::subscriber::set_default(subscriber);
+        for ended in [Some(tonic::Code::NotFound), None] {
+            let inner = tower::service_fn(move |_req: Request<String>| async move {
+                let code = StreamCallCode::default();
+                let mut response = Response::new(String::from("envelopes"));
+                response.extensions_mut().insert(code.clone());
+                if let Some(ended) = ended {
+                    code.0.set(ended).unwrap();
+                }
+                Ok::<_, std::convert::Infallible>(response)
+            });
+            let request = Request::builder()
+                .uri("/grpc.health.v1.Health/Watch")
+                .header("content-type", "application/connect+json")
+                .body(String::new())
+                .unwrap();
+            let response = CallLogLayer.layer(inner).oneshot(request).await.unwrap();
+            response.into_body().collect().await.unwrap();
+        }
+        let log = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+        let lines: Vec<&str> = log.lines().collect();
+        assert_eq!(lines.len(), 2, "{log}");
+        assert!(
+            lines[0].contains("NOT_FOUND") && lines[0].contains("connect-stream"),
+            "{log}"
+        );
+        assert!(lines[1].contains("CANCELLED"), "{log}");
     }
 }

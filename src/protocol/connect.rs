@@ -1,8 +1,10 @@
-//! Connect unary ⇄ gRPC, in-process, the way tonic-web translates gRPC-Web:
-//! a Connect call (POST with `application/proto` or `application/json`, or
-//! GET for NO_SIDE_EFFECTS methods) becomes a gRPC request to the same tonic
-//! route, and the gRPC answer becomes a Connect answer. JSON is converted by
-//! the embedded descriptors (proto3 JSON mapping), never per message.
+//! Connect ⇄ gRPC, in-process, the way tonic-web translates gRPC-Web: a
+//! Connect unary call (POST with `application/proto` or `application/json`,
+//! or GET for NO_SIDE_EFFECTS methods) becomes a gRPC request to the same
+//! tonic route, and the gRPC answer becomes a Connect answer. Connect streams
+//! (`application/connect+proto`, `application/connect+json`) are translated
+//! envelope by envelope as they flow (see `stream`). JSON is converted by the
+//! embedded descriptors (proto3 JSON mapping).
 //!
 //! The layer also accepts every route under `/api/` (the SDK's base URL form)
 //! for all protocols, and leaves gRPC and gRPC-Web requests to tonic.
@@ -27,9 +29,11 @@ use tonic::Code;
 use tonic::body::Body;
 use tower::{Layer, Service, ServiceExt};
 
+use super::MAX_MESSAGE_SIZE;
 use super::codes;
 
-use super::MAX_MESSAGE_SIZE;
+mod stream;
+
 /// Responses at least this large are gzipped for clients that accept it.
 const COMPRESS_MIN_BYTES: usize = 1024;
 /// The base path the official SDK puts in front of every route.
@@ -40,27 +44,39 @@ const API_PREFIX: &str = "/api";
 #[derive(Debug, Clone, Copy)]
 pub struct CallCode(pub Code);
 
+/// The status of a Connect stream, for the call log: known only once the
+/// end-of-stream message is written, long after the response head left.
+/// Never set means the stream was cut off before it ended.
+#[derive(Debug, Clone, Default)]
+pub struct StreamCallCode(pub Arc<std::sync::OnceLock<Code>>);
+
 struct Method_ {
     input: MessageDescriptor,
     output: MessageDescriptor,
     no_side_effects: bool,
+    /// Client, server or bidi streaming: only the streaming protocol can call it.
+    streaming: bool,
+    /// Takes a stream of requests; any other method takes exactly one.
+    client_streaming: bool,
 }
 
-/// The unary methods Connect may call, by route (`/pkg.Service/Method`).
+/// The methods Connect may call, by route (`/pkg.Service/Method`).
 pub struct Routes {
     methods: HashMap<String, Method_>,
 }
 
 impl Routes {
-    /// Every unary method of every `package` service in the descriptor set.
-    pub fn new(file_descriptor_set: &[u8], package: &str) -> anyhow::Result<Self> {
-        let pool = DescriptorPool::decode(file_descriptor_set)?;
+    /// Every method of every service in the descriptor sets: give it the sets
+    /// of the services the server registers, so that every route tonic
+    /// serves is reachable over Connect too.
+    pub fn new(file_descriptor_sets: &[&[u8]]) -> anyhow::Result<Self> {
+        let mut pool = DescriptorPool::new();
+        for set in file_descriptor_sets {
+            pool.decode_file_descriptor_set(*set)?;
+        }
         let mut methods = HashMap::new();
-        for service in pool.services().filter(|s| s.package_name() == package) {
+        for service in pool.services() {
             for method in service.methods() {
-                if method.is_client_streaming() || method.is_server_streaming() {
-                    continue;
-                }
                 let no_side_effects = method.method_descriptor_proto().options.as_ref().is_some_and(|o| {
                     o.idempotency_level() == prost_types::method_options::IdempotencyLevel::NoSideEffects
                 });
@@ -70,6 +86,8 @@ impl Routes {
                         input: method.input(),
                         output: method.output(),
                         no_side_effects,
+                        streaming: method.is_client_streaming() || method.is_server_streaming(),
+                        client_streaming: method.is_client_streaming(),
                     },
                 );
             }
@@ -178,14 +196,8 @@ where
                     Ok(response.map(Body::new))
                 }
                 Kind::Connect(codec) => Ok(serve_connect(inner, &routes, request, codec).await),
-                Kind::UnsupportedMediaType => {
-                    let mut response = plain_status(StatusCode::UNSUPPORTED_MEDIA_TYPE, Code::Unknown);
-                    response.headers_mut().insert(
-                        "accept-post",
-                        HeaderValue::from_static("application/json, application/proto"),
-                    );
-                    Ok(response)
-                }
+                Kind::ConnectStream(codec) => Ok(stream::serve(inner, &routes, request, codec).await),
+                Kind::UnsupportedMediaType => Ok(unsupported_media_type(ACCEPT_POST)),
             }
         })
     }
@@ -195,7 +207,21 @@ enum Kind {
     PassThrough,
     /// Some(codec) for POST; None for GET (the codec is in the query).
     Connect(Option<Codec>),
+    /// The streaming protocol: enveloped messages both ways.
+    ConnectStream(Codec),
     UnsupportedMediaType,
+}
+
+const ACCEPT_POST: &str = "application/json, application/proto, application/connect+json, application/connect+proto";
+/// What a streaming method accepts: the unary protocol cannot carry a stream.
+const ACCEPT_POST_STREAM: &str = "application/connect+json, application/connect+proto";
+
+fn unsupported_media_type(accept_post: &'static str) -> Response<Body> {
+    let mut response = plain_status(StatusCode::UNSUPPORTED_MEDIA_TYPE, Code::Unknown);
+    response
+        .headers_mut()
+        .insert("accept-post", HeaderValue::from_static(accept_post));
+    response
 }
 
 fn strip_api_prefix<B>(request: &mut Request<B>) {
@@ -241,6 +267,8 @@ fn classify<B>(request: &Request<B>) -> Kind {
         Method::POST => match media.as_str() {
             "application/proto" => Kind::Connect(Some(Codec::Proto)),
             "application/json" => Kind::Connect(Some(Codec::Json)),
+            "application/connect+proto" => Kind::ConnectStream(Codec::Proto),
+            "application/connect+json" => Kind::ConnectStream(Codec::Json),
             _ if is_service_route => Kind::UnsupportedMediaType,
             _ => Kind::PassThrough,
         },
@@ -266,14 +294,11 @@ where
 {
     let path = request.uri().path().to_owned();
     let Some(method) = routes.methods.get(&path) else {
-        // an unknown route is a 404, whatever the code table says for the code
-        let mut response = error_response(
-            Failure::new(Code::Unimplemented, format!("{path} is not a known method")),
-            false,
-        );
-        *response.status_mut() = StatusCode::NOT_FOUND;
-        return response;
+        return unknown_route(&path);
     };
+    if method.streaming && post_codec.is_some() {
+        return unsupported_media_type(ACCEPT_POST_STREAM);
+    }
     let (parts, body) = request.into_parts();
     let accepts_gzip = accepts_gzip(&parts.headers);
     let call = match post_codec {
@@ -290,9 +315,24 @@ where
     }
 }
 
+fn unknown_route(path: &str) -> Response<Body> {
+    // an unknown route is a 404, whatever the code table says for the code
+    let mut response = error_response(
+        Failure::new(Code::Unimplemented, format!("{path} is not a known method")),
+        false,
+    );
+    *response.status_mut() = StatusCode::NOT_FOUND;
+    response
+}
+
 fn accepts_gzip(headers: &HeaderMap) -> bool {
+    lists_gzip(headers, ACCEPT_ENCODING)
+}
+
+/// Whether a comma-separated encoding list header names gzip.
+fn lists_gzip(headers: &HeaderMap, name: impl http::header::AsHeaderName) -> bool {
     headers
-        .get_all(ACCEPT_ENCODING)
+        .get_all(name)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))
@@ -362,7 +402,7 @@ where
     Ok(Call {
         method,
         codec,
-        message: to_protobuf(method, codec, message)?,
+        message: to_protobuf(&method.input, codec, message)?,
         accepts_gzip,
         timeout: None,
         is_get: false,
@@ -370,7 +410,7 @@ where
 }
 
 fn read_get<'a>(method: &'a Method_, uri: &Uri, accepts_gzip: bool) -> Result<Call<'a>, Failure> {
-    if !method.no_side_effects {
+    if !method.no_side_effects || method.streaming {
         return Err(Failure::new(
             Code::Unimplemented,
             "this method does not accept GET; use POST",
@@ -416,7 +456,7 @@ fn read_get<'a>(method: &'a Method_, uri: &Uri, accepts_gzip: bool) -> Result<Ca
     Ok(Call {
         method,
         codec,
-        message: to_protobuf(method, codec, raw)?,
+        message: to_protobuf(&method.input, codec, raw)?,
         accepts_gzip,
         timeout: None,
         is_get: true,
@@ -449,10 +489,10 @@ fn decompress(encoding: &str, raw: Bytes) -> Result<Bytes, Failure> {
 
 /// The request as protobuf bytes; malformed input is INVALID_ARGUMENT here,
 /// before any handler runs.
-fn to_protobuf(method: &Method_, codec: Codec, raw: Bytes) -> Result<Bytes, Failure> {
+fn to_protobuf(input: &MessageDescriptor, codec: Codec, raw: Bytes) -> Result<Bytes, Failure> {
     match codec {
         Codec::Proto => {
-            DynamicMessage::decode(method.input.clone(), raw.as_ref())
+            DynamicMessage::decode(input.clone(), raw.as_ref())
                 .map_err(|e| Failure::new(Code::InvalidArgument, format!("malformed protobuf message: {e}")))?;
             Ok(raw)
         }
@@ -463,7 +503,7 @@ fn to_protobuf(method: &Method_, codec: Codec, raw: Bytes) -> Result<Bytes, Fail
                 raw.as_ref()
             };
             let mut deserializer = serde_json::Deserializer::from_slice(text);
-            let message = DynamicMessage::deserialize(method.input.clone(), &mut deserializer)
+            let message = DynamicMessage::deserialize(input.clone(), &mut deserializer)
                 .and_then(|m| deserializer.end().map(|()| m))
                 .map_err(|e| Failure::new(Code::InvalidArgument, format!("malformed JSON message: {e}")))?;
             Ok(Bytes::from(message.encode_to_vec()))
@@ -476,9 +516,53 @@ fn is_transport_header(name: &HeaderName) -> bool {
     let name = name.as_str();
     matches!(
         name,
-        "content-type" | "content-length" | "content-encoding" | "accept-encoding" | "te" | "connection" | "host"
+        "content-type"
+            | "content-length"
+            | "content-encoding"
+            | "accept-encoding"
+            | "te"
+            | "connection"
+            | "host"
+            | "transfer-encoding"
     ) || name.starts_with("connect-")
         || name.starts_with("grpc-")
+}
+
+/// One gRPC length-prefixed message, uncompressed.
+fn grpc_frame(message: &[u8]) -> Bytes {
+    let mut frame = BytesMut::with_capacity(5 + message.len());
+    frame.put_u8(0);
+    frame.put_u32(message.len() as u32);
+    frame.put_slice(message);
+    frame.freeze()
+}
+
+/// The in-process gRPC request for a Connect call: the caller's metadata,
+/// without Connect's and HTTP's own headers, and its deadline.
+fn grpc_request(
+    path: &str,
+    headers: &HeaderMap,
+    timeout: Option<Duration>,
+    body: Body,
+) -> Result<Request<Body>, Failure> {
+    let mut grpc = Request::builder()
+        .method(Method::POST)
+        .uri(path)
+        .version(Version::HTTP_2)
+        .header(CONTENT_TYPE, "application/grpc")
+        .header("te", "trailers");
+    if let Some(h) = grpc.headers_mut() {
+        for (name, value) in headers.iter().filter(|(n, _)| !is_transport_header(n)) {
+            h.append(name.clone(), value.clone());
+        }
+        if let Some(t) = timeout
+            && let Ok(v) = HeaderValue::from_str(&format!("{}m", t.as_millis()))
+        {
+            h.insert("grpc-timeout", v);
+        }
+    }
+    grpc.body(body)
+        .map_err(|e| Failure::new(Code::Internal, format!("building the gRPC request: {e}")))
 }
 
 /// Calls the tonic route over gRPC and returns (response metadata, message).
@@ -494,30 +578,12 @@ where
     ResBody: http_body::Body<Data = Bytes> + Send + 'static,
     ResBody::Error: Into<tower::BoxError>,
 {
-    let mut frame = BytesMut::with_capacity(5 + call.message.len());
-    frame.put_u8(0);
-    frame.put_u32(call.message.len() as u32);
-    frame.put_slice(&call.message);
-
-    let mut grpc = Request::builder()
-        .method(Method::POST)
-        .uri(path)
-        .version(Version::HTTP_2)
-        .header(CONTENT_TYPE, "application/grpc")
-        .header("te", "trailers");
-    if let Some(h) = grpc.headers_mut() {
-        for (name, value) in headers.iter().filter(|(n, _)| !is_transport_header(n)) {
-            h.append(name.clone(), value.clone());
-        }
-        if let Some(t) = call.timeout
-            && let Ok(v) = HeaderValue::from_str(&format!("{}m", t.as_millis()))
-        {
-            h.insert("grpc-timeout", v);
-        }
-    }
-    let grpc = grpc
-        .body(Body::new(Full::new(frame.freeze())))
-        .map_err(|e| Failure::new(Code::Internal, format!("building the gRPC request: {e}")))?;
+    let grpc = grpc_request(
+        path,
+        headers,
+        call.timeout,
+        Body::new(Full::new(grpc_frame(&call.message))),
+    )?;
 
     let exchange = async move {
         let response = inner
@@ -730,7 +796,9 @@ fn hex_digest(data: &[u8]) -> String {
     sha2::Sha256::digest(data).iter().map(|b| format!("{b:02x}")).collect()
 }
 
-fn error_response(failure: Failure, accepts_gzip: bool) -> Response<Body> {
+/// A Connect error as JSON, the same in a unary answer's body and in a
+/// stream's end-of-stream message.
+fn error_json(failure: Failure) -> serde_json::Value {
     let mut body = serde_json::Map::new();
     body.insert("code".into(), codes::connect_name(failure.code).into());
     if !failure.message.is_empty() {
@@ -744,12 +812,17 @@ fn error_response(failure: Failure, accepts_gzip: bool) -> Response<Body> {
             .collect();
         body.insert("details".into(), details.into());
     }
-    let data = serde_json::to_vec(&serde_json::Value::Object(body)).unwrap_or_default();
+    serde_json::Value::Object(body)
+}
+
+fn error_response(failure: Failure, accepts_gzip: bool) -> Response<Body> {
+    let code = failure.code;
+    let data = serde_json::to_vec(&error_json(failure)).unwrap_or_default();
     let builder = Response::builder()
-        .status(codes::http_status(failure.code))
+        .status(codes::http_status(code))
         .header(CONTENT_TYPE, "application/json");
     let mut response = with_body(builder, data, accepts_gzip);
-    response.extensions_mut().insert(CallCode(failure.code));
+    response.extensions_mut().insert(CallCode(code));
     response
 }
 

@@ -14,6 +14,8 @@ const ALLOWED_HEADERS: &[&str] = &[
     "accept-encoding",
     "connect-protocol-version",
     "connect-timeout-ms",
+    "connect-content-encoding",
+    "connect-accept-encoding",
     "grpc-timeout",
     "x-grpc-web",
     "x-user-agent",
@@ -27,6 +29,7 @@ const EXPOSED_HEADERS: &[&str] = &[
     "grpc-encoding",
     "content-encoding",
     "connect-content-encoding",
+    "connect-accept-encoding",
     "etag",
 ];
 

@@ -234,3 +234,133 @@ async fn ten_thousand_mangled_bodies_never_break_the_server() {
     assert_eq!(alive.status, http::StatusCode::OK);
     server.stop().await;
 }
+
+/// Mangled Connect streams: every answer is HTTP 200 and a well-formed run of
+/// envelopes closed by one end-of-stream message, in time.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_thousand_mangled_streams_end_properly() {
+    use crate::connect_stream_client::envelope;
+    use tonic_reflection::pb::v1::ServerReflectionRequest;
+    use tonic_reflection::pb::v1::server_reflection_request::MessageRequest;
+
+    const REQUESTS: usize = 2_000;
+    const WORKERS: usize = 8;
+    const REFLECTION: &str = "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo";
+    const WATCH: &str = "/grpc.health.v1.Health/Watch";
+    let server = TestServer::start().await;
+    let ask = |request| {
+        ServerReflectionRequest {
+            host: String::new(),
+            message_request: Some(request),
+        }
+        .encode_to_vec()
+    };
+    // (path, JSON seed, binary seed)
+    let seeds = std::sync::Arc::new(vec![
+        (
+            REFLECTION,
+            br#"{"listServices": ""}"#.to_vec(),
+            ask(MessageRequest::ListServices(String::new())),
+        ),
+        (
+            REFLECTION,
+            br#"{"fileContainingSymbol": "gitpod.v1.RunnerService"}"#.to_vec(),
+            ask(MessageRequest::FileContainingSymbol("gitpod.v1.RunnerService".into())),
+        ),
+        (
+            WATCH,
+            br#"{"service": ""}"#.to_vec(),
+            tonic_health::pb::HealthCheckRequest { service: String::new() }.encode_to_vec(),
+        ),
+    ]);
+
+    let mut workers = Vec::new();
+    for worker in 0..WORKERS {
+        let http = Http::new(&server, None);
+        let seeds = seeds.clone();
+        workers.push(tokio::spawn(async move {
+            let mut rng = Rng(0x2545_F491_4F6C_DD1D ^ (worker as u64 + 1));
+            let mut ends = std::collections::BTreeMap::new();
+            for i in 0..REQUESTS / WORKERS {
+                let (path, json_seed, proto_seed) = &seeds[rng.below(seeds.len())];
+                let json = rng.below(2) == 0;
+                let mut headers = vec![
+                    (
+                        "content-type",
+                        if json {
+                            "application/connect+json"
+                        } else {
+                            "application/connect+proto"
+                        },
+                    ),
+                    // a watch that works stays open: the deadline ends it
+                    ("connect-timeout-ms", "200"),
+                ];
+                let mut body = Vec::new();
+                for _ in 0..=rng.below(3) {
+                    let message = mutate(&mut rng, if json { json_seed } else { proto_seed });
+                    match rng.below(4) {
+                        0 => {
+                            body.extend_from_slice(&envelope(1, &gzip(&message)));
+                            headers.push(("connect-content-encoding", "gzip"));
+                        }
+                        1 => body.extend_from_slice(&envelope(1, &message)), // claims gzip, is not
+                        _ => body.extend_from_slice(&envelope(0, &message)),
+                    }
+                }
+                if rng.below(4) == 0 {
+                    body = mutate(&mut rng, &body); // the envelopes themselves
+                }
+                headers.dedup();
+                if rng.below(3) == 0 {
+                    headers.push(("connect-accept-encoding", "gzip"));
+                }
+                let answer = tokio::time::timeout(
+                    Duration::from_secs(20),
+                    http.send(Method::POST, path, &headers, body.clone()),
+                )
+                .await
+                .unwrap_or_else(|_| panic!("worker {worker} stream {i} hung: {path} {body:?}"));
+                assert_eq!(answer.status, http::StatusCode::OK, "{path} {body:?}");
+                let mut data = &answer.body[..];
+                let end = loop {
+                    assert!(
+                        data.len() >= 5,
+                        "worker {worker} stream {i}: no end-of-stream in {:?}",
+                        answer.body
+                    );
+                    let flags = data[0];
+                    let length = u32::from_be_bytes([data[1], data[2], data[3], data[4]]) as usize;
+                    assert!(data.len() >= 5 + length, "a cut envelope: {:?}", answer.body);
+                    let message = &data[5..5 + length];
+                    data = &data[5 + length..];
+                    if flags & 0x02 != 0 {
+                        assert!(data.is_empty(), "bytes after the end: {:?}", answer.body);
+                        break serde_json::from_slice::<serde_json::Value>(message).unwrap();
+                    }
+                };
+                let code = end["error"]["code"].as_str().unwrap_or("ok").to_owned();
+                assert!(
+                    !["internal", "unknown", "unavailable"].contains(&code.as_str()),
+                    "worker {worker} stream {i}: {path} ended {end} for {body:?}"
+                );
+                *ends.entry(code).or_insert(0usize) += 1;
+            }
+            ends
+        }));
+    }
+    let mut totals = std::collections::BTreeMap::new();
+    for worker in workers {
+        for (code, n) in worker.await.unwrap() {
+            *totals.entry(code).or_insert(0) += n;
+        }
+    }
+    assert_eq!(totals.values().sum::<usize>(), REQUESTS);
+    assert!(totals.get("invalid_argument").copied().unwrap_or(0) > 100, "{totals:?}");
+    assert!(
+        totals.get("ok").copied().unwrap_or(0) > 20,
+        "some mutants are valid: {totals:?}"
+    );
+    eprintln!("stream fuzz ends: {totals:?}");
+    server.stop().await;
+}
