@@ -44,26 +44,43 @@ pub struct Event {
     pub actor_id: Uuid,
 }
 
-fn sender() -> &'static broadcast::Sender<Event> {
-    static LOCAL: OnceLock<broadcast::Sender<Event>> = OnceLock::new();
+/// What watchers are told.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Notice {
+    /// A committed change.
+    Change(Event),
+    /// Changes may have been missed (this replica's LISTEN connection was
+    /// lost for a moment): its watchers must list again. Names the replica
+    /// (`AppState::replica`), as a process may hold several (tests do).
+    Gap(Uuid),
+}
+
+fn sender() -> &'static broadcast::Sender<Notice> {
+    static LOCAL: OnceLock<broadcast::Sender<Notice>> = OnceLock::new();
     LOCAL.get_or_init(|| broadcast::channel(BACKLOG).0)
 }
 
 /// Hands a committed change to this process's watchers.
 pub fn publish(event: Event) {
     // no receiver (nobody watching) is not an error
-    let _ = sender().send(event);
+    let _ = sender().send(Notice::Change(event));
+}
+
+/// Tells the replica's watchers that changes may have been missed.
+pub fn gap(replica: Uuid) {
+    let _ = sender().send(Notice::Gap(replica));
 }
 
 /// A new watcher's view of what is published from now on.
-pub fn subscribe() -> broadcast::Receiver<Event> {
+pub fn subscribe() -> broadcast::Receiver<Notice> {
     sender().subscribe()
 }
 
 /// PostgreSQL: LISTENs on `CHANNEL` and publishes every notification here,
-/// until `stop` resolves. Reconnects when the connection drops (events sent
-/// meanwhile are missed; watchers re-list after a reconnect of their own).
-pub async fn run_listener(database_url: String, stop: impl std::future::Future<Output = ()>) {
+/// until `stop` resolves. When the connection drops, notifications sent
+/// meanwhile are lost: watchers are told (`Notice::Gap`) and the listener
+/// reconnects.
+pub async fn run_listener(database_url: String, replica: Uuid, stop: impl std::future::Future<Output = ()>) {
     use sea_orm::sqlx::postgres::PgListener;
     tokio::pin!(stop);
     let mut listener = loop {
@@ -81,15 +98,21 @@ pub async fn run_listener(database_url: String, stop: impl std::future::Future<O
     };
     loop {
         tokio::select! {
-            received = listener.recv() => match received {
-                Ok(notification) => match serde_json::from_str::<Event>(notification.payload()) {
+            // try_recv (unlike recv) says when the connection was lost:
+            // it reconnects on the next call, notifications in between are gone
+            received = listener.try_recv() => match received {
+                Ok(Some(notification)) => match serde_json::from_str::<Event>(notification.payload()) {
                     Ok(event) => publish(event),
                     Err(e) => tracing::warn!(error = %e, "an event notification that is not an event"),
                 },
-                // PgListener reconnects on the next recv
+                Ok(None) => {
+                    tracing::warn!("the event listener lost its connection; watchers list again");
+                    gap(replica);
+                }
                 Err(e) => {
-                    tracing::warn!(error = %e, "the event listener lost its connection; reconnecting");
-                    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+                    tracing::warn!(error = %e, "the event listener cannot reconnect yet; watchers list again");
+                    gap(replica);
+                    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
                 }
             },
             _ = &mut stop => return,

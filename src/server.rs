@@ -80,6 +80,7 @@ pub async fn prepare(settings: &Settings) -> anyhow::Result<AppState> {
         runner_lease: settings.runner_lease,
         runner_releases: Arc::new(settings.runner_releases.clone()),
         stopping: Arc::new(tokio::sync::watch::channel(false).0),
+        replica: uuid::Uuid::now_v7(),
     })
 }
 
@@ -203,9 +204,13 @@ pub async fn serve(
     // PostgreSQL: every replica hears every change (NOTIFY) for its watchers
     let (listener_stop, listener_stopped) = tokio::sync::oneshot::channel::<()>();
     let event_listener = settings.database_url.starts_with("postgres").then(|| {
-        tokio::spawn(crate::events::run_listener(settings.database_url.clone(), async {
-            let _ = listener_stopped.await;
-        }))
+        tokio::spawn(crate::events::run_listener(
+            settings.database_url.clone(),
+            state.replica,
+            async {
+                let _ = listener_stopped.await;
+            },
+        ))
     });
 
     // audit log entries past their retention go, a batch at a time, hourly

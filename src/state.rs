@@ -28,4 +28,6 @@ pub struct AppState {
     /// Turns true when the server begins to shut down: open watch streams
     /// end then, rather than hold the shutdown for its whole grace.
     pub stopping: Arc<tokio::sync::watch::Sender<bool>>,
+    /// This server's id among the replicas (for its event listener's notices).
+    pub replica: uuid::Uuid,
 }

@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use crate::api::{ServerStream, convert, keyset_page, service};
 use crate::auth::{Principal, access};
 use crate::error::{Error, Result};
-use crate::events::Event;
+use crate::events::{Event, Notice};
 use crate::proto::gitpod::v1 as pb;
 use crate::store::audit::{self, AuditEntry, AuditFilter, subject};
 use crate::validate::Violations;
@@ -23,6 +23,8 @@ service! {
 /// What a watcher asked to hear of, and may see.
 struct Watch {
     caller: Principal,
+    /// The replica serving the stream: its gaps end the stream.
+    replica: uuid::Uuid,
     /// Empty: everything the caller may see.
     filters: Vec<Filter>,
 }
@@ -92,7 +94,11 @@ async fn watch_events(
     // subscribed before answering: nothing committed after this is missed
     let events = crate::events::subscribe();
     let stopping = state.stopping.subscribe();
-    let watch = Watch { caller, filters };
+    let watch = Watch {
+        caller,
+        filters,
+        replica: state.replica,
+    };
     Ok(Box::pin(futures_util::stream::unfold(
         Some((events, stopping, watch)),
         next_event,
@@ -100,7 +106,7 @@ async fn watch_events(
 }
 
 type WatchState = (
-    tokio::sync::broadcast::Receiver<Event>,
+    tokio::sync::broadcast::Receiver<Notice>,
     tokio::sync::watch::Receiver<bool>,
     Watch,
 );
@@ -122,7 +128,7 @@ async fn next_event(
             _ = stopping.wait_for(|stopping| *stopping) => return None,
         };
         match received {
-            Ok(event) if watch.may_see(&event) && watch.wants(&event) => {
+            Ok(Notice::Change(event)) if watch.may_see(&event) && watch.wants(&event) => {
                 let response = pb::WatchEventsResponse {
                     operation: event.operation,
                     resource_type: event.resource_type,
@@ -130,7 +136,14 @@ async fn next_event(
                 };
                 return Some((Ok(response), Some((events, stopping, watch))));
             }
-            Ok(_) => {}
+            Ok(Notice::Gap(replica)) if replica == watch.replica => {
+                let status = tonic::Status::unavailable(
+                    "paddock may have missed changes (its database connection dropped): list again and watch anew",
+                );
+                return Some((Err(status), None));
+            }
+            // what this watcher may not see, or another replica's gap
+            Ok(Notice::Change(_) | Notice::Gap(_)) => {}
             Err(RecvError::Lagged(missed)) => {
                 let status = tonic::Status::resource_exhausted(format!(
                     "the watcher fell {missed} events behind: list again and watch anew"
@@ -281,6 +294,7 @@ mod tests {
             Watch {
                 caller,
                 filters: vec![],
+                replica: uuid::Uuid::nil(),
             },
         ));
         for _ in 0..events::BACKLOG + 10 {
@@ -290,6 +304,34 @@ mod tests {
         let status = first.expect_err("fell behind");
         assert_eq!(status.code(), tonic::Code::ResourceExhausted);
         assert!(rest.is_none(), "then the stream ends");
+    }
+
+    /// When the replica may have missed changes, its watchers are told to
+    /// list again.
+    #[tokio::test]
+    async fn a_gap_ends_the_stream_with_unavailable() {
+        let _turn = BROADCAST.lock().await;
+        let caller = Principal::User {
+            id: uuid::Uuid::now_v7(),
+            organization_id: uuid::Uuid::now_v7(),
+            org_admin: true,
+        };
+        let (_stop, stopping) = tokio::sync::watch::channel(false);
+        let state = Some((
+            events::subscribe(),
+            stopping,
+            Watch {
+                caller,
+                filters: vec![],
+                replica: uuid::Uuid::nil(),
+            },
+        ));
+        events::gap(uuid::Uuid::now_v7());
+        // another replica's gap is not this stream's
+        events::gap(uuid::Uuid::nil());
+        let (first, rest) = next_event(state).await.expect("an answer");
+        assert_eq!(first.expect_err("a gap").code(), tonic::Code::Unavailable);
+        assert!(rest.is_none());
     }
 
     #[tokio::test]
@@ -308,6 +350,7 @@ mod tests {
             Watch {
                 caller,
                 filters: vec![],
+                replica: uuid::Uuid::nil(),
             },
         ));
         let sent: Vec<Event> = (0..3).map(|_| event(org)).collect();

@@ -383,3 +383,46 @@ async fn streams_end_when_the_server_stops() {
     stopping.await.unwrap();
     assert!(started.elapsed() < Duration::from_secs(5), "{:?}", started.elapsed());
 }
+
+/// PostgreSQL: when a replica's LISTEN connection drops, changes may be
+/// lost; its watchers are told to list again (UNAVAILABLE) rather than left
+/// believing they saw everything.
+#[tokio::test]
+async fn a_lost_listen_connection_tells_watchers_to_list_again() {
+    if !using_postgres() {
+        eprintln!("SQLite has no LISTEN connection: this test runs against PostgreSQL");
+        return;
+    }
+    use sea_orm::ConnectionTrait;
+    let server = TestServer::start().await;
+    let mut events = watch(&server, Protocol::Grpc, &server.admin.token, organization()).await;
+    // the listener is up once a change arrives
+    let made = server
+        .runners(Protocol::Grpc, &server.admin.token)
+        .await
+        .create_runner(linux_runner("before the drop"))
+        .await
+        .unwrap()
+        .into_inner()
+        .runner
+        .unwrap()
+        .runner_id;
+    assert_eq!(next(&mut events, Duration::from_secs(5)).await.resource_id, made);
+    // this test database's LISTEN connection goes away
+    let killed = server
+        .state
+        .db
+        .execute_unprepared(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+             WHERE datname = current_database() AND query ILIKE 'LISTEN%'",
+        )
+        .await
+        .unwrap();
+    assert!(killed.rows_affected() >= 1, "a LISTEN connection to end");
+    let ended = tokio::time::timeout(Duration::from_secs(10), events.message())
+        .await
+        .expect("the watcher is told");
+    let status = ended.expect_err("an error ends the stream");
+    assert_eq!(status.code(), Code::Unavailable, "{status:?}");
+    server.stop().await;
+}
