@@ -10,6 +10,7 @@ const PROTOS: &[&str] = &[
     "gitpod/v1/agent_security.proto",
     "gitpod/v1/event.proto",
     "gitpod/v1/gateway.proto",
+    "gitpod/v1/group.proto",
     "gitpod/v1/identity.proto",
     "gitpod/v1/model.proto",
     "gitpod/v1/pagination.proto",

@@ -20,6 +20,7 @@ const REQUIRED_FILES: &[&str] = &[
     "gitpod/v1/pagination.proto",
     "gitpod/v1/event.proto",
     "gitpod/v1/agent_security.proto",
+    "gitpod/v1/group.proto",
 ];
 /// paddock's own definition of a gitpod.v1 service the SDK has no client for.
 const PADDOCK_DEFINED: &str = "gitpod/v1/runner_interaction.proto";
@@ -29,6 +30,7 @@ const SERVICES: &[&str] = &[
     "gitpod.v1.RunnerConfigurationService",
     "gitpod.v1.IdentityService",
     "gitpod.v1.EventService",
+    "gitpod.v1.GroupService",
 ];
 
 #[derive(Default)]
