@@ -38,7 +38,8 @@ pub async fn create_user(db: &Db, organization: &str, name: &str, org_admin: boo
 /// Creates a group in the organization of that name (created when missing).
 pub async fn create_group(db: &Db, organization: &str, name: &str) -> Result<Uuid> {
     let org = store::organizations::ensure(db, organization).await?;
-    Ok(store::organizations::create_group(db, org.id, name).await?.id)
+    let groups = crate::auth::access::operator_groups(org.id);
+    Ok(store::groups::create(db, &groups, name, "").await?.id)
 }
 
 /// Adds a user to a group of their organization; adding twice is harmless.

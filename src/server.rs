@@ -12,6 +12,7 @@ use tonic::transport::server::TcpIncoming;
 use tonic_web::GrpcWebLayer;
 
 use crate::api::event::EventApi;
+use crate::api::group::GroupApi;
 use crate::api::identity::IdentityApi;
 use crate::api::runner::RunnerApi;
 use crate::api::runner_configuration::RunnerConfigurationApi;
@@ -21,6 +22,7 @@ use crate::auth::layer::AuthLayer;
 use crate::config::Settings;
 use crate::proto::FILE_DESCRIPTOR_SET;
 use crate::proto::gitpod::v1::event_service_server::EventServiceServer;
+use crate::proto::gitpod::v1::group_service_server::GroupServiceServer;
 use crate::proto::gitpod::v1::identity_service_server::IdentityServiceServer;
 use crate::proto::gitpod::v1::runner_configuration_service_server::RunnerConfigurationServiceServer;
 use crate::proto::gitpod::v1::runner_interaction_service_server::RunnerInteractionServiceServer;
@@ -139,6 +141,7 @@ pub async fn serve(
     let identity = gitpod_service!(IdentityServiceServer, IdentityApi::new(state.clone()));
     let interaction = gitpod_service!(RunnerInteractionServiceServer, RunnerInteractionApi::new(state.clone()));
     let events = gitpod_service!(EventServiceServer, EventApi::new(state.clone()));
+    let groups = gitpod_service!(GroupServiceServer, GroupApi::new(state.clone()));
 
     // reflection lists the health service too, so tools can call it by name
     let reflection_v1 = tonic_reflection::server::Builder::configure()
@@ -162,6 +165,7 @@ pub async fn serve(
         .set_serving::<RunnerInteractionServiceServer<RunnerInteractionApi>>()
         .await;
     health_reporter.set_serving::<EventServiceServer<EventApi>>().await;
+    health_reporter.set_serving::<GroupServiceServer<GroupApi>>().await;
 
     // The shutdown signal stops new calls at once; calls in flight get up to
     // SHUTDOWN_GRACE to finish, so that one stuck client cannot hold the
@@ -237,6 +241,7 @@ pub async fn serve(
         .add_service(identity)
         .add_service(interaction)
         .add_service(events)
+        .add_service(groups)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
         .add_service(health)

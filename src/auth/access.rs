@@ -9,6 +9,7 @@ use super::Principal;
 use crate::capability::{Actor, Managed, Visible};
 use crate::error::{Error, Result};
 use crate::principal::PRINCIPAL_USER;
+use crate::store::groups::Groups;
 use crate::store::host_tokens::{self, Holder, HostToken};
 use crate::store::runners::{Itself, Owner, Runner};
 use crate::store::{self, Db, RunnerOwned, entities::group};
@@ -27,6 +28,42 @@ fn actor(principal: &Principal) -> Actor {
 
 fn is_org_admin(principal: &Principal) -> bool {
     matches!(principal, Principal::User { org_admin: true, .. })
+}
+
+/// Organization admins manage their organization's groups.
+pub fn manage_groups(principal: &Principal) -> Result<Managed<Groups>> {
+    if !is_org_admin(principal) {
+        return Err(Error::PermissionDenied("only organization admins manage groups".into()));
+    }
+    Ok(Managed::grant(
+        Groups {
+            organization_id: principal.organization_id(),
+        },
+        actor(principal),
+    ))
+}
+
+/// Users see their organization's groups; runners do not.
+pub fn see_groups(principal: &Principal) -> Result<Visible<Groups>> {
+    match principal {
+        Principal::User { organization_id, .. } => Ok(Visible::grant(Groups {
+            organization_id: *organization_id,
+        })),
+        Principal::Runner { .. } => Err(Error::PermissionDenied("runners do not read groups".into())),
+    }
+}
+
+/// The admin CLI (`paddock admin`), run by whoever may open the database,
+/// manages any organization's groups; its audit entries name nobody.
+pub fn operator_groups(organization_id: Uuid) -> Managed<Groups> {
+    Managed::grant(
+        Groups { organization_id },
+        Actor {
+            id: Uuid::nil(),
+            principal: 0,
+            organization_id,
+        },
+    )
 }
 
 /// The audit log of the caller's organization is for its admins; the

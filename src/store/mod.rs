@@ -5,6 +5,7 @@
 pub mod audit;
 pub mod entities;
 pub mod environment_classes;
+pub mod groups;
 pub mod host_tokens;
 pub mod interaction;
 pub mod leases;

@@ -102,21 +102,6 @@ pub async fn ensure_admin(
     }
 }
 
-pub async fn create_group(db: &impl TransactionTrait, organization_id: Uuid, name: &str) -> Result<group::Model> {
-    let group = group::ActiveModel {
-        id: Set(Uuid::now_v7()),
-        organization_id: Set(organization_id),
-        name: Set(name.to_owned()),
-        created_at: Set(Utc::now()),
-    };
-    audit::audited(db, &audit::operator(organization_id), async |txn| {
-        let group = group::Entity::insert(group).exec_with_returning(txn).await?;
-        let change = Change::resource(subject::GROUP, group.id, "group.create");
-        Ok((group, change))
-    })
-    .await
-}
-
 pub async fn find_group(db: &impl ConnectionTrait, id: Uuid) -> Result<Option<group::Model>> {
     Ok(group::Entity::find_by_id(id).one(db).await?)
 }

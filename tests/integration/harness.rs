@@ -23,6 +23,7 @@ use uuid::Uuid;
 
 pub use paddock::proto::gitpod::v1 as pb;
 pub use pb::event_service_client::EventServiceClient;
+pub use pb::group_service_client::GroupServiceClient;
 pub use pb::identity_service_client::IdentityServiceClient;
 pub use pb::runner_configuration_service_client::RunnerConfigurationServiceClient;
 pub use pb::runner_interaction_service_client::RunnerInteractionServiceClient;
@@ -267,7 +268,8 @@ impl TestServer {
     }
 
     pub async fn group(&self, organization_id: Uuid, name: &str, members: &[&User]) -> Uuid {
-        let group = store::organizations::create_group(&self.state.db, organization_id, name)
+        let groups = paddock::auth::access::operator_groups(organization_id);
+        let group = store::groups::create(&self.state.db, &groups, name, "")
             .await
             .expect("group");
         for user in members {
@@ -338,6 +340,11 @@ impl TestServer {
     pub async fn configuration(&self, protocol: Protocol, token: &str) -> RunnerConfigurationServiceClient<Transport> {
         let origin = self.url().parse().expect("origin");
         RunnerConfigurationServiceClient::with_origin(self.transport(protocol, Some(token)).await, origin)
+    }
+
+    pub async fn groups(&self, protocol: Protocol, token: &str) -> GroupServiceClient<Transport> {
+        let origin = self.url().parse().expect("origin");
+        GroupServiceClient::with_origin(self.transport(protocol, Some(token)).await, origin)
     }
 
     pub async fn events(&self, protocol: Protocol, token: &str) -> EventServiceClient<Transport> {

@@ -21,6 +21,7 @@ mod connect_stream_client;
 mod connect_streams;
 mod context_urls;
 mod fuzz;
+mod groups;
 mod lifecycle;
 mod liveness;
 mod processes;

@@ -228,6 +228,28 @@ async fn list_queries_use_indexes() {
         ));
     }
 
+    // groups: by organization, ids, and without the holders of a runner's policies
+    for (i, f) in [
+        store::groups::GroupFilter {
+            organization_id: org,
+            ..Default::default()
+        },
+        store::groups::GroupFilter {
+            organization_id: org,
+            group_ids: vec![a, b],
+            without_policy_on: Some(a),
+            ..Default::default()
+        },
+    ]
+    .iter()
+    .enumerate()
+    {
+        queries.push((
+            format!("groups #{i}"),
+            store::groups::list_query(f, later).build(backend),
+        ));
+    }
+
     // the liveness sweep reads only the runners that change
     let cutoff = chrono::Utc::now();
     queries.push(("expiring leases".into(), store::leases::expiring(cutoff).build(backend)));

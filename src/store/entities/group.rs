@@ -8,6 +8,9 @@ pub struct Model {
     pub organization_id: Uuid,
     pub name: String,
     pub created_at: DateTimeUtc,
+    pub description: String,
+    /// None until first updated.
+    pub updated_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
