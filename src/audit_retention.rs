@@ -10,7 +10,12 @@ use crate::store::{self, Db};
 
 const BATCH: u64 = 1_000;
 
-/// Deletes entries older than `retention`; how many went.
+/// Batches per tick: a backlog of millions goes over several ticks, so a
+/// shutdown never waits for all of it.
+const BATCHES_PER_TICK: u32 = 100;
+
+/// Deletes entries older than `retention`, at most `BATCHES_PER_TICK`
+/// batches of them; how many went.
 pub async fn prune(db: &Db, retention: Duration) -> crate::error::Result<u64> {
     let Some(before) = chrono::Duration::from_std(retention)
         .ok()
@@ -19,7 +24,7 @@ pub async fn prune(db: &Db, retention: Duration) -> crate::error::Result<u64> {
         return Ok(0);
     };
     let mut removed = 0;
-    loop {
+    for _ in 0..BATCHES_PER_TICK {
         let batch = store::audit::prune(db, before, BATCH).await?;
         removed += batch;
         if batch < BATCH {
@@ -28,6 +33,7 @@ pub async fn prune(db: &Db, retention: Duration) -> crate::error::Result<u64> {
         // let other writers in between batches (SQLite has one writer)
         tokio::task::yield_now().await;
     }
+    Ok(removed)
 }
 
 /// Prunes every `every` until `stop` resolves.

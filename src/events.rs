@@ -25,7 +25,7 @@ pub const CHANNEL: &str = "paddock_events";
 /// How many events a watcher may fall behind before its stream ends
 /// (RESOURCE_EXHAUSTED; it re-lists and watches again). Bounds memory
 /// whatever the consumers do.
-pub const BACKLOG: usize = 1024;
+pub const BACKLOG: usize = 8192;
 
 /// One change, with what deciding who may see it needs.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -77,45 +77,75 @@ pub fn subscribe() -> broadcast::Receiver<Notice> {
 }
 
 /// PostgreSQL: LISTENs on `CHANNEL` and publishes every notification here,
-/// until `stop` resolves. When the connection drops, notifications sent
-/// meanwhile are lost: watchers are told (`Notice::Gap`) and the listener
-/// reconnects.
-pub async fn run_listener(database_url: String, replica: Uuid, stop: impl std::future::Future<Output = ()>) {
-    use sea_orm::sqlx::postgres::PgListener;
+/// until `stop` resolves. Whenever LISTEN is (re)established — at start,
+/// after the connection dropped — notifications may have been missed
+/// meanwhile, so the replica's watchers are told (`Notice::Gap`) then, once
+/// the listener is back, and list again.
+pub async fn run_listener(
+    database_url: String,
+    replica: Uuid,
+    first: Option<Listener>,
+    stop: impl std::future::Future<Output = ()>,
+) {
     tokio::pin!(stop);
-    let mut listener = loop {
-        match PgListener::connect(&database_url).await {
-            Ok(mut listener) => match listener.listen(CHANNEL).await {
-                Ok(()) => break listener,
-                Err(e) => tracing::warn!(error = %e, "cannot LISTEN for events; retrying"),
-            },
-            Err(e) => tracing::warn!(error = %e, "cannot connect to listen for events; retrying"),
+    // LISTEN made before serving: no watcher can have missed anything yet
+    let mut ready = first;
+    loop {
+        if let Some(listener) = ready.take() {
+            if !relay(listener, replica, stop.as_mut()).await {
+                return;
+            }
+            continue;
         }
-        tokio::select! {
-            _ = tokio::time::sleep(std::time::Duration::from_secs(1)) => {}
+        let listening = async {
+            loop {
+                match listen(&database_url).await {
+                    Ok(listener) => return listener,
+                    Err(e) => tracing::warn!(error = %e, "cannot LISTEN for events; retrying"),
+                }
+                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+            }
+        };
+        let listener = tokio::select! {
+            listener = listening => listener,
             _ = &mut stop => return,
-        }
-    };
+        };
+        // back: what was announced while it was away is lost to this replica
+        gap(replica);
+        ready = Some(listener);
+    }
+}
+
+pub type Listener = sea_orm::sqlx::postgres::PgListener;
+
+/// A connection LISTENing on `CHANNEL`.
+pub async fn listen(database_url: &str) -> Result<Listener, sea_orm::sqlx::Error> {
+    let mut listener = Listener::connect(database_url).await?;
+    listener.listen(CHANNEL).await?;
+    Ok(listener)
+}
+
+/// Publishes notifications until the connection drops (false: `stop` resolved).
+async fn relay<S: std::future::Future<Output = ()>>(
+    mut listener: Listener,
+    replica: Uuid,
+    mut stop: std::pin::Pin<&mut S>,
+) -> bool {
     loop {
         tokio::select! {
-            // try_recv (unlike recv) says when the connection was lost:
-            // it reconnects on the next call, notifications in between are gone
+            // try_recv (unlike recv) says when the connection was lost
             received = listener.try_recv() => match received {
                 Ok(Some(notification)) => match serde_json::from_str::<Event>(notification.payload()) {
                     Ok(event) => publish(event),
                     Err(e) => tracing::warn!(error = %e, "an event notification that is not an event"),
                 },
-                Ok(None) => {
-                    tracing::warn!("the event listener lost its connection; watchers list again");
+                Ok(None) | Err(_) => {
+                    tracing::warn!("the event listener lost its connection; reconnecting");
                     gap(replica);
-                }
-                Err(e) => {
-                    tracing::warn!(error = %e, "the event listener cannot reconnect yet; watchers list again");
-                    gap(replica);
-                    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+                    return true;
                 }
             },
-            _ = &mut stop => return,
+            _ = stop.as_mut() => return false,
         }
     }
 }

@@ -207,15 +207,27 @@ pub async fn serve(
 
     // PostgreSQL: every replica hears every change (NOTIFY) for its watchers
     let (listener_stop, listener_stopped) = tokio::sync::oneshot::channel::<()>();
-    let event_listener = settings.database_url.starts_with("postgres").then(|| {
-        tokio::spawn(crate::events::run_listener(
+    let event_listener = if settings.database_url.starts_with("postgres") {
+        // LISTEN before serving, so no watcher opens a stream it could miss
+        // changes on; should it fail, the task keeps trying (and tells watchers)
+        let first = tokio::time::timeout(
+            std::time::Duration::from_secs(10),
+            crate::events::listen(&settings.database_url),
+        )
+        .await
+        .ok()
+        .and_then(Result::ok);
+        Some(tokio::spawn(crate::events::run_listener(
             settings.database_url.clone(),
             state.replica,
+            first,
             async {
                 let _ = listener_stopped.await;
             },
-        ))
-    });
+        )))
+    } else {
+        None
+    };
 
     // audit log entries past their retention go, a batch at a time, hourly
     let (pruner_stop, pruner_stopped) = tokio::sync::oneshot::channel::<()>();

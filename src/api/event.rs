@@ -45,7 +45,10 @@ impl Watch {
             return false;
         }
         match &self.caller {
-            Principal::Runner { id, .. } => event.runner_id == Some(*id),
+            // a runner reads its host tokens' values, never the tokens themselves
+            Principal::Runner { id, .. } => {
+                event.runner_id == Some(*id) && event.resource_type != subject::HOST_AUTHENTICATION_TOKEN
+            }
             Principal::User { id, org_admin, .. } => {
                 event.resource_type != subject::HOST_AUTHENTICATION_TOKEN || *org_admin || event.holder_id == Some(*id)
             }
@@ -158,10 +161,13 @@ async fn next_event(
 /// Sort fields ListAuditLogs accepts (all mean time; ids are UUIDv7).
 const SORT_FIELDS: &[&str] = &["", "created_at", "createdAt", "id"];
 
+/// The last second a google.protobuf.Timestamp may name (9999-12-31T23:59:59Z).
+const MAX_TIMESTAMP_SECONDS: i64 = 253_402_300_799;
+
 fn time(field: &str, v: &mut Violations, t: &Option<prost_types::Timestamp>) -> Option<DateTime<Utc>> {
     let t = t.as_ref()?;
     let at = DateTime::from_timestamp(t.seconds, t.nanos.max(0) as u32);
-    if at.is_none() || t.nanos < 0 {
+    if at.is_none() || !(0..1_000_000_000).contains(&t.nanos) || !(0..=MAX_TIMESTAMP_SECONDS).contains(&t.seconds) {
         v.add(field, "value must be a valid timestamp");
     }
     at

@@ -262,11 +262,17 @@ pub fn list_query(filter: &AuditFilter, page: Page) -> Select<audit_log::Entity>
     }
     // from and to bound the time through the ids (UUIDv7 carry their
     // millisecond), so every filter stays a range of an index
+    // (the id bound keeps the index range; the time itself is exact)
     if let Some(from) = filter.from {
-        query = query.filter(C::Id.gte(first_id_at(from)));
+        query = query
+            .filter(C::Id.gte(first_id_at(from)))
+            .filter(C::CreatedAt.gte(from));
     }
     if let Some(to) = filter.to {
-        query = query.filter(C::Id.lt(first_id_at(to)));
+        let next_millisecond = to + chrono::Duration::milliseconds(1);
+        query = query
+            .filter(C::Id.lt(first_id_at(next_millisecond)))
+            .filter(C::CreatedAt.lt(to));
     }
     match (filter.newest_first, page.after) {
         (true, Some(after)) => query = query.filter(C::Id.lt(after)),

@@ -7,7 +7,7 @@ use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, TransactionTrait};
 use uuid::Uuid;
 
-use super::audit::{self, Change, subject};
+use super::audit::{self, Change, Pending, subject};
 use super::entities::{runner, runner_configuration_schema};
 use super::environment_classes::{self, NewEnvironmentClass};
 use super::leases;
@@ -52,9 +52,21 @@ pub async fn signup(
         .await?;
     if claimed.rows_affected == 1 {
         // a runner signing up again with a new token (and key) keeps its classes
+        let mut announced = Pending::default();
         if me.signed_up_at.is_none() {
             for class in classes {
-                environment_classes::insert(&txn, me, class).await?;
+                let class = environment_classes::insert(&txn, me, class).await?;
+                // part of the sign-up's entry, but watchers hear of each class
+                let event = crate::events::Event {
+                    operation: crate::events::operation::CREATE,
+                    resource_type: subject::ENVIRONMENT_CLASS,
+                    resource_id: class.id,
+                    organization_id: me.organization_id,
+                    runner_id: Some(me.id),
+                    holder_id: None,
+                    actor_id: me.id,
+                };
+                announced = announced.and(audit::announce(&txn, event).await?);
             }
         }
         let pending = audit::record(
@@ -62,7 +74,8 @@ pub async fn signup(
             runner.actor(),
             Change::resource(subject::RUNNER, me.id, "runner.signup"),
         )
-        .await?;
+        .await?
+        .and(announced);
         txn.commit().await?;
         pending.committed();
         return Ok(Signup::Registered);

@@ -17,7 +17,7 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-use super::audit::{self, Pending};
+use super::audit::{self, Change, Pending};
 use super::entities::runner;
 use super::runners::phase;
 use crate::error::Result;
@@ -188,11 +188,14 @@ pub async fn expire(
                 .filter(runner::Column::Id.eq(runner_id))
                 .filter(runner::Column::Phase.is_in(ALIVE))
                 .filter(runner::Column::LeaseRenewedAt.lt(cutoff));
-            if batch.update(db, update).await? == 1 {
+            let event = status_event(runner_id, organization_id, operation::UPDATE_STATUS);
+            if let Some(announced) = batch
+                .change(db, Statement::Update(update), Effect::Announce(event))
+                .await?
+            {
                 changed_here += 1;
                 made.push(Expired { runner_id, last_lease });
-                let event = status_event(runner_id, organization_id, operation::UPDATE_STATUS);
-                pending = pending.and(batch.announce(db, event).await?);
+                pending = pending.and(announced);
             }
         }
         batch.commit().await?;
@@ -204,12 +207,45 @@ pub async fn expire(
 }
 
 /// Where a sweep's conditional statements run. SQLite: in one transaction,
-/// one commit for the batch (its one writer cannot deadlock). PostgreSQL:
-/// each on its own, so no statement holds one row's lock while waiting for
-/// another's — no deadlock with another replica's sweep or lease flush.
+/// one commit for the batch (its one writer cannot deadlock). PostgreSQL: a
+/// short transaction each, holding only its one row — no deadlock with
+/// another replica's sweep or lease flush — with its announcement (NOTIFY
+/// commits with the change, or neither happens).
 enum Batch {
     Transaction(sea_orm::DatabaseTransaction),
     EachOnItsOwn,
+}
+
+/// One conditional statement of a sweep.
+enum Statement {
+    Update(sea_orm::UpdateMany<runner::Entity>),
+    Delete(sea_orm::DeleteMany<runner::Entity>),
+}
+
+impl Statement {
+    async fn exec(self, db: &impl ConnectionTrait) -> Result<u64> {
+        Ok(match self {
+            Statement::Update(update) => update.exec(db).await?.rows_affected,
+            Statement::Delete(delete) => delete.exec(db).await?.rows_affected,
+        })
+    }
+}
+
+/// What a transition comes with.
+enum Effect {
+    /// An event for watchers.
+    Announce(Event),
+    /// An audit entry (and the event it implies).
+    Record(crate::capability::Actor, Change),
+}
+
+impl Effect {
+    async fn apply(self, db: &impl ConnectionTrait) -> Result<Pending> {
+        match self {
+            Effect::Announce(event) => audit::announce(db, event).await,
+            Effect::Record(actor, change) => audit::record(db, &actor, change).await,
+        }
+    }
 }
 
 impl Batch {
@@ -220,26 +256,30 @@ impl Batch {
         })
     }
 
-    async fn update(&self, db: &impl ConnectionTrait, update: sea_orm::UpdateMany<runner::Entity>) -> Result<u64> {
-        let result = match self {
-            Batch::Transaction(txn) => update.exec(txn).await?,
-            Batch::EachOnItsOwn => update.exec(db).await?,
-        };
-        Ok(result.rows_affected)
-    }
-
-    async fn delete(&self, db: &impl ConnectionTrait, delete: sea_orm::DeleteMany<runner::Entity>) -> Result<u64> {
-        let result = match self {
-            Batch::Transaction(txn) => delete.exec(txn).await?,
-            Batch::EachOnItsOwn => delete.exec(db).await?,
-        };
-        Ok(result.rows_affected)
-    }
-
-    async fn announce(&self, db: &impl ConnectionTrait, event: Event) -> Result<Pending> {
+    /// Runs `statement`; when it made its transition, applies `effect` with
+    /// it. None when another replica (or a lease) got there first.
+    async fn change(
+        &self,
+        db: &(impl ConnectionTrait + TransactionTrait),
+        statement: Statement,
+        effect: Effect,
+    ) -> Result<Option<Pending>> {
         match self {
-            Batch::Transaction(txn) => audit::announce(txn, event).await,
-            Batch::EachOnItsOwn => audit::announce(db, event).await,
+            Batch::Transaction(txn) => {
+                if statement.exec(txn).await? != 1 {
+                    return Ok(None);
+                }
+                Ok(Some(effect.apply(txn).await?))
+            }
+            Batch::EachOnItsOwn => {
+                let txn = db.begin().await?;
+                if statement.exec(&txn).await? != 1 {
+                    return Ok(None);
+                }
+                let pending = effect.apply(&txn).await?;
+                txn.commit().await?;
+                Ok(Some(pending))
+            }
         }
     }
 
@@ -275,11 +315,15 @@ pub async fn collect(
             let delete = runner::Entity::delete_many()
                 .filter(runner::Column::Id.eq(runner_id))
                 .filter(forgettable(inactive_cutoff, lease_cutoff));
-            if batch.delete(db, delete).await? == 1 {
+            // an entry names the collection (by paddock: the nil actor); the
+            // DELETE event comes with it
+            let change =
+                Change::resource(audit::subject::RUNNER, runner_id, "runner.collect").heard_as(operation::DELETE);
+            let effect = Effect::Record(audit::operator(organization_id), change);
+            if let Some(announced) = batch.change(db, Statement::Delete(delete), effect).await? {
                 removed_here += 1;
                 removed.push(runner_id);
-                let event = status_event(runner_id, organization_id, operation::DELETE);
-                pending = pending.and(batch.announce(db, event).await?);
+                pending = pending.and(announced);
             }
         }
         batch.commit().await?;

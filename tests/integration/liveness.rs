@@ -169,6 +169,23 @@ async fn gc_removes_runners_inactive_for_longer_than_configured_with_what_they_o
         .await
         .unwrap();
     assert!(classes.is_empty());
+    // the log says paddock collected it
+    let collected = server
+        .events(Protocol::Grpc, &server.admin.token)
+        .await
+        .list_audit_logs(pb::ListAuditLogsRequest {
+            filter: Some(pb::list_audit_logs_request::Filter {
+                subject_ids: vec![runner_id.clone()],
+                ..Default::default()
+            }),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .entries;
+    assert_eq!(collected[0].action, "runner.collect");
+    assert_eq!(collected[0].actor_id, Uuid::nil().to_string());
     // a runner that holds its lease is never collected
     assert_eq!(
         phase_of(&server, Protocol::Grpc, &kept).await.0,
