@@ -1,0 +1,45 @@
+"""GroupService through the official SDK's generated client, over every
+transport: an organization admin creates, reads, lists, renames and deletes
+a group."""
+
+import uuid
+
+import pytest
+from connectrpc.code import Code
+from connectrpc.errors import ConnectError
+from gitpod.v1 import group_pb2 as group
+from gitpod.v1 import identity_pb2 as identity
+from gitpod.v1.group_connect import GroupServiceClientSync
+from gitpod.v1.identity_connect import IdentityServiceClientSync
+
+from conftest import TRANSPORTS, make_client
+
+
+@pytest.mark.parametrize("transport", list(TRANSPORTS))
+def test_group_lifecycle(paddock, transport):
+    auth = {"authorization": f"Bearer {paddock.admin_token}"}
+    me = make_client(IdentityServiceClientSync, paddock, transport).get_authenticated_identity(
+        identity.GetAuthenticatedIdentityRequest(), headers=auth)
+    groups = make_client(GroupServiceClientSync, paddock, transport)
+    name = f"sdk {transport} {uuid.uuid4().hex[:6]}"
+    created = groups.create_group(group.CreateGroupRequest(
+        organization_id=me.organization_id, name=name, description="made through the SDK"), headers=auth).group
+    assert created.name == name and created.member_count == 0
+
+    by_name = groups.get_group(group.GetGroupRequest(name=name), headers=auth).group
+    assert by_name.id == created.id
+    listed = groups.list_groups(group.ListGroupsRequest(
+        filter=group.ListGroupsRequest.Filter(group_ids=[created.id])), headers=auth)
+    assert [g.name for g in listed.groups] == [name]
+
+    renamed = groups.update_group(group.UpdateGroupRequest(
+        group_id=created.id, name=name + " renamed", description=""), headers=auth).group
+    assert renamed.name == name + " renamed"
+
+    groups.delete_group(group.DeleteGroupRequest(group_id=created.id), headers=auth)
+    with pytest.raises(ConnectError) as err:
+        groups.get_group(group.GetGroupRequest(id=created.id), headers=auth)
+    assert err.value.code == Code.NOT_FOUND
+    with pytest.raises(ConnectError) as err:
+        groups.create_group(group.CreateGroupRequest(organization_id=me.organization_id, name="x"), headers=auth)
+    assert err.value.code == Code.INVALID_ARGUMENT
