@@ -9,6 +9,7 @@ mod m20261127_000002_create_runner_configuration_tables;
 mod m20261202_000003_runner_leases;
 mod m20261202_000004_audit_logs;
 mod m20261202_000005_group_details;
+mod m20261202_000006_membership_ids;
 
 pub struct Migrator;
 
@@ -21,6 +22,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000003_runner_leases::Migration),
             Box::new(m20261202_000004_audit_logs::Migration),
             Box::new(m20261202_000005_group_details::Migration),
+            Box::new(m20261202_000006_membership_ids::Migration),
         ]
     }
 }

@@ -1,14 +1,14 @@
 //! gitpod.v1.GroupService: an organization's groups. Members read them;
 //! organization admins create, rename and delete them (deleting a group
-//! removes its memberships and runner policies with it). Memberships and
-//! role assignments answer UNIMPLEMENTED for now.
+//! removes its memberships and runner policies with it), and who is in them.
+//! Role assignments answer UNIMPLEMENTED for now.
 
 use crate::api::{convert, keyset_page, require_uuid, service};
 use crate::auth::{Principal, access};
 use crate::error::{Error, Result};
 use crate::proto::gitpod::v1 as pb;
 use crate::state::AppState;
-use crate::store::groups::{self, Group, GroupChanges, GroupFilter};
+use crate::store::groups::{self, Group, GroupChanges, GroupFilter, Member};
 use crate::validate::Violations;
 
 service! {
@@ -18,6 +18,10 @@ service! {
         list_groups(ListGroupsRequest) -> ListGroupsResponse = list_groups;
         update_group(UpdateGroupRequest) -> UpdateGroupResponse = update_group;
         delete_group(DeleteGroupRequest) -> DeleteGroupResponse = delete_group;
+        create_membership(CreateMembershipRequest) -> CreateMembershipResponse = create_membership;
+        delete_membership(DeleteMembershipRequest) -> DeleteMembershipResponse = delete_membership;
+        get_membership(GetMembershipRequest) -> GetMembershipResponse = get_membership;
+        list_memberships(ListMembershipsRequest) -> ListMembershipsResponse = list_memberships;
     }
 }
 
@@ -208,5 +212,119 @@ fn to_proto(g: Group, members: i64) -> pb::Group {
         description: g.description,
         member_count: members.clamp(0, i32::MAX as i64) as i32,
         direct_share: false,
+    }
+}
+
+/// A membership's subject: only users are members (paddock has no service
+/// accounts). INVALID_ARGUMENT otherwise, naming the field.
+fn user_subject(v: &mut Violations, subject: &Option<pb::Subject>) -> Option<uuid::Uuid> {
+    let Some(subject) = subject else {
+        v.add("subject", "value is required");
+        return None;
+    };
+    if subject.principal != pb::Principal::User as i32 {
+        v.add(
+            "subject.principal",
+            "value must be PRINCIPAL_USER: only users are members of groups",
+        );
+    }
+    let id = v.optional_uuid("subject.id", &subject.id);
+    if subject.id.is_empty() {
+        v.add("subject.id", "value must be a valid UUID");
+    }
+    id
+}
+
+async fn create_membership(
+    state: &AppState,
+    caller: Principal,
+    req: pb::CreateMembershipRequest,
+) -> Result<pb::CreateMembershipResponse> {
+    let mut v = Violations::new();
+    let group_id = v.uuid("group_id", &req.group_id);
+    let user_id = user_subject(&mut v, &req.subject);
+    let group_id = v.finish(group_id)?;
+    let user_id = user_id.ok_or_else(|| Error::NotFound("user not found".into()))?;
+    let managed = access::manage_groups(&caller)?;
+    let member = groups::add_member(&state.db, &managed, group_id, user_id).await?;
+    Ok(pb::CreateMembershipResponse {
+        member: Some(membership(member)),
+    })
+}
+
+async fn delete_membership(
+    state: &AppState,
+    caller: Principal,
+    req: pb::DeleteMembershipRequest,
+) -> Result<pb::DeleteMembershipResponse> {
+    let id = require_uuid("membership_id", &req.membership_id)?;
+    let managed = access::manage_groups(&caller)?;
+    groups::remove_member(&state.db, &managed, id).await?;
+    Ok(pb::DeleteMembershipResponse {})
+}
+
+async fn get_membership(
+    state: &AppState,
+    caller: Principal,
+    req: pb::GetMembershipRequest,
+) -> Result<pb::GetMembershipResponse> {
+    let mut v = Violations::new();
+    let group_id = v.uuid("group_id", &req.group_id);
+    let user_id = user_subject(&mut v, &req.subject);
+    let group_id = v.finish(group_id)?;
+    let visible = access::see_groups(&caller)?;
+    let found = match user_id {
+        Some(user_id) => groups::member(&state.read_db, &visible, group_id, user_id).await?,
+        None => None,
+    };
+    let member = found.ok_or_else(|| Error::NotFound("membership not found".into()))?;
+    Ok(pb::GetMembershipResponse {
+        member: Some(membership(member)),
+    })
+}
+
+async fn list_memberships(
+    state: &AppState,
+    caller: Principal,
+    req: pb::ListMembershipsRequest,
+) -> Result<pb::ListMembershipsResponse> {
+    let mut v = Violations::new();
+    v.page_size(
+        "pagination.page_size",
+        req.pagination.as_ref().map_or(0, |p| p.page_size),
+    );
+    let group_id = v.uuid("group_id", &req.group_id);
+    let search = req.filter.map(|f| f.search).unwrap_or_default();
+    v.length("filter.search", &search, 0, 256);
+    let group_id = v.finish(group_id)?;
+    let visible = access::see_groups(&caller)?;
+    groups::get(&state.read_db, &visible, group_id)
+        .await?
+        .ok_or_else(|| Error::NotFound("group not found".into()))?;
+    let (rows, pagination) = keyset_page(
+        &state.secrets,
+        "memberships",
+        &(group_id, &search),
+        req.pagination,
+        |m: &Member| m.membership.id,
+        |page| groups::members(&state.read_db, group_id, &search, page),
+    )
+    .await?;
+    Ok(pb::ListMembershipsResponse {
+        pagination,
+        members: rows.into_iter().map(membership).collect(),
+    })
+}
+
+fn membership(m: Member) -> pb::GroupMembership {
+    pb::GroupMembership {
+        id: m.membership.id.to_string(),
+        subject: Some(pb::Subject {
+            id: m.membership.user_id.to_string(),
+            principal: pb::Principal::User as i32,
+        }),
+        group_id: m.membership.group_id.to_string(),
+        name: m.name,
+        avatar_url: String::new(),
     }
 }

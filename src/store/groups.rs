@@ -12,7 +12,7 @@ use sea_orm::{
 use uuid::Uuid;
 
 use super::audit::{self, Change, subject};
-use super::entities::{group, membership, runner_policy};
+use super::entities::{group, membership, runner_policy, user};
 use super::not_found;
 use super::query::{Patch, keyset};
 use crate::capability::{Managed, Visible};
@@ -175,4 +175,159 @@ pub async fn delete(db: &impl TransactionTrait, groups: &Managed<Groups>, id: Uu
         Ok(((), Change::resource(subject::GROUP, id, "group.delete")))
     })
     .await
+}
+
+/// A member of a group, with their name.
+#[derive(Debug, Clone)]
+pub struct Member {
+    pub membership: membership::Model,
+    pub name: String,
+}
+
+/// Adds a user of the organization to one of its groups. NOT_FOUND for a
+/// group or user of another organization (or none); ALREADY_EXISTS when the
+/// user is a member.
+pub async fn add_member(
+    db: &impl TransactionTrait,
+    groups: &Managed<Groups>,
+    group_id: Uuid,
+    user_id: Uuid,
+) -> Result<Member> {
+    let organization_id = groups.get().organization_id;
+    audit::audited(db, groups.actor(), async |txn| {
+        let group = group::Entity::find_by_id(group_id)
+            .filter(group::Column::OrganizationId.eq(organization_id))
+            .one(txn)
+            .await?
+            .ok_or_else(|| not_found("group"))?;
+        let user = user::Entity::find_by_id(user_id)
+            .filter(user::Column::OrganizationId.eq(organization_id))
+            .one(txn)
+            .await?
+            .ok_or_else(|| not_found("user"))?;
+        let row = membership::ActiveModel {
+            group_id: Set(group.id),
+            user_id: Set(user.id),
+            created_at: Set(Utc::now()),
+            id: Set(Uuid::now_v7()),
+        };
+        let membership = match membership::Entity::insert(row).exec_with_returning(txn).await {
+            Ok(m) => m,
+            Err(e) if super::is_unique_violation(&e) => {
+                return Err(crate::error::Error::AlreadyExists(
+                    "the user is a member of the group already".into(),
+                ));
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let change = Change::resource(subject::GROUP_MEMBERSHIP_CHANGED, group.id, "group.add_member");
+        Ok((
+            Member {
+                membership,
+                name: user.name,
+            },
+            change,
+        ))
+    })
+    .await
+}
+
+/// Removes a membership of one of the organization's groups; NOT_FOUND when
+/// there is none such.
+pub async fn remove_member(db: &impl TransactionTrait, groups: &Managed<Groups>, membership_id: Uuid) -> Result<()> {
+    let organization_id = groups.get().organization_id;
+    audit::audited(db, groups.actor(), async |txn| {
+        let of_the_organization = sea_orm::sea_query::Query::select()
+            .column(group::Column::Id)
+            .from(group::Entity)
+            .and_where(group::Column::OrganizationId.eq(organization_id))
+            .to_owned();
+        let found = membership::Entity::find()
+            .filter(membership::Column::Id.eq(membership_id))
+            .filter(membership::Column::GroupId.in_subquery(of_the_organization))
+            .one(txn)
+            .await?
+            .ok_or_else(|| not_found("membership"))?;
+        membership::Entity::delete_many()
+            .filter(membership::Column::Id.eq(membership_id))
+            .exec(txn)
+            .await?;
+        let change = Change::resource(subject::GROUP_MEMBERSHIP_CHANGED, found.group_id, "group.remove_member");
+        Ok(((), change))
+    })
+    .await
+}
+
+/// The membership of `user_id` in a group of the organization, if any.
+pub async fn member(
+    db: &impl ConnectionTrait,
+    groups: &Visible<Groups>,
+    group_id: Uuid,
+    user_id: Uuid,
+) -> Result<Option<Member>> {
+    if get(db, groups, group_id).await?.is_none() {
+        return Ok(None);
+    }
+    let Some(membership) = membership::Entity::find()
+        .filter(membership::Column::GroupId.eq(group_id))
+        .filter(membership::Column::UserId.eq(user_id))
+        .one(db)
+        .await?
+    else {
+        return Ok(None);
+    };
+    let names = user_names(db, &[membership.user_id]).await?;
+    let name = names.get(&membership.user_id).cloned().unwrap_or_default();
+    Ok(Some(Member { membership, name }))
+}
+
+pub fn members_query(group_id: Uuid, page: Page) -> sea_orm::Select<membership::Entity> {
+    keyset(
+        membership::Entity::find().filter(membership::Column::GroupId.eq(group_id)),
+        membership::Column::Id,
+        page,
+    )
+}
+
+/// A page of a group's members (the group must be the caller's to see; an
+/// unknown group has none). `search` narrows by name within the page's users.
+pub async fn members(db: &impl ConnectionTrait, group_id: Uuid, search: &str, page: Page) -> Result<Vec<Member>> {
+    let mut query = members_query(group_id, page);
+    if !search.is_empty() {
+        let pattern = format!("%{}%", escape_like(&search.to_lowercase()));
+        let named = sea_orm::sea_query::Query::select()
+            .column(user::Column::Id)
+            .from(user::Entity)
+            .and_where(
+                Expr::expr(Func::lower(Expr::col(user::Column::Name)))
+                    .like(sea_orm::sea_query::LikeExpr::new(pattern).escape('\\')),
+            )
+            .to_owned();
+        query = query.filter(membership::Column::UserId.in_subquery(named));
+    }
+    let rows = query.all(db).await?;
+    let ids: Vec<Uuid> = rows.iter().map(|m| m.user_id).collect();
+    let names = user_names(db, &ids).await?;
+    Ok(rows
+        .into_iter()
+        .map(|membership| Member {
+            name: names.get(&membership.user_id).cloned().unwrap_or_default(),
+            membership,
+        })
+        .collect())
+}
+
+/// Users' names, one query for a page of them.
+async fn user_names(db: &impl ConnectionTrait, ids: &[Uuid]) -> Result<HashMap<Uuid, String>> {
+    if ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let rows: Vec<(Uuid, String)> = user::Entity::find()
+        .select_only()
+        .columns([user::Column::Id, user::Column::Name])
+        .filter(user::Column::Id.is_in(ids.iter().copied()))
+        .into_tuple()
+        .all(db)
+        .await?;
+    Ok(rows.into_iter().collect())
 }

@@ -123,6 +123,7 @@ pub async fn add_member(db: &(impl ConnectionTrait + TransactionTrait), group_id
         group_id: Set(group_id),
         user_id: Set(user_id),
         created_at: Set(Utc::now()),
+        id: Set(Uuid::now_v7()),
     };
     let txn = db.begin().await?;
     let added = membership::Entity::insert(member)

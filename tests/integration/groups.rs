@@ -397,3 +397,216 @@ async fn bad_group_requests_name_the_field(protocol: Protocol) {
     assert_eq!(err.code(), Code::NotFound);
     server.stop().await;
 }
+
+fn user_subject(id: Uuid) -> Option<pb::Subject> {
+    Some(pb::Subject {
+        id: id.to_string(),
+        principal: pb::Principal::User as i32,
+    })
+}
+
+// The story of the issue: a group, a member, RUNNER_ROLE_ADMIN on a runner
+// through a runner policy — the member may change the runner; the
+// membership removed — they no longer may.
+protocol_tests!(membership_through_the_api_grants_and_withdraws_runner_access);
+async fn membership_through_the_api_grants_and_withdraws_runner_access(protocol: Protocol) {
+    let server = TestServer::start().await;
+    let mut groups = server.groups(protocol, &server.admin.token).await;
+    let group = groups
+        .create_group(create(&server, "runner admins"))
+        .await
+        .unwrap()
+        .into_inner()
+        .group
+        .unwrap();
+    let carol = server.member("carol").await;
+    let member = groups
+        .create_membership(pb::CreateMembershipRequest {
+            group_id: group.id.clone(),
+            subject: user_subject(carol.id),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .member
+        .unwrap();
+    assert_eq!(member.group_id, group.id);
+    assert_eq!(member.name, "carol");
+    assert_eq!(member.subject, user_subject(carol.id));
+    let err = groups
+        .create_membership(pb::CreateMembershipRequest {
+            group_id: group.id.clone(),
+            subject: user_subject(carol.id),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::AlreadyExists);
+
+    // members read memberships
+    let mut as_carol = server.groups(protocol, &carol.token).await;
+    let got = as_carol
+        .get_membership(pb::GetMembershipRequest {
+            group_id: group.id.clone(),
+            subject: user_subject(carol.id),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .member
+        .unwrap();
+    assert_eq!(got, member);
+    let listed = as_carol
+        .list_memberships(pb::ListMembershipsRequest {
+            group_id: group.id.clone(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .members;
+    assert_eq!(listed, std::slice::from_ref(&member));
+    let searched = as_carol
+        .list_memberships(pb::ListMembershipsRequest {
+            group_id: group.id.clone(),
+            filter: Some(pb::list_memberships_request::Filter { search: "zed".into() }),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .members;
+    assert!(searched.is_empty());
+    // but do not change them
+    let err = as_carol
+        .delete_membership(pb::DeleteMembershipRequest {
+            membership_id: member.id.clone(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::PermissionDenied);
+
+    // the group's policy on a runner lets carol change it
+    let mut runners = server.runners(protocol, &server.admin.token).await;
+    let runner_id = runners
+        .create_runner(linux_runner("shared"))
+        .await
+        .unwrap()
+        .into_inner()
+        .runner
+        .unwrap()
+        .runner_id;
+    runners
+        .create_runner_policy(pb::CreateRunnerPolicyRequest {
+            runner_id: runner_id.clone(),
+            group_id: group.id.clone(),
+            role: pb::RunnerRole::Admin as i32,
+        })
+        .await
+        .unwrap();
+    let mut carol_runners = server.runners(protocol, &carol.token).await;
+    let rename = |name: &str| pb::UpdateRunnerRequest {
+        runner_id: runner_id.clone(),
+        name: Some(name.into()),
+        spec: None,
+    };
+    carol_runners.update_runner(rename("carol's now")).await.unwrap();
+
+    // membership removed: at once, she may not
+    groups
+        .delete_membership(pb::DeleteMembershipRequest {
+            membership_id: member.id.clone(),
+        })
+        .await
+        .unwrap();
+    let err = carol_runners.update_runner(rename("still?")).await.unwrap_err();
+    assert_eq!(err.code(), Code::PermissionDenied);
+    let err = groups
+        .delete_membership(pb::DeleteMembershipRequest {
+            membership_id: member.id.clone(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::NotFound);
+    let count = groups
+        .get_group(pb::GetGroupRequest {
+            group: Some(pb::get_group_request::Group::Id(group.id.clone())),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .group
+        .unwrap()
+        .member_count;
+    assert_eq!(count, 0);
+
+    // another organization's user is no member to be
+    let eve = server.user_in("elsewhere", "eve", false).await;
+    let err = groups
+        .create_membership(pb::CreateMembershipRequest {
+            group_id: group.id.clone(),
+            subject: user_subject(eve.id),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::NotFound);
+    server.stop().await;
+}
+
+protocol_tests!(bad_membership_requests_name_the_field);
+async fn bad_membership_requests_name_the_field(protocol: Protocol) {
+    let server = TestServer::start().await;
+    let mut api = server.groups(protocol, &server.admin.token).await;
+    let err = api
+        .create_membership(pb::CreateMembershipRequest {
+            group_id: "g".into(),
+            subject: None,
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(violated_fields(&err), ["group_id", "subject"]);
+    let err = api
+        .create_membership(pb::CreateMembershipRequest {
+            group_id: Uuid::now_v7().to_string(),
+            subject: Some(pb::Subject {
+                id: "u".into(),
+                principal: pb::Principal::Runner as i32,
+            }),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(violated_fields(&err), ["subject.principal", "subject.id"]);
+    let err = api
+        .get_membership(pb::GetMembershipRequest {
+            group_id: String::new(),
+            subject: None,
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(violated_fields(&err), ["group_id", "subject"]);
+    let err = api
+        .list_memberships(pb::ListMembershipsRequest {
+            pagination: Some(pb::PaginationRequest {
+                token: String::new(),
+                page_size: -1,
+            }),
+            group_id: "g".into(),
+            filter: Some(pb::list_memberships_request::Filter {
+                search: "s".repeat(257),
+            }),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(
+        violated_fields(&err),
+        ["pagination.page_size", "group_id", "filter.search"]
+    );
+    let err = api
+        .delete_membership(pb::DeleteMembershipRequest {
+            membership_id: "m".into(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(violated_fields(&err), ["membership_id"]);
+    server.stop().await;
+}

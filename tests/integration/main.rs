@@ -24,6 +24,7 @@ mod fuzz;
 mod groups;
 mod lifecycle;
 mod liveness;
+mod migrations;
 mod processes;
 mod query_plans;
 mod runner_interaction;

@@ -250,6 +250,11 @@ async fn list_queries_use_indexes() {
         ));
     }
 
+    queries.push((
+        "group members".into(),
+        store::groups::members_query(a, later).build(backend),
+    ));
+
     // the liveness sweep reads only the runners that change
     let cutoff = chrono::Utc::now();
     queries.push(("expiring leases".into(), store::leases::expiring(cutoff).build(backend)));

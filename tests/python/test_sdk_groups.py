@@ -43,3 +43,23 @@ def test_group_lifecycle(paddock, transport):
     with pytest.raises(ConnectError) as err:
         groups.create_group(group.CreateGroupRequest(organization_id=me.organization_id, name="x"), headers=auth)
     assert err.value.code == Code.INVALID_ARGUMENT
+
+
+@pytest.mark.parametrize("transport", list(TRANSPORTS))
+def test_memberships(paddock, transport):
+    auth = {"authorization": f"Bearer {paddock.admin_token}"}
+    me = make_client(IdentityServiceClientSync, paddock, transport).get_authenticated_identity(
+        identity.GetAuthenticatedIdentityRequest(), headers=auth)
+    groups = make_client(GroupServiceClientSync, paddock, transport)
+    created = groups.create_group(group.CreateGroupRequest(
+        organization_id=me.organization_id, name=f"members {transport} {uuid.uuid4().hex[:6]}"), headers=auth).group
+    subject = identity.Subject(id=me.subject.id, principal=identity.PRINCIPAL_USER)
+    member = groups.create_membership(group.CreateMembershipRequest(group_id=created.id, subject=subject),
+                                      headers=auth).member
+    assert member.subject == subject and member.group_id == created.id
+    got = groups.get_membership(group.GetMembershipRequest(group_id=created.id, subject=subject), headers=auth).member
+    assert got == member
+    listed = groups.list_memberships(group.ListMembershipsRequest(group_id=created.id), headers=auth).members
+    assert list(listed) == [member]
+    groups.delete_membership(group.DeleteMembershipRequest(membership_id=member.id), headers=auth)
+    assert list(groups.list_memberships(group.ListMembershipsRequest(group_id=created.id), headers=auth).members) == []
