@@ -134,6 +134,7 @@ async fn fleet(db: &DatabaseConnection, name: &str, n: usize) -> anyhow::Result<
             }));
             policies.push(fresh(runner_policy::Model {
                 runner_id: id,
+                id: Uuid::now_v7(),
                 ..policy.clone()
             }));
         }

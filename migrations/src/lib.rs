@@ -10,6 +10,7 @@ mod m20261202_000003_runner_leases;
 mod m20261202_000004_audit_logs;
 mod m20261202_000005_group_details;
 mod m20261202_000006_membership_ids;
+mod m20261202_000007_runner_policy_ids;
 
 pub struct Migrator;
 
@@ -23,6 +24,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000004_audit_logs::Migration),
             Box::new(m20261202_000005_group_details::Migration),
             Box::new(m20261202_000006_membership_ids::Migration),
+            Box::new(m20261202_000007_runner_policy_ids::Migration),
         ]
     }
 }

@@ -1,7 +1,8 @@
 //! gitpod.v1.GroupService: an organization's groups. Members read them;
 //! organization admins create, rename and delete them (deleting a group
-//! removes its memberships and runner policies with it), and who is in them.
-//! Role assignments answer UNIMPLEMENTED for now.
+//! removes its memberships and runner policies with it), who is in them, and
+//! the roles they hold: a role assignment on a runner is that runner's
+//! policy for the group, seen from the group's side (one record, two views).
 
 use crate::api::{convert, keyset_page, require_uuid, service};
 use crate::auth::{Principal, access};
@@ -22,6 +23,9 @@ service! {
         delete_membership(DeleteMembershipRequest) -> DeleteMembershipResponse = delete_membership;
         get_membership(GetMembershipRequest) -> GetMembershipResponse = get_membership;
         list_memberships(ListMembershipsRequest) -> ListMembershipsResponse = list_memberships;
+        create_role_assignment(CreateRoleAssignmentRequest) -> CreateRoleAssignmentResponse = create_role_assignment;
+        list_role_assignments(ListRoleAssignmentsRequest) -> ListRoleAssignmentsResponse = list_role_assignments;
+        delete_role_assignment(DeleteRoleAssignmentRequest) -> DeleteRoleAssignmentResponse = delete_role_assignment;
     }
 }
 
@@ -326,5 +330,139 @@ fn membership(m: Member) -> pb::GroupMembership {
         group_id: m.membership.group_id.to_string(),
         name: m.name,
         avatar_url: String::new(),
+    }
+}
+
+/// gitpod.v1.RunnerRole ⇄ gitpod.v1.ResourceRole of a runner's role assignment.
+const RUNNER_ROLES: [(pb::RunnerRole, pb::ResourceRole); 2] = [
+    (pb::RunnerRole::Admin, pb::ResourceRole::RunnerAdmin),
+    (pb::RunnerRole::User, pb::ResourceRole::RunnerUser),
+];
+
+fn runner_role_of(resource_role: i32) -> Option<i32> {
+    RUNNER_ROLES
+        .iter()
+        .find(|(_, r)| *r as i32 == resource_role)
+        .map(|(runner, _)| *runner as i32)
+}
+
+fn resource_role_of(runner_role: i32) -> i32 {
+    RUNNER_ROLES
+        .iter()
+        .find(|(r, _)| *r as i32 == runner_role)
+        .map_or(0, |(_, resource)| *resource as i32)
+}
+
+async fn create_role_assignment(
+    state: &AppState,
+    caller: Principal,
+    req: pb::CreateRoleAssignmentRequest,
+) -> Result<pb::CreateRoleAssignmentResponse> {
+    let mut v = Violations::new();
+    let group_id = v.uuid("group_id", &req.group_id);
+    if req.resource_type != pb::ResourceType::Runner as i32 {
+        v.add(
+            "resource_type",
+            "paddock assigns roles on runners: RESOURCE_TYPE_RUNNER",
+        );
+    }
+    let resource_id = v.uuid("resource_id", &req.resource_id);
+    let role = runner_role_of(req.resource_role);
+    if role.is_none() {
+        v.add(
+            "resource_role",
+            "a runner's roles are RESOURCE_ROLE_RUNNER_ADMIN and RESOURCE_ROLE_RUNNER_USER",
+        );
+    }
+    let (group_id, runner_id) = v.finish((group_id, resource_id))?;
+    let runner = access::manage_runner(&state.db, &caller, runner_id).await?;
+    let group = access::see_group(&state.db, &caller, group_id).await?;
+    let organization_id = group.get().organization_id;
+    let policy = crate::store::policies::create(&state.db, &runner, &group, role.unwrap_or_default()).await?;
+    Ok(pb::CreateRoleAssignmentResponse {
+        assignment: Some(assignment(policy, organization_id)),
+    })
+}
+
+async fn list_role_assignments(
+    state: &AppState,
+    caller: Principal,
+    req: pb::ListRoleAssignmentsRequest,
+) -> Result<pb::ListRoleAssignmentsResponse> {
+    use crate::store::policies::{self, AssignmentFilter, Policy};
+    let mut v = Violations::new();
+    v.page_size(
+        "pagination.page_size",
+        req.pagination.as_ref().map_or(0, |p| p.page_size),
+    );
+    let f = req.filter.unwrap_or_default();
+    let mut runner_ids = v.id_filter("filter.resource_ids", &f.resource_ids);
+    let group_id = v.optional_uuid("filter.group_id", &f.group_id);
+    let user_id = v.optional_uuid("filter.user_id", &f.user_id);
+    runner_ids.extend(v.optional_uuid("filter.resource_id", &f.resource_id));
+    v.finish(())?;
+    let visible = access::see_groups(&caller)?;
+    let empty = pb::ListRoleAssignmentsResponse {
+        pagination: Some(pb::PaginationResponse::default()),
+        assignments: vec![],
+    };
+    // paddock's only role assignments are runner policies
+    if !f.resource_types.is_empty() && !f.resource_types.contains(&(pb::ResourceType::Runner as i32)) {
+        return Ok(empty);
+    }
+    let roles: Vec<i32> = f.resource_roles.iter().filter_map(|r| runner_role_of(*r)).collect();
+    if !f.resource_roles.is_empty() && roles.is_empty() {
+        return Ok(empty);
+    }
+    let organization_id = visible.get().organization_id;
+    let filter = AssignmentFilter {
+        organization_id,
+        group_id,
+        user_id,
+        runner_ids,
+        roles,
+    };
+    let (rows, pagination) = keyset_page(
+        &state.secrets,
+        "role_assignments",
+        &filter,
+        req.pagination,
+        |p: &Policy| p.id,
+        |page| policies::assignments(&state.read_db, &filter, page),
+    )
+    .await?;
+    Ok(pb::ListRoleAssignmentsResponse {
+        pagination,
+        assignments: rows.into_iter().map(|p| assignment(p, organization_id)).collect(),
+    })
+}
+
+async fn delete_role_assignment(
+    state: &AppState,
+    caller: Principal,
+    req: pb::DeleteRoleAssignmentRequest,
+) -> Result<pb::DeleteRoleAssignmentResponse> {
+    let id = require_uuid("assignment_id", &req.assignment_id)?;
+    let not_found = || Error::NotFound("role assignment not found".into());
+    let policy = crate::store::policies::by_id(&state.db, id)
+        .await?
+        .ok_or_else(not_found)?;
+    let runner = match access::manage_runner(&state.db, &caller, policy.runner_id).await {
+        Err(Error::NotFound(_)) => return Err(not_found()),
+        other => other?,
+    };
+    crate::store::policies::delete(&state.db, &runner, policy.group_id).await?;
+    Ok(pb::DeleteRoleAssignmentResponse {})
+}
+
+fn assignment(p: crate::store::policies::Policy, organization_id: uuid::Uuid) -> pb::RoleAssignment {
+    pb::RoleAssignment {
+        id: p.id.to_string(),
+        group_id: p.group_id.to_string(),
+        organization_id: organization_id.to_string(),
+        resource_id: p.runner_id.to_string(),
+        resource_type: pb::ResourceType::Runner as i32,
+        resource_role: resource_role_of(p.role),
+        derived_from_org_role: None,
     }
 }

@@ -55,6 +55,7 @@ async fn insert(
         group_id: Set(group.get().id),
         role: Set(role),
         created_at: Set(Utc::now()),
+        id: Set(Uuid::now_v7()),
     };
     match runner_policy::Entity::insert(row).exec_with_returning(db).await {
         Ok(policy) => Ok(policy),
@@ -130,4 +131,56 @@ pub async fn user_has_role(db: &impl ConnectionTrait, runner_id: Uuid, user_id: 
         .count(db)
         .await?;
     Ok(count > 0)
+}
+
+/// A policy by its id (as a role assignment).
+pub async fn by_id(db: &impl ConnectionTrait, id: Uuid) -> Result<Option<Policy>> {
+    Ok(runner_policy::Entity::find()
+        .filter(runner_policy::Column::Id.eq(id))
+        .one(db)
+        .await?)
+}
+
+/// ListRoleAssignments' filter: the policies of an organization's groups.
+#[derive(Debug, Clone, Default)]
+pub struct AssignmentFilter {
+    pub organization_id: Uuid,
+    pub group_id: Option<Uuid>,
+    /// Only the groups this user is a member of.
+    pub user_id: Option<Uuid>,
+    pub runner_ids: Vec<Uuid>,
+    /// gitpod.v1.RunnerRole values; empty: any.
+    pub roles: Vec<i32>,
+}
+
+pub fn assignments_query(filter: &AssignmentFilter, page: Page) -> sea_orm::Select<runner_policy::Entity> {
+    use runner_policy::Column as C;
+    let of_the_organization = Query::select()
+        .column(group::Column::Id)
+        .from(group::Entity)
+        .and_where(group::Column::OrganizationId.eq(filter.organization_id))
+        .to_owned();
+    let mut query = runner_policy::Entity::find().filter(C::GroupId.in_subquery(of_the_organization));
+    if let Some(group_id) = filter.group_id {
+        query = query.filter(C::GroupId.eq(group_id));
+    }
+    if let Some(user_id) = filter.user_id {
+        let groups_of_the_user = Query::select()
+            .column(membership::Column::GroupId)
+            .from(membership::Entity)
+            .and_where(membership::Column::UserId.eq(user_id))
+            .to_owned();
+        query = query.filter(C::GroupId.in_subquery(groups_of_the_user));
+    }
+    if !filter.runner_ids.is_empty() {
+        query = query.filter(C::RunnerId.is_in(filter.runner_ids.clone()));
+    }
+    if !filter.roles.is_empty() {
+        query = query.filter(C::Role.is_in(filter.roles.clone()));
+    }
+    keyset(query, C::Id, page)
+}
+
+pub async fn assignments(db: &impl ConnectionTrait, filter: &AssignmentFilter, page: Page) -> Result<Vec<Policy>> {
+    Ok(assignments_query(filter, page).all(db).await?)
 }

@@ -610,3 +610,234 @@ async fn bad_membership_requests_name_the_field(protocol: Protocol) {
     assert_eq!(violated_fields(&err), ["membership_id"]);
     server.stop().await;
 }
+
+protocol_tests!(a_runner_policy_and_a_role_assignment_are_one_record);
+async fn a_runner_policy_and_a_role_assignment_are_one_record(protocol: Protocol) {
+    let server = TestServer::start().await;
+    let org = server.admin.organization_id;
+    let dana = server.member("dana").await;
+    let admins = server.group(org, "runner admins", &[&dana]).await.to_string();
+    let users = server.group(org, "runner users", &[]).await.to_string();
+    let mut runners = server.runners(protocol, &server.admin.token).await;
+    let runner_id = runners
+        .create_runner(linux_runner("assigned"))
+        .await
+        .unwrap()
+        .into_inner()
+        .runner
+        .unwrap()
+        .runner_id;
+    let mut groups = server.groups(protocol, &server.admin.token).await;
+
+    // an assignment made through GroupService is a policy of the runner
+    let assignment = groups
+        .create_role_assignment(pb::CreateRoleAssignmentRequest {
+            group_id: admins.clone(),
+            resource_type: pb::ResourceType::Runner as i32,
+            resource_id: runner_id.clone(),
+            resource_role: pb::ResourceRole::RunnerAdmin as i32,
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .assignment
+        .unwrap();
+    assert_eq!(assignment.organization_id, org.to_string());
+    let policies = runners
+        .list_runner_policies(pb::ListRunnerPoliciesRequest {
+            runner_id: runner_id.clone(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .policies;
+    assert_eq!(
+        policies
+            .iter()
+            .map(|p| (p.group_id.clone(), p.role))
+            .collect::<Vec<_>>(),
+        [(admins.clone(), pb::RunnerRole::Admin as i32)]
+    );
+    // and a policy made through RunnerService is an assignment
+    runners
+        .create_runner_policy(pb::CreateRunnerPolicyRequest {
+            runner_id: runner_id.clone(),
+            group_id: users.clone(),
+            role: pb::RunnerRole::User as i32,
+        })
+        .await
+        .unwrap();
+    let list = |filter: pb::list_role_assignments_request::Filter| pb::ListRoleAssignmentsRequest {
+        pagination: None,
+        filter: Some(filter),
+    };
+    let all = groups
+        .list_role_assignments(list(pb::list_role_assignments_request::Filter {
+            resource_id: runner_id.clone(),
+            ..Default::default()
+        }))
+        .await
+        .unwrap()
+        .into_inner()
+        .assignments;
+    assert_eq!(
+        all.iter()
+            .map(|a| (a.group_id.clone(), a.resource_role))
+            .collect::<Vec<_>>(),
+        [
+            (admins.clone(), pb::ResourceRole::RunnerAdmin as i32),
+            (users.clone(), pb::ResourceRole::RunnerUser as i32)
+        ]
+    );
+    assert_eq!(all[0], assignment);
+    // filters: by user (dana is in the admins), by role, by type
+    let of_dana = groups
+        .list_role_assignments(list(pb::list_role_assignments_request::Filter {
+            user_id: dana.id.to_string(),
+            ..Default::default()
+        }))
+        .await
+        .unwrap()
+        .into_inner()
+        .assignments;
+    assert_eq!(of_dana, std::slice::from_ref(&assignment));
+    let users_only = groups
+        .list_role_assignments(list(pb::list_role_assignments_request::Filter {
+            resource_roles: vec![pb::ResourceRole::RunnerUser as i32],
+            ..Default::default()
+        }))
+        .await
+        .unwrap()
+        .into_inner()
+        .assignments;
+    assert_eq!(users_only.len(), 1);
+    assert_eq!(users_only[0].group_id, users);
+    let projects = groups
+        .list_role_assignments(list(pb::list_role_assignments_request::Filter {
+            resource_types: vec![pb::ResourceType::Project as i32],
+            ..Default::default()
+        }))
+        .await
+        .unwrap()
+        .into_inner()
+        .assignments;
+    assert!(projects.is_empty());
+
+    // dana manages the runner through the assignment; deleting it (either
+    // view) withdraws that
+    let mut as_dana = server.runners(protocol, &dana.token).await;
+    let rename = |name: &str| pb::UpdateRunnerRequest {
+        runner_id: runner_id.clone(),
+        name: Some(name.into()),
+        spec: None,
+    };
+    as_dana.update_runner(rename("dana's")).await.unwrap();
+    // a member who does not manage the runner cannot hand out roles on it
+    let erin = server.member("erin").await;
+    let err = server
+        .groups(protocol, &erin.token)
+        .await
+        .create_role_assignment(pb::CreateRoleAssignmentRequest {
+            group_id: admins.clone(),
+            resource_type: pb::ResourceType::Runner as i32,
+            resource_id: runner_id.clone(),
+            resource_role: pb::ResourceRole::RunnerUser as i32,
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::PermissionDenied);
+    groups
+        .delete_role_assignment(pb::DeleteRoleAssignmentRequest {
+            assignment_id: assignment.id.clone(),
+        })
+        .await
+        .unwrap();
+    let remaining = runners
+        .list_runner_policies(pb::ListRunnerPoliciesRequest {
+            runner_id: runner_id.clone(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .policies;
+    assert_eq!(
+        remaining
+            .iter()
+            .map(|p| (p.group_id.clone(), p.role))
+            .collect::<Vec<_>>(),
+        [(users.clone(), pb::RunnerRole::User as i32)]
+    );
+    let err = as_dana.update_runner(rename("still dana's?")).await.unwrap_err();
+    assert_eq!(err.code(), Code::PermissionDenied);
+    let err = groups
+        .delete_role_assignment(pb::DeleteRoleAssignmentRequest {
+            assignment_id: assignment.id.clone(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::NotFound);
+    server.stop().await;
+}
+
+protocol_tests!(bad_role_assignment_requests_name_the_field);
+async fn bad_role_assignment_requests_name_the_field(protocol: Protocol) {
+    let server = TestServer::start().await;
+    let mut api = server.groups(protocol, &server.admin.token).await;
+    let err = api
+        .create_role_assignment(pb::CreateRoleAssignmentRequest {
+            group_id: "g".into(),
+            resource_type: pb::ResourceType::Project as i32,
+            resource_id: "r".into(),
+            resource_role: pb::ResourceRole::OrgAdmin as i32,
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(
+        violated_fields(&err),
+        ["group_id", "resource_type", "resource_id", "resource_role"]
+    );
+    let err = api
+        .list_role_assignments(pb::ListRoleAssignmentsRequest {
+            pagination: Some(pb::PaginationRequest {
+                token: String::new(),
+                page_size: 101,
+            }),
+            filter: Some(pb::list_role_assignments_request::Filter {
+                resource_ids: vec!["x".into()],
+                group_id: "g".into(),
+                user_id: "u".into(),
+                resource_id: "r".into(),
+                ..Default::default()
+            }),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(
+        violated_fields(&err),
+        [
+            "pagination.page_size",
+            "filter.resource_ids[0]",
+            "filter.group_id",
+            "filter.user_id",
+            "filter.resource_id"
+        ]
+    );
+    let err = api
+        .delete_role_assignment(pb::DeleteRoleAssignmentRequest {
+            assignment_id: "a".into(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(violated_fields(&err), ["assignment_id"]);
+    let (_, runner_token) = server.runner_with_token(protocol, &server.admin, "nosy").await;
+    let err = server
+        .groups(protocol, &runner_token)
+        .await
+        .list_role_assignments(pb::ListRoleAssignmentsRequest::default())
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::PermissionDenied);
+    server.stop().await;
+}

@@ -250,6 +250,27 @@ async fn list_queries_use_indexes() {
         ));
     }
 
+    for (i, f) in [
+        store::policies::AssignmentFilter {
+            organization_id: org,
+            ..Default::default()
+        },
+        store::policies::AssignmentFilter {
+            organization_id: org,
+            group_id: Some(a),
+            user_id: Some(b),
+            runner_ids: vec![a],
+            roles: vec![1],
+        },
+    ]
+    .iter()
+    .enumerate()
+    {
+        queries.push((
+            format!("role assignments #{i}"),
+            store::policies::assignments_query(f, later).build(backend),
+        ));
+    }
     queries.push((
         "group members".into(),
         store::groups::members_query(a, later).build(backend),

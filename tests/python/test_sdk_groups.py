@@ -63,3 +63,32 @@ def test_memberships(paddock, transport):
     assert list(listed) == [member]
     groups.delete_membership(group.DeleteMembershipRequest(membership_id=member.id), headers=auth)
     assert list(groups.list_memberships(group.ListMembershipsRequest(group_id=created.id), headers=auth).members) == []
+
+
+@pytest.mark.parametrize("transport", list(TRANSPORTS))
+def test_role_assignments_are_runner_policies(paddock, transport):
+    from gitpod.v1 import event_pb2 as event
+    from gitpod.v1 import runner_configuration_pb2 as config
+    from gitpod.v1 import runner_pb2 as runner
+    from gitpod.v1.runner_connect import RunnerServiceClientSync
+
+    auth = {"authorization": f"Bearer {paddock.admin_token}"}
+    me = make_client(IdentityServiceClientSync, paddock, transport).get_authenticated_identity(
+        identity.GetAuthenticatedIdentityRequest(), headers=auth)
+    runners = make_client(RunnerServiceClientSync, paddock, transport)
+    runner_id = runners.create_runner(runner.CreateRunnerRequest(
+        name=f"assigned over {transport}", provider=config.RUNNER_PROVIDER_LINUX_HOST), headers=auth).runner.runner_id
+    groups = make_client(GroupServiceClientSync, paddock, transport)
+    created = groups.create_group(group.CreateGroupRequest(
+        organization_id=me.organization_id, name=f"roles {transport} {uuid.uuid4().hex[:6]}"), headers=auth).group
+    assignment = groups.create_role_assignment(group.CreateRoleAssignmentRequest(
+        group_id=created.id, resource_type=event.RESOURCE_TYPE_RUNNER, resource_id=runner_id,
+        resource_role=group.RESOURCE_ROLE_RUNNER_ADMIN), headers=auth).assignment
+    policies = runners.list_runner_policies(runner.ListRunnerPoliciesRequest(runner_id=runner_id), headers=auth)
+    assert [(p.group_id, p.role) for p in policies.policies] == [(created.id, runner.RUNNER_ROLE_ADMIN)]
+    listed = groups.list_role_assignments(group.ListRoleAssignmentsRequest(
+        filter=group.ListRoleAssignmentsRequest.Filter(resource_id=runner_id)), headers=auth).assignments
+    assert list(listed) == [assignment]
+    groups.delete_role_assignment(group.DeleteRoleAssignmentRequest(assignment_id=assignment.id), headers=auth)
+    policies = runners.list_runner_policies(runner.ListRunnerPoliciesRequest(runner_id=runner_id), headers=auth)
+    assert list(policies.policies) == []

@@ -10,6 +10,8 @@ pub struct Model {
     /// A gitpod.v1.RunnerRole value.
     pub role: i32,
     pub created_at: DateTimeUtc,
+    /// The policy as a role assignment (GroupService): its id (unique).
+    pub id: Uuid,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
