@@ -5,7 +5,7 @@
 use uuid::Uuid;
 
 use crate::auth::tokens::{self, TokenKind};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::store::{self, Db};
 
 /// A user as created: their first personal access token is shown only here.
@@ -43,8 +43,23 @@ pub async fn create_group(db: &Db, organization: &str, name: &str) -> Result<Uui
 }
 
 /// Adds a user to a group of their organization; adding twice is harmless.
+/// The same store code as GroupService's CreateMembership, as the operator.
 pub async fn add_member(db: &Db, group: Uuid, user: Uuid) -> Result<()> {
-    store::organizations::add_member(db, group, user).await
+    let found = store::organizations::find_group(db, group).await?;
+    let group = found.ok_or_else(|| Error::NotFound("group not found".into()))?;
+    let found = store::organizations::find_user(db, user).await?;
+    let user = found.ok_or_else(|| Error::NotFound("user not found".into()))?;
+    if group.organization_id != user.organization_id {
+        return Err(Error::FailedPrecondition(
+            "the user and the group belong to different organizations".into(),
+        ));
+    }
+    let groups = crate::auth::access::operator_groups(group.organization_id);
+    match store::groups::add_member(db, &groups, group.id, user.id).await {
+        // a member already: nothing changes, and nothing is recorded
+        Ok(_) | Err(Error::AlreadyExists(_)) => Ok(()),
+        Err(e) => Err(e),
+    }
 }
 
 /// Makes sure an admin of the default organization holds `token` (the

@@ -395,7 +395,7 @@ fn next_page(page: u32, more: bool) -> Option<pb::PaginationResponse> {
 
 fn page_size(v: &mut Violations, pagination: &Option<pb::PaginationRequest>) -> u32 {
     let size = pagination.as_ref().map_or(0, |p| p.page_size);
-    v.page_size("pagination.page_size", size);
+    crate::api::check_page_size(v, pagination.as_ref());
     if size <= 0 {
         crate::pagination::DEFAULT_PAGE_SIZE as u32
     } else {

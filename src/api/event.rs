@@ -4,7 +4,7 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::api::{ServerStream, convert, keyset_page, service};
+use crate::api::{ServerStream, check_page_size, convert, keyset_page, service};
 use crate::auth::{Principal, access};
 use crate::error::{Error, Result};
 use crate::events::{Event, Notice};
@@ -179,10 +179,7 @@ async fn list_audit_logs(
     req: pb::ListAuditLogsRequest,
 ) -> Result<pb::ListAuditLogsResponse> {
     let mut v = Violations::new();
-    v.page_size(
-        "pagination.page_size",
-        req.pagination.as_ref().map_or(0, |p| p.page_size),
-    );
+    check_page_size(&mut v, req.pagination.as_ref());
     let f = req.filter.unwrap_or_default();
     let actor_ids = v.id_filter("filter.actor_ids", &f.actor_ids);
     let subject_ids = v.id_filter("filter.subject_ids", &f.subject_ids);

@@ -4,7 +4,7 @@
 //! the roles they hold: a role assignment on a runner is that runner's
 //! policy for the group, seen from the group's side (one record, two views).
 
-use crate::api::{convert, keyset_page, require_uuid, service};
+use crate::api::{check_page_size, convert, keyset_page, require_uuid, service};
 use crate::auth::{Principal, access};
 use crate::error::{Error, Result};
 use crate::proto::gitpod::v1 as pb;
@@ -104,10 +104,7 @@ async fn list_groups(
     req: pb::ListGroupsRequest,
 ) -> Result<pb::ListGroupsResponse> {
     let mut v = Violations::new();
-    v.page_size(
-        "pagination.page_size",
-        req.pagination.as_ref().map_or(0, |p| p.page_size),
-    );
+    check_page_size(&mut v, req.pagination.as_ref());
     let f = req.filter.unwrap_or_default();
     v.length("filter.search", &f.search, 0, 256);
     let group_ids = v.id_filter("filter.group_ids", &f.group_ids);
@@ -293,10 +290,7 @@ async fn list_memberships(
     req: pb::ListMembershipsRequest,
 ) -> Result<pb::ListMembershipsResponse> {
     let mut v = Violations::new();
-    v.page_size(
-        "pagination.page_size",
-        req.pagination.as_ref().map_or(0, |p| p.page_size),
-    );
+    check_page_size(&mut v, req.pagination.as_ref());
     let group_id = v.uuid("group_id", &req.group_id);
     let search = req.filter.map(|f| f.search).unwrap_or_default();
     v.length("filter.search", &search, 0, 256);
@@ -391,10 +385,7 @@ async fn list_role_assignments(
 ) -> Result<pb::ListRoleAssignmentsResponse> {
     use crate::store::policies::{self, AssignmentFilter, Policy};
     let mut v = Violations::new();
-    v.page_size(
-        "pagination.page_size",
-        req.pagination.as_ref().map_or(0, |p| p.page_size),
-    );
+    check_page_size(&mut v, req.pagination.as_ref());
     let f = req.filter.unwrap_or_default();
     let mut runner_ids = v.id_filter("filter.resource_ids", &f.resource_ids);
     let group_id = v.optional_uuid("filter.group_id", &f.group_id);

@@ -52,6 +52,11 @@ pub(crate) fn runner_caller<T>(request: &Request<T>) -> Result<RunnerCaller, Sta
 /// ends the stream.
 pub type ServerStream<T> = tonic::codegen::BoxStream<T>;
 
+/// `PaginationRequest.page_size`'s rule, for every list request.
+pub(crate) fn check_page_size(v: &mut Violations, pagination: Option<&PaginationRequest>) {
+    v.page_size("pagination.page_size", pagination.map_or(0, |p| p.page_size));
+}
+
 /// A request whose only rule is one id field (`string.uuid`).
 pub(crate) fn require_uuid(field: &str, value: &str) -> Result<uuid::Uuid> {
     let mut v = Violations::new();

@@ -6,7 +6,7 @@
 use chrono::{Timelike, Utc};
 use prost::Message;
 
-use crate::api::{RunnerCaller, convert, keyset_page, service};
+use crate::api::{RunnerCaller, check_page_size, convert, keyset_page, service};
 use crate::auth::access;
 use crate::capability::Managed;
 use crate::error::{Error, Result};
@@ -266,17 +266,13 @@ fn own_scope(runner: &Managed<Itself>) -> RunnerScope {
     }
 }
 
-fn page_size(v: &mut Violations, pagination: &Option<pb::PaginationRequest>) {
-    v.page_size("pagination.page_size", pagination.as_ref().map_or(0, |p| p.page_size));
-}
-
 async fn list_environment_classes(
     state: &AppState,
     caller: RunnerCaller,
     req: pb::ListRunnerEnvironmentClassesRequest,
 ) -> Result<pb::ListRunnerEnvironmentClassesResponse> {
     let mut v = Violations::new();
-    page_size(&mut v, &req.pagination);
+    check_page_size(&mut v, req.pagination.as_ref());
     let runner = itself(state, &caller, v, &req.runner_id).await?;
     let filter = EnvironmentClassFilter {
         scope: own_scope(&runner),
@@ -303,7 +299,7 @@ async fn list_scm_integrations(
     req: pb::ListRunnerScmIntegrationsRequest,
 ) -> Result<pb::ListRunnerScmIntegrationsResponse> {
     let mut v = Violations::new();
-    page_size(&mut v, &req.pagination);
+    check_page_size(&mut v, req.pagination.as_ref());
     let runner = itself(state, &caller, v, &req.runner_id).await?;
     let key = public_key(&runner)?;
     let scope = own_scope(&runner);

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use chrono::Utc;
 use sea_orm::sea_query::{Expr, Func};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect, TransactionTrait,
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect, TransactionTrait,
 };
 use uuid::Uuid;
 
@@ -95,19 +95,20 @@ pub fn list_query(filter: &GroupFilter, page: Page) -> sea_orm::Select<group::En
         query = query.filter(group::Column::Id.not_in_subquery(holders));
     }
     if !filter.search.is_empty() {
-        let pattern = format!("%{}%", escape_like(&filter.search.to_lowercase()));
-        query = query.filter(
-            Condition::all().add(
-                Expr::expr(Func::lower(Expr::col(group::Column::Name)))
-                    .like(sea_orm::sea_query::LikeExpr::new(pattern).escape('\\')),
-            ),
-        );
+        query = query.filter(name_contains(group::Column::Name, &filter.search));
     }
     keyset(query, group::Column::Id, page)
 }
 
-fn escape_like(text: &str) -> String {
-    text.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
+/// `column` holds `search`, case-insensitively (LIKE with its wildcards escaped).
+fn name_contains(column: impl sea_orm::sea_query::IntoColumnRef, search: &str) -> sea_orm::sea_query::SimpleExpr {
+    let escaped = search
+        .to_lowercase()
+        .replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_");
+    Expr::expr(Func::lower(Expr::col(column)))
+        .like(sea_orm::sea_query::LikeExpr::new(format!("%{escaped}%")).escape('\\'))
 }
 
 pub async fn list(db: &impl ConnectionTrait, filter: &GroupFilter, page: Page) -> Result<Vec<Group>> {
@@ -294,14 +295,10 @@ pub fn members_query(group_id: Uuid, page: Page) -> sea_orm::Select<membership::
 pub async fn members(db: &impl ConnectionTrait, group_id: Uuid, search: &str, page: Page) -> Result<Vec<Member>> {
     let mut query = members_query(group_id, page);
     if !search.is_empty() {
-        let pattern = format!("%{}%", escape_like(&search.to_lowercase()));
         let named = sea_orm::sea_query::Query::select()
             .column(user::Column::Id)
             .from(user::Entity)
-            .and_where(
-                Expr::expr(Func::lower(Expr::col(user::Column::Name)))
-                    .like(sea_orm::sea_query::LikeExpr::new(pattern).escape('\\')),
-            )
+            .and_where(name_contains(user::Column::Name, search))
             .to_owned();
         query = query.filter(membership::Column::UserId.in_subquery(named));
     }

@@ -1,12 +1,11 @@
 //! Organizations and who is in them: users, groups, memberships.
 
 use chrono::Utc;
-use sea_orm::sea_query::OnConflict;
 use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, TransactionTrait};
 use uuid::Uuid;
 
 use super::audit::{self, Change, subject};
-use super::entities::{group, membership, organization, token, user};
+use super::entities::{group, organization, token, user};
 use super::{is_unique_violation, not_found};
 use crate::error::{Error, Result};
 
@@ -108,40 +107,4 @@ pub async fn find_group(db: &impl ConnectionTrait, id: Uuid) -> Result<Option<gr
 
 pub async fn find_user(db: &impl ConnectionTrait, id: Uuid) -> Result<Option<user::Model>> {
     Ok(user::Entity::find_by_id(id).one(db).await?)
-}
-
-/// Adds a user to a group of the same organization; adding twice is harmless.
-pub async fn add_member(db: &(impl ConnectionTrait + TransactionTrait), group_id: Uuid, user_id: Uuid) -> Result<()> {
-    let group = find_group(db, group_id).await?.ok_or_else(|| not_found("group"))?;
-    let user = find_user(db, user_id).await?.ok_or_else(|| not_found("user"))?;
-    if group.organization_id != user.organization_id {
-        return Err(Error::FailedPrecondition(
-            "the user and the group belong to different organizations".into(),
-        ));
-    }
-    let member = membership::ActiveModel {
-        group_id: Set(group_id),
-        user_id: Set(user_id),
-        created_at: Set(Utc::now()),
-        id: Set(Uuid::now_v7()),
-    };
-    let txn = db.begin().await?;
-    let added = membership::Entity::insert(member)
-        .on_conflict(
-            OnConflict::columns([membership::Column::GroupId, membership::Column::UserId])
-                .do_nothing()
-                .to_owned(),
-        )
-        .exec_without_returning(&txn)
-        .await?;
-    // adding a member twice changes nothing, and says nothing
-    if added > 0 {
-        let change = Change::resource(subject::GROUP_MEMBERSHIP_CHANGED, group_id, "group.add_member");
-        let pending = audit::record(&txn, &audit::operator(group.organization_id), change).await?;
-        txn.commit().await?;
-        pending.committed();
-        return Ok(());
-    }
-    txn.commit().await?;
-    Ok(())
 }

@@ -273,7 +273,7 @@ impl TestServer {
             .await
             .expect("group");
         for user in members {
-            store::organizations::add_member(&self.state.db, group.id, user.id)
+            admin::add_member(&self.state.db, group.id, user.id)
                 .await
                 .expect("member");
         }

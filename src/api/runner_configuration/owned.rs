@@ -42,7 +42,7 @@ pub(super) fn scope(
     pagination: Option<&PaginationRequest>,
     runner_ids: &[String],
 ) -> RunnerScope {
-    v.page_size("pagination.page_size", pagination.map_or(0, |p| p.page_size));
+    crate::api::check_page_size(v, pagination);
     RunnerScope {
         organization_id: caller.organization_id(),
         only_runner: caller.own_runner(),
