@@ -11,6 +11,7 @@ mod m20261202_000004_audit_logs;
 mod m20261202_000005_group_details;
 mod m20261202_000006_membership_ids;
 mod m20261202_000007_runner_policy_ids;
+mod m20261202_000008_people_and_credentials;
 
 pub struct Migrator;
 
@@ -25,6 +26,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000005_group_details::Migration),
             Box::new(m20261202_000006_membership_ids::Migration),
             Box::new(m20261202_000007_runner_policy_ids::Migration),
+            Box::new(m20261202_000008_people_and_credentials::Migration),
         ]
     }
 }

@@ -201,7 +201,7 @@ async fn list_audit_logs(
     }
     v.defined_enum::<pb::SortOrder>("sort.order", sort.order);
     v.finish(())?;
-    let organization_id = access::read_audit_log(&caller)?;
+    let organization_id = access::read_audit_log(&state.db, &caller).await?;
 
     let filter = AuditFilter {
         organization_id,
@@ -234,7 +234,7 @@ async fn get_audit_log(
     req: pb::GetAuditLogRequest,
 ) -> Result<pb::GetAuditLogResponse> {
     let id = crate::api::require_uuid("audit_log_entry_id", &req.audit_log_entry_id)?;
-    let organization_id = access::read_audit_log(&caller)?;
+    let organization_id = access::read_audit_log(&state.db, &caller).await?;
     let found = audit::get(&state.read_db, id)
         .await?
         .filter(|e| e.organization_id == organization_id)

@@ -66,16 +66,23 @@ pub fn operator_groups(organization_id: Uuid) -> Managed<Groups> {
     )
 }
 
-/// The audit log of the caller's organization is for its admins; the
-/// organization's id when the caller is one.
-pub fn read_audit_log(principal: &Principal) -> Result<Uuid> {
-    if is_org_admin(principal) {
-        Ok(principal.organization_id())
-    } else {
-        Err(Error::PermissionDenied(
-            "only organization admins read the audit log".into(),
-        ))
+/// The audit log of the caller's organization is for its admins and for
+/// members of a group holding ORG_AUDIT_LOG_READER; the organization's id
+/// when the caller is one of them.
+pub async fn read_audit_log(db: &Db, principal: &Principal) -> Result<Uuid> {
+    let allowed = match principal {
+        Principal::User { org_admin: true, .. } => true,
+        Principal::User { id, .. } => {
+            store::org_roles::user_holds(db, *id, store::org_roles::ORG_AUDIT_LOG_READER).await?
+        }
+        Principal::Runner { .. } => false,
+    };
+    if !allowed {
+        return Err(Error::PermissionDenied(
+            "only organization admins and audit log readers read the audit log".into(),
+        ));
     }
+    Ok(principal.organization_id())
 }
 
 /// Members of the runner's organization see it; a runner sees only itself.
@@ -93,13 +100,16 @@ pub async fn see_runner(db: &Db, principal: &Principal, runner_id: Uuid) -> Resu
 }
 
 /// Organization admins, the runner's creator, and members of a group holding
-/// RUNNER_ROLE_ADMIN on the runner manage it; other members may only look.
+/// RUNNER_ROLE_ADMIN on the runner or ORG_RUNNERS_ADMIN in the organization
+/// manage it; other members may only look.
 pub async fn manage_runner(db: &Db, principal: &Principal, runner_id: Uuid) -> Result<Managed<Runner>> {
     let runner = see_runner(db, principal, runner_id).await?.into_inner();
     let allowed = match principal {
         Principal::User { org_admin: true, .. } => true,
         Principal::User { id, .. } if *id == runner.creator_id => true,
-        Principal::User { id, .. } => store::policies::user_has_role(db, runner_id, *id, RUNNER_ROLE_ADMIN).await?,
+        Principal::User { id, .. } => {
+            store::org_roles::user_manages_runner(db, runner_id, *id, RUNNER_ROLE_ADMIN).await?
+        }
         Principal::Runner { .. } => false,
     };
     if !allowed {

@@ -10,6 +10,7 @@ pub mod host_tokens;
 pub mod interaction;
 pub mod leases;
 pub mod llm_integrations;
+pub mod org_roles;
 pub mod organizations;
 pub mod policies;
 pub mod query;

@@ -63,6 +63,8 @@ pub async fn create_user(db: &(impl ConnectionTrait + TransactionTrait), new: Ne
             user_id: Some(user.id),
             runner_id: None,
             expires_at: None,
+            description: String::new(),
+            read_only: false,
         },
     )
     .await?;

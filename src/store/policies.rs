@@ -2,7 +2,7 @@
 
 use chrono::Utc;
 use sea_orm::sea_query::{Expr, Query};
-use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter};
+use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 use uuid::Uuid;
 
 use super::audit::{self, Change, subject};
@@ -115,22 +115,6 @@ pub async fn delete(db: &impl sea_orm::TransactionTrait, runner: &Managed<Runner
         ))
     })
     .await
-}
-
-/// Whether the user is in a group that holds `role` on the runner (one query).
-pub async fn user_has_role(db: &impl ConnectionTrait, runner_id: Uuid, user_id: Uuid, role: i32) -> Result<bool> {
-    let groups_with_role = Query::select()
-        .column(runner_policy::Column::GroupId)
-        .from(runner_policy::Entity)
-        .and_where(Expr::col(runner_policy::Column::RunnerId).eq(runner_id))
-        .and_where(Expr::col(runner_policy::Column::Role).eq(role))
-        .to_owned();
-    let count = membership::Entity::find()
-        .filter(membership::Column::UserId.eq(user_id))
-        .filter(membership::Column::GroupId.in_subquery(groups_with_role))
-        .count(db)
-        .await?;
-    Ok(count > 0)
 }
 
 /// A policy by its id (as a role assignment).

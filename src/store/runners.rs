@@ -321,6 +321,8 @@ fn exchange_token(runner: &Runner, hash: [u8; 32], expires_at: DateTime<Utc>) ->
         user_id: None,
         runner_id: Some(runner.id),
         expires_at: Some(expires_at),
+        description: String::new(),
+        read_only: false,
     }
 }
 

@@ -52,6 +52,8 @@ pub struct NewToken {
     pub user_id: Option<Uuid>,
     pub runner_id: Option<Uuid>,
     pub expires_at: Option<DateTime<Utc>>,
+    pub description: String,
+    pub read_only: bool,
 }
 
 pub async fn insert(db: &impl ConnectionTrait, new: NewToken) -> Result<()> {
@@ -66,6 +68,9 @@ pub async fn insert(db: &impl ConnectionTrait, new: NewToken) -> Result<()> {
         expires_at: Set(new.expires_at),
         used_at: Set(None),
         revoked_at: Set(None),
+        description: Set(new.description),
+        read_only: Set(new.read_only),
+        last_used_at: Set(None),
     };
     token::Entity::insert(row).exec_without_returning(db).await?;
     Ok(())
@@ -215,6 +220,8 @@ pub async fn exchange(
             user_id: None,
             runner_id: Some(runner_id),
             expires_at: None,
+            description: String::new(),
+            read_only: false,
         },
     )
     .await?;

@@ -25,6 +25,7 @@ mod groups;
 mod lifecycle;
 mod liveness;
 mod migrations;
+mod org_roles;
 mod processes;
 mod query_plans;
 mod runner_interaction;

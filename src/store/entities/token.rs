@@ -16,6 +16,13 @@ pub struct Model {
     pub expires_at: Option<DateTimeUtc>,
     pub used_at: Option<DateTimeUtc>,
     pub revoked_at: Option<DateTimeUtc>,
+    /// What the owner said the token is for.
+    pub description: String,
+    /// A read-only token calls only side-effect-free RPCs.
+    pub read_only: bool,
+    /// When the token last authenticated a call, to within a minute or so
+    /// (see `auth::usage`); `used_at` marks an exchange token as spent.
+    pub last_used_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
