@@ -8,15 +8,19 @@ use prost::Message;
 const PROTOS: &[&str] = &[
     "gitpod/v1/agent.proto",
     "gitpod/v1/agent_security.proto",
+    "gitpod/v1/count.proto",
     "gitpod/v1/event.proto",
     "gitpod/v1/gateway.proto",
     "gitpod/v1/group.proto",
     "gitpod/v1/identity.proto",
+    "gitpod/v1/login_provider.proto",
     "gitpod/v1/model.proto",
+    "gitpod/v1/organization.proto",
     "gitpod/v1/pagination.proto",
     "gitpod/v1/runner.proto",
     "gitpod/v1/runner_configuration.proto",
     "gitpod/v1/runner_interaction.proto",
+    "gitpod/v1/user.proto",
 ];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

@@ -14,6 +14,9 @@ pub enum Principal {
         id: Uuid,
         organization_id: Uuid,
         org_admin: bool,
+        /// Called with a read-only personal access token: only
+        /// side-effect-free RPCs (the auth layer holds it to that).
+        read_only: bool,
     },
     Runner {
         id: Uuid,
@@ -40,6 +43,11 @@ impl Principal {
             Principal::Runner { id, .. } => Some(*id),
             Principal::User { .. } => None,
         }
+    }
+
+    /// Whether the caller's token may only read.
+    pub fn read_only(&self) -> bool {
+        matches!(self, Principal::User { read_only: true, .. })
     }
 
     /// The gitpod.v1.Principal number of this caller.

@@ -14,9 +14,11 @@ use tonic_web::GrpcWebLayer;
 use crate::api::event::EventApi;
 use crate::api::group::GroupApi;
 use crate::api::identity::IdentityApi;
+use crate::api::organization::OrganizationApi;
 use crate::api::runner::RunnerApi;
 use crate::api::runner_configuration::RunnerConfigurationApi;
 use crate::api::runner_interaction::RunnerInteractionApi;
+use crate::api::user::UserApi;
 use crate::auth::cache::TokenCache;
 use crate::auth::layer::AuthLayer;
 use crate::config::Settings;
@@ -24,9 +26,11 @@ use crate::proto::FILE_DESCRIPTOR_SET;
 use crate::proto::gitpod::v1::event_service_server::EventServiceServer;
 use crate::proto::gitpod::v1::group_service_server::GroupServiceServer;
 use crate::proto::gitpod::v1::identity_service_server::IdentityServiceServer;
+use crate::proto::gitpod::v1::organization_service_server::OrganizationServiceServer;
 use crate::proto::gitpod::v1::runner_configuration_service_server::RunnerConfigurationServiceServer;
 use crate::proto::gitpod::v1::runner_interaction_service_server::RunnerInteractionServiceServer;
 use crate::proto::gitpod::v1::runner_service_server::RunnerServiceServer;
+use crate::proto::gitpod::v1::user_service_server::UserServiceServer;
 use crate::protocol::MAX_MESSAGE_SIZE;
 use crate::protocol::connect::{ConnectLayer, Routes};
 use crate::secrets::Secrets;
@@ -76,6 +80,7 @@ pub async fn prepare(settings: &Settings) -> anyhow::Result<AppState> {
             settings.token_cache_ttl,
             crate::auth::cache::DEFAULT_CAPACITY,
         )),
+        token_usage: Arc::default(),
         public_url: settings.public_url.trim_end_matches('/').to_owned(),
         scm_api_urls: settings.scm_api_urls.clone(),
         leases: Arc::default(),
@@ -142,6 +147,8 @@ pub async fn serve(
     let interaction = gitpod_service!(RunnerInteractionServiceServer, RunnerInteractionApi::new(state.clone()));
     let events = gitpod_service!(EventServiceServer, EventApi::new(state.clone()));
     let groups = gitpod_service!(GroupServiceServer, GroupApi::new(state.clone()));
+    let users = gitpod_service!(UserServiceServer, UserApi::new(state.clone()));
+    let organizations = gitpod_service!(OrganizationServiceServer, OrganizationApi::new(state.clone()));
 
     // reflection lists the health service too, so tools can call it by name
     let reflection_v1 = tonic_reflection::server::Builder::configure()
@@ -166,6 +173,10 @@ pub async fn serve(
         .await;
     health_reporter.set_serving::<EventServiceServer<EventApi>>().await;
     health_reporter.set_serving::<GroupServiceServer<GroupApi>>().await;
+    health_reporter.set_serving::<UserServiceServer<UserApi>>().await;
+    health_reporter
+        .set_serving::<OrganizationServiceServer<OrganizationApi>>()
+        .await;
 
     // The shutdown signal stops new calls at once; calls in flight get up to
     // SHUTDOWN_GRACE to finish, so that one stuck client cannot hold the
@@ -190,6 +201,17 @@ pub async fn serve(
         crate::liveness::flush_interval(state.runner_lease),
         async {
             let _ = flusher_stopped.await;
+        },
+    ));
+
+    // when tokens were last used, written in batches; the last batch at shutdown
+    let (usage_stop, usage_stopped) = tokio::sync::oneshot::channel::<()>();
+    let usage = tokio::spawn(crate::auth::usage::run_flusher(
+        state.token_usage.clone(),
+        state.db.clone(),
+        crate::auth::usage::flush_interval(settings.token_cache_ttl),
+        async {
+            let _ = usage_stopped.await;
         },
     ));
 
@@ -247,13 +269,19 @@ pub async fn serve(
         .layer(tower::util::option_layer(cors))
         .layer(connect)
         .layer(GrpcWebLayer::new())
-        .layer(AuthLayer::new(state.read_db.clone(), state.token_cache.clone()))
+        .layer(AuthLayer::new(
+            state.read_db.clone(),
+            state.token_cache.clone(),
+            state.token_usage.clone(),
+        ))
         .add_service(runner)
         .add_service(configuration)
         .add_service(identity)
         .add_service(interaction)
         .add_service(events)
         .add_service(groups)
+        .add_service(users)
+        .add_service(organizations)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
         .add_service(health)
@@ -272,7 +300,9 @@ pub async fn serve(
         let _ = event_listener.await;
     }
     let _ = flusher_stop.send(());
+    let _ = usage_stop.send(());
     for (task, finished) in [
+        ("token use recorder", usage.await),
         ("liveness sweep", sweeper.await),
         ("audit pruner", pruner.await),
         ("lease flusher", flusher.await),

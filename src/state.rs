@@ -14,6 +14,8 @@ pub struct AppState {
     pub secrets: Arc<Secrets>,
     /// Bearer tokens verified in the last seconds (see `auth::cache`).
     pub token_cache: Arc<crate::auth::cache::TokenCache>,
+    /// Tokens used lately, not yet recorded (see `auth::usage`).
+    pub token_usage: Arc<crate::auth::usage::UsageBook>,
     /// Where users reach this server (OAuth callbacks are built from it).
     pub public_url: String,
     /// REST API base URLs of SCM hosts, where they are not the SCM's default

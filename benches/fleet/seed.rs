@@ -35,6 +35,7 @@ pub async fn seed(database_url: &str, key_file: &std::path::Path, n: usize) -> a
         id: owner.user_id,
         organization_id: owner.organization_id,
         org_admin: true,
+        read_only: false,
     };
     let template = runners::create(
         db,

@@ -81,6 +81,7 @@ async fn fleet(db: &DatabaseConnection, name: &str, n: usize) -> anyhow::Result<
         id: admin.user_id,
         organization_id: admin.organization_id,
         org_admin: true,
+        read_only: false,
     };
     let group = admin::create_group(db, name, "developers").await?;
 

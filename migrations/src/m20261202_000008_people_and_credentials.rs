@@ -29,8 +29,18 @@ enum Groups {
 }
 
 #[derive(DeriveIden)]
+enum Users {
+    Table,
+    OrganizationId,
+    Name,
+    Id,
+}
+
+#[derive(DeriveIden)]
 enum Tokens {
     Table,
+    OrganizationId,
+    Id,
     Description,
     ReadOnly,
     LastUsedAt,
@@ -51,6 +61,8 @@ pub struct Migration;
 
 const GROUP_ROLE_INDEX: &str = "org_role_assignments_group_role";
 const ORG_INDEX: &str = "org_role_assignments_org";
+const USERS_BY_NAME: &str = "users_org_name";
+const TOKENS_BY_ORG: &str = "tokens_org";
 
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
@@ -103,6 +115,26 @@ impl MigrationTrait for Migration {
             m.alter_table(Table::alter().table(Tokens::Table).add_column(&mut column).to_owned())
                 .await?;
         }
+        // ListMembers sorted by name; ListPersonalAccessTokens of a whole organization
+        m.create_index(
+            Index::create()
+                .name(USERS_BY_NAME)
+                .table(Users::Table)
+                .col(Users::OrganizationId)
+                .col(Users::Name)
+                .col(Users::Id)
+                .to_owned(),
+        )
+        .await?;
+        m.create_index(
+            Index::create()
+                .name(TOKENS_BY_ORG)
+                .table(Tokens::Table)
+                .col(Tokens::OrganizationId)
+                .col(Tokens::Id)
+                .to_owned(),
+        )
+        .await?;
         m.create_table(
             Table::create()
                 .table(SigningKeys::Table)
@@ -118,6 +150,10 @@ impl MigrationTrait for Migration {
 
     async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
         m.drop_table(Table::drop().table(SigningKeys::Table).to_owned()).await?;
+        m.drop_index(Index::drop().name(TOKENS_BY_ORG).table(Tokens::Table).to_owned())
+            .await?;
+        m.drop_index(Index::drop().name(USERS_BY_NAME).table(Users::Table).to_owned())
+            .await?;
         for column in [Tokens::Description, Tokens::ReadOnly, Tokens::LastUsedAt] {
             m.alter_table(Table::alter().table(Tokens::Table).drop_column(column).to_owned())
                 .await?;

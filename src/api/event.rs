@@ -289,6 +289,7 @@ mod tests {
             id: uuid::Uuid::now_v7(),
             organization_id: org,
             org_admin: true,
+            read_only: false,
         };
         let (_stop, stopping) = tokio::sync::watch::channel(false);
         let state = Some((
@@ -318,6 +319,7 @@ mod tests {
             id: uuid::Uuid::now_v7(),
             organization_id: uuid::Uuid::now_v7(),
             org_admin: true,
+            read_only: false,
         };
         let (_stop, stopping) = tokio::sync::watch::channel(false);
         let state = Some((
@@ -345,6 +347,7 @@ mod tests {
             id: uuid::Uuid::now_v7(),
             organization_id: org,
             org_admin: false,
+            read_only: false,
         };
         let (_stop, stopping) = tokio::sync::watch::channel(false);
         let mut state = Some((

@@ -9,9 +9,11 @@ pub mod convert;
 pub mod event;
 pub mod group;
 pub mod identity;
+pub mod organization;
 pub mod runner;
 pub mod runner_configuration;
 pub mod runner_interaction;
+pub mod user;
 
 use tonic::{Request, Status};
 

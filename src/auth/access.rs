@@ -257,3 +257,107 @@ pub async fn hold_host_token(
         actor(principal),
     ))
 }
+
+/// A user minting a personal access token: only for themselves (an admin
+/// minting one for someone else could act as them).
+pub fn mint_personal_token(
+    principal: &Principal,
+    for_user: Option<Uuid>,
+) -> Result<Managed<store::personal_tokens::Minter>> {
+    let Principal::User {
+        id, organization_id, ..
+    } = principal
+    else {
+        return Err(Error::PermissionDenied("runners have no personal access tokens".into()));
+    };
+    if for_user.is_some_and(|user| user != *id) {
+        return Err(Error::PermissionDenied(
+            "personal access tokens are created by their user only".into(),
+        ));
+    }
+    Ok(Managed::grant(
+        store::personal_tokens::Minter {
+            user_id: *id,
+            organization_id: *organization_id,
+        },
+        actor(principal),
+    ))
+}
+
+/// A personal access token the caller may read and delete: their own, or —
+/// for organization admins — anyone's in their organization. Others'
+/// tokens are not to be seen: NOT_FOUND.
+pub async fn personal_token(
+    db: &Db,
+    principal: &Principal,
+    id: Uuid,
+) -> Result<Managed<store::personal_tokens::PersonalToken>> {
+    if let Principal::Runner { .. } = principal {
+        return Err(Error::PermissionDenied("runners have no personal access tokens".into()));
+    }
+    store::personal_tokens::get(db, id)
+        .await?
+        .filter(|t| t.organization_id == principal.organization_id())
+        .filter(|t| t.user_id == Some(principal.id()) || is_org_admin(principal))
+        .map(|token| Managed::grant(token, actor(principal)))
+        .ok_or_else(|| Error::NotFound("personal access token not found".into()))
+}
+
+/// Whose personal access tokens the caller may list, of `user_ids` (empty:
+/// all they may see): a member only their own, an admin anyone's in the
+/// organization.
+pub fn see_personal_tokens(
+    principal: &Principal,
+    user_ids: Vec<Uuid>,
+) -> Result<Visible<store::personal_tokens::Owners>> {
+    let Principal::User {
+        id, organization_id, ..
+    } = principal
+    else {
+        return Err(Error::PermissionDenied("runners have no personal access tokens".into()));
+    };
+    let user_ids = if is_org_admin(principal) {
+        user_ids
+    } else if user_ids.iter().all(|u| u == id) {
+        vec![*id]
+    } else {
+        return Err(Error::PermissionDenied(
+            "only organization admins list other users' tokens".into(),
+        ));
+    };
+    Ok(Visible::grant(store::personal_tokens::Owners {
+        organization_id: *organization_id,
+        user_ids,
+    }))
+}
+
+/// A user of the caller's organization; anyone else's is NOT_FOUND.
+pub async fn see_user(db: &Db, principal: &Principal, id: Uuid) -> Result<Visible<store::members::Member>> {
+    store::organizations::find_user(db, id)
+        .await?
+        .filter(|u| u.organization_id == principal.organization_id())
+        .map(Visible::grant)
+        .ok_or_else(|| Error::NotFound("user not found".into()))
+}
+
+/// The caller's own organization, by the id they named: NOT_FOUND for any other.
+pub fn see_organization(principal: &Principal, organization_id: Uuid) -> Result<Visible<store::members::Members>> {
+    if organization_id != principal.organization_id() {
+        return Err(Error::NotFound("organization not found".into()));
+    }
+    Ok(Visible::grant(store::members::Members { organization_id }))
+}
+
+/// Organization admins set their members' roles.
+pub fn manage_members(principal: &Principal, organization_id: Uuid) -> Result<Managed<store::members::Members>> {
+    see_organization(principal, organization_id)?;
+    if !is_org_admin(principal) {
+        return Err(Error::PermissionDenied(
+            "only organization admins change members' roles".into(),
+        ));
+    }
+    Ok(Managed::grant(
+        store::members::Members { organization_id },
+        actor(principal),
+    ))
+}

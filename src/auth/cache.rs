@@ -79,6 +79,13 @@ impl TokenCache {
         );
     }
 
+    /// Forgets one token (it was revoked here).
+    pub fn forget(&self, hash: &[u8; 32]) {
+        if let Ok(mut entries) = self.entries.lock() {
+            entries.remove(hash);
+        }
+    }
+
     /// Forgets every token of a runner (it was deleted here).
     pub fn forget_runner(&self, runner_id: Uuid) {
         if let Ok(mut entries) = self.entries.lock() {

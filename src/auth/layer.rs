@@ -2,9 +2,10 @@
 //! exchange needs a live bearer token, whether or not its RPC is implemented.
 //! The principal goes into the request's extensions for the handlers.
 
+use std::collections::HashSet;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 use std::task::{Context, Poll};
 
 use chrono::Utc;
@@ -12,7 +13,10 @@ use http::{HeaderMap, Request, Response};
 use tonic::Status;
 use tower::{Layer, Service};
 
+use prost::Message;
+
 use super::cache::TokenCache;
+use super::usage::UsageBook;
 use super::{Principal, tokens};
 use crate::error::Error;
 use crate::store::{self, Db};
@@ -22,6 +26,42 @@ const PUBLIC_METHODS: &[&str] = &["/gitpod.v1.IdentityService/ExchangeToken"];
 
 fn needs_authentication(path: &str) -> bool {
     path.starts_with("/gitpod.v1.") && !PUBLIC_METHODS.contains(&path)
+}
+
+/// The RPCs a read-only token may call: those declared free of side effects
+/// (NO_SIDE_EFFECTS), and watches (server streams that only read).
+fn read_methods() -> &'static HashSet<String> {
+    static METHODS: LazyLock<HashSet<String>> = LazyLock::new(|| {
+        let Ok(set) = prost_types::FileDescriptorSet::decode(crate::proto::FILE_DESCRIPTOR_SET) else {
+            return HashSet::new();
+        };
+        let mut methods = HashSet::new();
+        for file in &set.file {
+            for service in &file.service {
+                for method in &service.method {
+                    let no_side_effects = method.options.as_ref().is_some_and(|o| {
+                        o.idempotency_level() == prost_types::method_options::IdempotencyLevel::NoSideEffects
+                    });
+                    let watch = method.server_streaming() && !method.client_streaming();
+                    if no_side_effects || watch {
+                        methods.insert(format!("/{}.{}/{}", file.package(), service.name(), method.name()));
+                    }
+                }
+            }
+        }
+        methods
+    });
+    &METHODS
+}
+
+/// PERMISSION_DENIED for a read-only token calling an RPC that may change something.
+fn check_read_only(principal: &Principal, path: &str) -> Result<(), Error> {
+    if principal.read_only() && !read_methods().contains(path) {
+        return Err(Error::PermissionDenied(
+            "this personal access token is read-only: it may call only RPCs without side effects".into(),
+        ));
+    }
+    Ok(())
 }
 
 fn bearer(headers: &HeaderMap) -> Option<&str> {
@@ -38,6 +78,7 @@ fn bearer(headers: &HeaderMap) -> Option<&str> {
 async fn authenticate(
     db: &Db,
     cache: &TokenCache,
+    usage: &UsageBook,
     headers: &HeaderMap,
 ) -> Result<(Principal, Option<RunnerAsAuthenticated>), Error> {
     let token = bearer(headers).ok_or_else(|| Error::Unauthenticated("missing bearer token".into()))?;
@@ -45,9 +86,11 @@ async fn authenticate(
     if let Some(known) = cache.get(&hash) {
         return Ok((known, None));
     }
-    let found = store::tokens::authenticate(db, &hash, Utc::now())
+    let now = Utc::now();
+    let found = store::tokens::authenticate(db, &hash, now)
         .await?
         .ok_or_else(|| Error::Unauthenticated("invalid or expired token".into()))?;
+    usage.note(found.token_id, found.last_used_at, now);
     cache.put(hash, found.principal.clone(), found.expires_at);
     Ok((
         found.principal,
@@ -64,11 +107,12 @@ pub struct RunnerAsAuthenticated(pub Arc<store::runners::Runner>);
 pub struct AuthLayer {
     db: Db,
     cache: Arc<TokenCache>,
+    usage: Arc<UsageBook>,
 }
 
 impl AuthLayer {
-    pub fn new(db: Db, cache: Arc<TokenCache>) -> Self {
-        AuthLayer { db, cache }
+    pub fn new(db: Db, cache: Arc<TokenCache>, usage: Arc<UsageBook>) -> Self {
+        AuthLayer { db, cache, usage }
     }
 }
 
@@ -80,6 +124,7 @@ impl<S> Layer<S> for AuthLayer {
             inner,
             db: self.db.clone(),
             cache: self.cache.clone(),
+            usage: self.usage.clone(),
         }
     }
 }
@@ -89,6 +134,7 @@ pub struct Authenticate<S> {
     inner: S,
     db: Db,
     cache: Arc<TokenCache>,
+    usage: Arc<UsageBook>,
 }
 
 type BoxFuture<T, E> = Pin<Box<dyn Future<Output = Result<T, E>> + Send>>;
@@ -114,9 +160,17 @@ where
         let mut inner = std::mem::replace(&mut self.inner, clone);
         let db = self.db.clone();
         let cache = self.cache.clone();
+        let usage = self.usage.clone();
         Box::pin(async move {
             if needs_authentication(request.uri().path()) {
-                match authenticate(&db, &cache, request.headers()).await {
+                let authenticated =
+                    authenticate(&db, &cache, &usage, request.headers())
+                        .await
+                        .and_then(|(principal, runner)| {
+                            check_read_only(&principal, request.uri().path())?;
+                            Ok((principal, runner))
+                        });
+                match authenticated {
                     Ok((principal, runner)) => {
                         request.extensions_mut().insert(principal);
                         if let Some(runner) = runner {
@@ -144,6 +198,14 @@ mod tests {
         assert_eq!(bearer(&h), None);
         h.insert("authorization", "Bearer ".parse().unwrap());
         assert_eq!(bearer(&h), None);
+    }
+
+    #[test]
+    fn read_only_tokens_call_only_reads() {
+        assert!(read_methods().contains("/gitpod.v1.RunnerService/ListRunners"));
+        assert!(read_methods().contains("/gitpod.v1.EventService/WatchEvents"));
+        assert!(!read_methods().contains("/gitpod.v1.RunnerService/UpdateRunner"));
+        assert!(!read_methods().contains("/gitpod.v1.UserService/CreatePersonalAccessToken"));
     }
 
     #[test]

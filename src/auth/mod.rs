@@ -5,5 +5,6 @@ pub mod access;
 pub mod cache;
 pub mod layer;
 pub mod tokens;
+pub mod usage;
 
 pub use crate::principal::Principal;

@@ -25,6 +25,7 @@ pub mod subject {
     pub const RUNNER_SCM_INTEGRATION: i32 = 10;
     pub const HOST_AUTHENTICATION_TOKEN: i32 = 11;
     pub const GROUP: i32 = 12;
+    pub const PERSONAL_ACCESS_TOKEN: i32 = 13;
     pub const RUNNER_LLM_INTEGRATION: i32 = 20;
     pub const GROUP_MEMBERSHIP_CHANGED: i32 = 41;
     /// A runner policy (a group's role on a runner); its subject id is the runner's.

@@ -101,7 +101,10 @@ pub fn list_query(filter: &GroupFilter, page: Page) -> sea_orm::Select<group::En
 }
 
 /// `column` holds `search`, case-insensitively (LIKE with its wildcards escaped).
-fn name_contains(column: impl sea_orm::sea_query::IntoColumnRef, search: &str) -> sea_orm::sea_query::SimpleExpr {
+pub(crate) fn name_contains(
+    column: impl sea_orm::sea_query::IntoColumnRef,
+    search: &str,
+) -> sea_orm::sea_query::SimpleExpr {
     let escaped = search
         .to_lowercase()
         .replace('\\', "\\\\")

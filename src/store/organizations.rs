@@ -110,3 +110,7 @@ pub async fn find_group(db: &impl ConnectionTrait, id: Uuid) -> Result<Option<gr
 pub async fn find_user(db: &impl ConnectionTrait, id: Uuid) -> Result<Option<user::Model>> {
     Ok(user::Entity::find_by_id(id).one(db).await?)
 }
+
+pub async fn find(db: &impl ConnectionTrait, id: Uuid) -> Result<Option<organization::Model>> {
+    Ok(organization::Entity::find_by_id(id).one(db).await?)
+}

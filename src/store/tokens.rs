@@ -56,9 +56,10 @@ pub struct NewToken {
     pub read_only: bool,
 }
 
-pub async fn insert(db: &impl ConnectionTrait, new: NewToken) -> Result<()> {
+pub async fn insert(db: &impl ConnectionTrait, new: NewToken) -> Result<Uuid> {
+    let id = Uuid::now_v7();
     let row = token::ActiveModel {
-        id: Set(Uuid::now_v7()),
+        id: Set(id),
         hash: Set(new.hash.to_vec()),
         kind: Set(new.kind.as_str().to_owned()),
         organization_id: Set(new.organization_id),
@@ -73,7 +74,7 @@ pub async fn insert(db: &impl ConnectionTrait, new: NewToken) -> Result<()> {
         last_used_at: Set(None),
     };
     token::Entity::insert(row).exec_without_returning(db).await?;
-    Ok(())
+    Ok(id)
 }
 
 /// Who a live bearer token belongs to.
@@ -84,6 +85,9 @@ pub struct Authenticated {
     /// A runner token's runner, read in the same query: the runner's own
     /// calls (its lease above all) need not read it again.
     pub runner: Option<runner::Model>,
+    pub token_id: Uuid,
+    /// When the token was last recorded as used (see `auth::usage`).
+    pub last_used_at: Option<DateTime<Utc>>,
 }
 
 /// The principal behind a bearer token, if the token is a live credential:
@@ -123,9 +127,12 @@ pub async fn authenticate(
                     id: u.id,
                     organization_id: u.organization_id,
                     org_admin: u.org_admin,
+                    read_only: token.read_only,
                 },
                 expires_at: token.expires_at,
                 runner: None,
+                token_id: token.id,
+                last_used_at: token.last_used_at,
             }))
         }
         (Some(TokenKind::RunnerAccess), _, Some(runner)) => Ok(Some(Authenticated {
@@ -135,6 +142,8 @@ pub async fn authenticate(
             },
             expires_at: token.expires_at,
             runner: Some(runner),
+            token_id: token.id,
+            last_used_at: token.last_used_at,
         })),
         // Exchange tokens are traded, never presented as bearer tokens.
         _ => Ok(None),
@@ -252,5 +261,19 @@ pub async fn revoke_exchange_tokens(db: &impl ConnectionTrait, runner_id: Uuid, 
         .filter(token::Column::RevokedAt.is_null())
         .exec(db)
         .await?;
+    Ok(())
+}
+
+/// Records that these tokens were used at `at` (a batch from
+/// `auth::usage`); a later time already recorded stays.
+pub async fn mark_used(db: &impl ConnectionTrait, ids: &[Uuid], at: DateTime<Utc>) -> Result<()> {
+    for chunk in ids.chunks(500) {
+        token::Entity::update_many()
+            .col_expr(token::Column::LastUsedAt, Expr::value(at))
+            .filter(token::Column::Id.is_in(chunk.iter().copied()))
+            .filter(token::Column::LastUsedAt.is_null().or(token::Column::LastUsedAt.lt(at)))
+            .exec(db)
+            .await?;
+    }
     Ok(())
 }

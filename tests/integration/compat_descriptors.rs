@@ -21,6 +21,9 @@ const REQUIRED_FILES: &[&str] = &[
     "gitpod/v1/event.proto",
     "gitpod/v1/agent_security.proto",
     "gitpod/v1/group.proto",
+    "gitpod/v1/user.proto",
+    "gitpod/v1/count.proto",
+    "gitpod/v1/login_provider.proto",
 ];
 /// paddock's own definition of a gitpod.v1 service the SDK has no client for.
 const PADDOCK_DEFINED: &str = "gitpod/v1/runner_interaction.proto";
@@ -31,7 +34,11 @@ const SERVICES: &[&str] = &[
     "gitpod.v1.IdentityService",
     "gitpod.v1.EventService",
     "gitpod.v1.GroupService",
+    "gitpod.v1.UserService",
 ];
+/// Services paddock declares only in part (their other RPCs would pull in
+/// most of the Ona API): each RPC declared must be the reference's.
+const PARTIAL_SERVICES: &[&str] = &["gitpod.v1.OrganizationService"];
 
 #[derive(Default)]
 struct Index {
@@ -186,6 +193,22 @@ fn compare(ours: &Index, reference: &Index) -> Vec<String> {
             (None, _) => problems.push(format!("service {service}: not declared by paddock")),
             (_, None) => problems.push(format!("service {service}: not in the reference")),
             _ => {}
+        }
+    }
+    for service in PARTIAL_SERVICES {
+        match (ours.services.get(*service), reference.services.get(*service)) {
+            (Some(a), Some(b)) => {
+                let reference = service_shape(b);
+                for (method, shape) in service_shape(a) {
+                    match reference.get(&method) {
+                        Some(r) if *r == shape => {}
+                        Some(r) => problems.push(format!("{service}.{method}: ours {shape}, reference {r}")),
+                        None => problems.push(format!("{service}.{method}: not in the reference")),
+                    }
+                }
+            }
+            (None, _) => problems.push(format!("service {service}: not declared by paddock")),
+            (_, None) => problems.push(format!("service {service}: not in the reference")),
         }
     }
     problems

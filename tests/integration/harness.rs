@@ -25,9 +25,11 @@ pub use paddock::proto::gitpod::v1 as pb;
 pub use pb::event_service_client::EventServiceClient;
 pub use pb::group_service_client::GroupServiceClient;
 pub use pb::identity_service_client::IdentityServiceClient;
+pub use pb::organization_service_client::OrganizationServiceClient;
 pub use pb::runner_configuration_service_client::RunnerConfigurationServiceClient;
 pub use pb::runner_interaction_service_client::RunnerInteractionServiceClient;
 pub use pb::runner_service_client::RunnerServiceClient;
+pub use pb::user_service_client::UserServiceClient;
 
 pub type Transport = BoxCloneService<Request<Body>, Response<Body>, BoxError>;
 
@@ -345,6 +347,16 @@ impl TestServer {
     pub async fn groups(&self, protocol: Protocol, token: &str) -> GroupServiceClient<Transport> {
         let origin = self.url().parse().expect("origin");
         GroupServiceClient::with_origin(self.transport(protocol, Some(token)).await, origin)
+    }
+
+    pub async fn users(&self, protocol: Protocol, token: &str) -> UserServiceClient<Transport> {
+        let origin = self.url().parse().expect("origin");
+        UserServiceClient::with_origin(self.transport(protocol, Some(token)).await, origin)
+    }
+
+    pub async fn organizations(&self, protocol: Protocol, token: &str) -> OrganizationServiceClient<Transport> {
+        let origin = self.url().parse().expect("origin");
+        OrganizationServiceClient::with_origin(self.transport(protocol, Some(token)).await, origin)
     }
 
     pub async fn events(&self, protocol: Protocol, token: &str) -> EventServiceClient<Transport> {

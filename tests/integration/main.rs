@@ -34,5 +34,6 @@ mod scm_api;
 mod server;
 mod two_replicas;
 mod update_window;
+mod users;
 mod validation;
 mod watch;
