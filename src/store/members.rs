@@ -2,7 +2,7 @@
 //! with filters and a sort (keyset over (name, id) or id), and their role
 //! set by an organization admin — never leaving the organization without one.
 
-use sea_orm::sea_query::{Expr, Query};
+use sea_orm::sea_query::{Expr, Func, Query, SimpleExpr};
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
     TransactionTrait,
@@ -75,6 +75,11 @@ fn filtered(filter: &MemberFilter) -> sea_orm::Select<user::Entity> {
     query
 }
 
+/// Names sort case-insensitively (an index holds `lower(name)`).
+fn lower_name() -> SimpleExpr {
+    Func::lower(Expr::col(user::Column::Name)).into()
+}
+
 /// The query of one page, after the member `after` (as read) in the sort.
 pub fn list_query(
     filter: &MemberFilter,
@@ -90,26 +95,27 @@ pub fn list_query(
         sea_orm::Order::Asc
     };
     if let Some(after) = after {
-        let beyond = |column: C, value: sea_orm::Value| {
+        let beyond = |left: SimpleExpr, right: SimpleExpr| {
             if sort.descending {
-                Expr::col(column).lt(value)
+                Expr::expr(left).lt(right)
             } else {
-                Expr::col(column).gt(value)
+                Expr::expr(left).gt(right)
             }
         };
+        let after_name = || Func::lower(Expr::val(after.name.clone()));
         query = match sort.by {
-            SortBy::Joined => query.filter(beyond(C::Id, after.id.into())),
+            SortBy::Joined => query.filter(beyond(Expr::col(C::Id).into(), Expr::val(after.id).into())),
             SortBy::Name => query.filter(
-                Condition::any().add(beyond(C::Name, after.name.clone().into())).add(
+                Condition::any().add(beyond(lower_name(), after_name().into())).add(
                     Condition::all()
-                        .add(C::Name.eq(after.name.clone()))
-                        .add(beyond(C::Id, after.id.into())),
+                        .add(lower_name().eq(after_name()))
+                        .add(beyond(Expr::col(C::Id).into(), Expr::val(after.id).into())),
                 ),
             ),
         };
     }
     if sort.by == SortBy::Name {
-        query = query.order_by(C::Name, order.clone());
+        query = query.order_by(lower_name(), order.clone());
     }
     query.order_by(C::Id, order).limit(size + 1)
 }

@@ -26,6 +26,7 @@ mod lifecycle;
 mod liveness;
 mod migrations;
 mod org_roles;
+mod organizations;
 mod processes;
 mod query_plans;
 mod runner_interaction;
