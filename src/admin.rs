@@ -67,3 +67,79 @@ pub async fn add_member(db: &Db, group: Uuid, user: Uuid) -> Result<()> {
 pub async fn ensure_admin_token(db: &Db, token: &str) -> Result<()> {
     store::organizations::ensure_admin(db, crate::DEFAULT_ORGANIZATION, tokens::hash(token)).await
 }
+
+/// A runner token as the admin CLI prints it (never its value).
+fn runner_token_json(t: store::runner_tokens::RunnerToken) -> serde_json::Value {
+    let time = |t: Option<chrono::DateTime<chrono::Utc>>| t.map(|t| t.to_rfc3339());
+    serde_json::json!({
+        "id": t.id.to_string(),
+        "kind": t.kind,
+        "active": store::runner_tokens::is_active(&t, chrono::Utc::now()),
+        "created_at": t.created_at.to_rfc3339(),
+        "last_used_at": time(t.last_used_at),
+        "expires_at": time(t.expires_at),
+        "exchanged_at": time(t.used_at),
+        "revoked_at": time(t.revoked_at),
+    })
+}
+
+/// Every token of a runner (only the working ones unless `all`), oldest
+/// first — the same store code as RunnerTokenService.ListRunnerTokens.
+pub async fn runner_tokens(db: &Db, runner_id: Uuid, all: bool) -> Result<Vec<serde_json::Value>> {
+    let runner = crate::auth::access::operator_runner(db, runner_id).await?;
+    let mut found = Vec::new();
+    let mut page = crate::pagination::Page { after: None, size: 100 };
+    loop {
+        let mut rows = store::runner_tokens::list(db, &runner, all, page).await?;
+        let more = rows.len() > 100;
+        rows.truncate(100);
+        page.after = rows.last().map(|t| t.id);
+        found.extend(rows.into_iter().map(runner_token_json));
+        if !more {
+            return Ok(found);
+        }
+    }
+}
+
+/// Revokes one runner token.
+pub async fn revoke_runner_token(db: &Db, token_id: Uuid) -> Result<serde_json::Value> {
+    let token = store::runner_tokens::get(db, token_id)
+        .await?
+        .ok_or_else(|| Error::NotFound("runner token not found".into()))?;
+    let runner_id = token
+        .runner_id
+        .ok_or_else(|| Error::NotFound("runner token not found".into()))?;
+    let runner = crate::auth::access::operator_runner(db, runner_id).await?;
+    let revoked = store::runner_tokens::revoke(db, &runner, token_id).await?;
+    Ok(runner_token_json(revoked))
+}
+
+/// Issues a runner a new access token; its current ones work on for `grace`.
+/// The new token's record and its value (shown only here).
+pub async fn rotate_runner_token(
+    db: &Db,
+    runner_id: Uuid,
+    grace: std::time::Duration,
+) -> Result<(serde_json::Value, String)> {
+    let grace = chrono::Duration::from_std(grace)
+        .ok()
+        .filter(|g| *g <= crate::api::runner_tokens::MAX_GRACE)
+        .ok_or_else(|| {
+            Error::InvalidArgument(vec![crate::error::FieldViolation {
+                field: "--grace".into(),
+                description: "at most 30d".into(),
+            }])
+        })?;
+    let runner = crate::auth::access::operator_runner(db, runner_id).await?;
+    let token = tokens::generate(TokenKind::RunnerAccess)?;
+    let rotated = store::runner_tokens::rotate(db, &runner, token.hash, grace).await?;
+    Ok((runner_token_json(rotated.token), token.plaintext))
+}
+
+/// Makes a new JWT signing key (sealed with `key`, which must be the
+/// server's) and retires the current one; the new key's id.
+pub async fn rotate_signing_key(db: &Db, key: &crate::secrets::SecretKey) -> anyhow::Result<Uuid> {
+    let secrets = crate::secrets::Secrets::new(key);
+    store::secret_key::verify_or_record(db, &secrets).await?;
+    Ok(store::signing_keys::rotate(db, crate::signing::new_key(&secrets)?).await?)
+}

@@ -158,6 +158,50 @@ pub enum AdminCommand {
     User(UserCommand),
     #[command(subcommand)]
     Group(GroupCommand),
+    /// A runner's credentials: list, revoke, rotate with overlap.
+    #[command(subcommand)]
+    RunnerToken(RunnerTokenCommand),
+    /// The keys ID tokens and runner logs tokens are signed with.
+    #[command(subcommand)]
+    SigningKey(SigningKeyCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RunnerTokenCommand {
+    /// A runner's tokens (never their values), oldest first.
+    List {
+        #[arg(long)]
+        runner: Uuid,
+        /// Also those that no longer work (revoked, expired, traded).
+        #[arg(long)]
+        all: bool,
+    },
+    /// Revoke one token of a runner.
+    Revoke {
+        #[arg(long)]
+        token: Uuid,
+    },
+    /// Issue a runner a new access token (printed once); its current ones
+    /// keep working for the grace, e.g. 1h (0s cuts them at once; at most 30d).
+    Rotate {
+        #[arg(long)]
+        runner: Uuid,
+        #[arg(long, default_value = "1h", value_parser = parse_duration)]
+        grace: Duration,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SigningKeyCommand {
+    /// Make a new signing key and retire the current one; the retired key
+    /// stays published while tokens it signed can live (1 h). Replicas sign
+    /// with the new key within 10 s.
+    Rotate {
+        /// The server's secret key file (the new key is sealed with it);
+        /// default as for `serve`.
+        #[arg(long, env = "PADDOCK_SECRET_KEY_FILE")]
+        secret_key_file: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -20,6 +20,7 @@ pub mod protocol;
 pub mod scm;
 pub mod secrets;
 pub mod server;
+pub mod signing;
 pub mod state;
 pub mod store;
 pub mod telemetry;

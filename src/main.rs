@@ -3,7 +3,9 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use paddock::config::{AdminCommand, Cli, Command, GroupCommand, Settings, UserCommand};
+use paddock::config::{
+    AdminCommand, Cli, Command, GroupCommand, RunnerTokenCommand, Settings, SigningKeyCommand, UserCommand,
+};
 use paddock::{admin, server, store};
 use serde_json::json;
 
@@ -44,13 +46,13 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Admin(command) => {
             paddock::config::check_database_url(&cli.database_url)?;
             let db = store::connect(&cli.database_url).await?;
-            println!("{}", run_admin(&db, command).await?);
+            println!("{}", run_admin(&db, &cli.database_url, command).await?);
             Ok(())
         }
     }
 }
 
-async fn run_admin(db: &store::Db, command: AdminCommand) -> anyhow::Result<serde_json::Value> {
+async fn run_admin(db: &store::Db, database_url: &str, command: AdminCommand) -> anyhow::Result<serde_json::Value> {
     Ok(match command {
         AdminCommand::User(UserCommand::Create {
             name,
@@ -67,6 +69,21 @@ async fn run_admin(db: &store::Db, command: AdminCommand) -> anyhow::Result<serd
         AdminCommand::Group(GroupCommand::AddMember { group, user }) => {
             admin::add_member(db, group, user).await?;
             json!({})
+        }
+        AdminCommand::RunnerToken(RunnerTokenCommand::List { runner, all }) => {
+            let tokens = admin::runner_tokens(db, runner, all).await?;
+            json!({"tokens": tokens})
+        }
+        AdminCommand::RunnerToken(RunnerTokenCommand::Revoke { token }) => {
+            json!({"token": admin::revoke_runner_token(db, token).await?})
+        }
+        AdminCommand::RunnerToken(RunnerTokenCommand::Rotate { runner, grace }) => {
+            let (token, access_token) = admin::rotate_runner_token(db, runner, grace).await?;
+            json!({"access_token": access_token, "token": token})
+        }
+        AdminCommand::SigningKey(SigningKeyCommand::Rotate { secret_key_file }) => {
+            let key = paddock::config::load_secret_key(secret_key_file.as_deref(), database_url)?;
+            json!({"key_id": admin::rotate_signing_key(db, &key).await?.to_string()})
         }
     })
 }

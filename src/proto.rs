@@ -7,5 +7,13 @@ pub mod gitpod {
     }
 }
 
+/// paddock's own services (not in the Ona API).
+#[allow(clippy::all, clippy::pedantic, missing_docs, rustdoc::all)]
+pub mod paddock {
+    pub mod v1 {
+        tonic::include_proto!("paddock.v1");
+    }
+}
+
 /// Serialized `FileDescriptorSet` of every file in proto/ (with its imports).
 pub const FILE_DESCRIPTOR_SET: &[u8] = tonic::include_file_descriptor_set!("paddock_descriptor");

@@ -18,6 +18,7 @@ use crate::api::organization::OrganizationApi;
 use crate::api::runner::RunnerApi;
 use crate::api::runner_configuration::RunnerConfigurationApi;
 use crate::api::runner_interaction::RunnerInteractionApi;
+use crate::api::runner_tokens::RunnerTokenApi;
 use crate::api::user::UserApi;
 use crate::auth::cache::TokenCache;
 use crate::auth::layer::AuthLayer;
@@ -31,8 +32,10 @@ use crate::proto::gitpod::v1::runner_configuration_service_server::RunnerConfigu
 use crate::proto::gitpod::v1::runner_interaction_service_server::RunnerInteractionServiceServer;
 use crate::proto::gitpod::v1::runner_service_server::RunnerServiceServer;
 use crate::proto::gitpod::v1::user_service_server::UserServiceServer;
+use crate::proto::paddock::v1::runner_token_service_server::RunnerTokenServiceServer;
 use crate::protocol::MAX_MESSAGE_SIZE;
 use crate::protocol::connect::{ConnectLayer, Routes};
+use crate::protocol::well_known::WellKnownLayer;
 use crate::secrets::Secrets;
 use crate::state::AppState;
 use crate::store;
@@ -43,14 +46,19 @@ pub const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(3
 
 /// `paddock serve`: prepares, binds `settings.listen` and serves until
 /// `shutdown` resolves.
-pub async fn run(settings: Settings, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
-    let state = prepare(&settings).await?;
+pub async fn run(mut settings: Settings, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
     let listener = TcpListener::bind(settings.listen).await.map_err(|e| {
         anyhow::anyhow!(
             "cannot listen on {} ({e}): choose another address with --listen or PADDOCK_LISTEN",
             settings.listen
         )
     })?;
+    // the default public URL is where paddock listens: the port it got, when
+    // asked for any (`--listen 127.0.0.1:0`)
+    if settings.public_url == format!("http://{}", settings.listen) {
+        settings.public_url = format!("http://{}", listener.local_addr()?);
+    }
+    let state = prepare(&settings).await?;
     tracing::info!(
         listen = %listener.local_addr()?,
         database = %store::redact(&settings.database_url),
@@ -72,16 +80,21 @@ pub async fn prepare(settings: &Settings) -> anyhow::Result<AppState> {
     let read_db = store::connect_readers(&settings.database_url, 4)
         .await?
         .unwrap_or_else(|| db.clone());
+    let public_url = settings.public_url.trim_end_matches('/').to_owned();
+    let signing = crate::signing::KeyRing::load(&db, &secrets, public_url.clone())
+        .await
+        .context("loading the JWT signing keys")?;
     Ok(AppState {
         db,
         read_db,
         secrets: Arc::new(secrets),
+        signing,
         token_cache: Arc::new(TokenCache::new(
             settings.token_cache_ttl,
             crate::auth::cache::DEFAULT_CAPACITY,
         )),
         token_usage: Arc::default(),
-        public_url: settings.public_url.trim_end_matches('/').to_owned(),
+        public_url,
         scm_api_urls: settings.scm_api_urls.clone(),
         leases: Arc::default(),
         runner_lease: settings.runner_lease,
@@ -149,6 +162,7 @@ pub async fn serve(
     let groups = gitpod_service!(GroupServiceServer, GroupApi::new(state.clone()));
     let users = gitpod_service!(UserServiceServer, UserApi::new(state.clone()));
     let organizations = gitpod_service!(OrganizationServiceServer, OrganizationApi::new(state.clone()));
+    let runner_tokens = gitpod_service!(RunnerTokenServiceServer, RunnerTokenApi::new(state.clone()));
 
     // reflection lists the health service too, so tools can call it by name
     let reflection_v1 = tonic_reflection::server::Builder::configure()
@@ -176,6 +190,9 @@ pub async fn serve(
     health_reporter.set_serving::<UserServiceServer<UserApi>>().await;
     health_reporter
         .set_serving::<OrganizationServiceServer<OrganizationApi>>()
+        .await;
+    health_reporter
+        .set_serving::<RunnerTokenServiceServer<RunnerTokenApi>>()
         .await;
 
     // The shutdown signal stops new calls at once; calls in flight get up to
@@ -212,6 +229,17 @@ pub async fn serve(
         crate::auth::usage::flush_interval(settings.token_cache_ttl),
         async {
             let _ = usage_stopped.await;
+        },
+    ));
+
+    // signing keys rotated through another replica or the admin CLI
+    let (keys_stop, keys_stopped) = tokio::sync::oneshot::channel::<()>();
+    let keys = tokio::spawn(crate::signing::run_reloader(
+        state.signing.clone(),
+        state.db.clone(),
+        state.secrets.clone(),
+        async {
+            let _ = keys_stopped.await;
         },
     ));
 
@@ -267,6 +295,7 @@ pub async fn serve(
         .accept_http1(true)
         .layer(CallLogLayer)
         .layer(tower::util::option_layer(cors))
+        .layer(WellKnownLayer::new(state.signing.clone()))
         .layer(connect)
         .layer(GrpcWebLayer::new())
         .layer(AuthLayer::new(
@@ -282,6 +311,7 @@ pub async fn serve(
         .add_service(groups)
         .add_service(users)
         .add_service(organizations)
+        .add_service(runner_tokens)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
         .add_service(health)
@@ -301,7 +331,9 @@ pub async fn serve(
     }
     let _ = flusher_stop.send(());
     let _ = usage_stop.send(());
+    let _ = keys_stop.send(());
     for (task, finished) in [
+        ("signing key reloader", keys.await),
         ("token use recorder", usage.await),
         ("liveness sweep", sweeper.await),
         ("audit pruner", pruner.await),

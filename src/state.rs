@@ -12,6 +12,8 @@ pub struct AppState {
     /// Plain reads: concurrent SQLite readers, or `db` itself.
     pub read_db: Db,
     pub secrets: Arc<Secrets>,
+    /// The keys ID tokens and logs tokens are signed with (see `signing`).
+    pub signing: Arc<crate::signing::KeyRing>,
     /// Bearer tokens verified in the last seconds (see `auth::cache`).
     pub token_cache: Arc<crate::auth::cache::TokenCache>,
     /// Tokens used lately, not yet recorded (see `auth::usage`).

@@ -80,6 +80,9 @@ pub async fn seed(database_url: &str, key_file: &std::path::Path, n: usize) -> a
                 expires_at: None,
                 used_at: None,
                 revoked_at: None,
+                description: String::new(),
+                read_only: false,
+                last_used_at: None,
             }));
             fleet.push(Member {
                 runner_id: id.to_string(),

@@ -1,10 +1,11 @@
-//! gitpod.v1.IdentityService: the runner token exchange and "who am I".
+//! gitpod.v1.IdentityService: the runner token exchange, "who am I", and
+//! OIDC ID tokens of the caller for other systems to verify (see `signing`).
 
 use chrono::Utc;
 
 use crate::api::service;
-use crate::auth::Principal;
 use crate::auth::tokens::{self, TokenKind};
+use crate::auth::{Principal, access};
 use crate::error::{Error, Result};
 use crate::proto::gitpod::v1 as pb;
 use crate::state::AppState;
@@ -16,6 +17,7 @@ service! {
         exchange_token(ExchangeTokenRequest) -> ExchangeTokenResponse = exchange_token;
         get_authenticated_identity(GetAuthenticatedIdentityRequest) -> GetAuthenticatedIdentityResponse
             = authenticated_identity;
+        get_id_token(GetIdTokenRequest) -> GetIdTokenResponse = get_id_token;
     }
 }
 
@@ -52,4 +54,32 @@ async fn authenticated_identity(
         organization_id: caller.organization_id().to_string(),
         organization_tier: String::new(),
     })
+}
+
+/// `sub` of the tokens paddock signs: the kind of principal and its id, so a
+/// federation's trust policy can tell runners from users (`runner:*`).
+pub(crate) fn subject(caller: &Principal) -> String {
+    match caller {
+        Principal::User { id, .. } => format!("user:{id}"),
+        Principal::Runner { id, .. } => format!("runner:{id}"),
+    }
+}
+
+/// An ID token of the caller for the audiences asked for, valid 15 minutes.
+async fn get_id_token(
+    state: &AppState,
+    caller: Principal,
+    req: pb::GetIdTokenRequest,
+) -> Result<pb::GetIdTokenResponse> {
+    let mut v = crate::validate::Violations::new();
+    if req.audience.is_empty() {
+        v.add("audience", "name at least one audience");
+    }
+    v.finish(())?;
+    let identity = access::own_identity(&caller);
+    let token = state
+        .signing
+        .id_token(&subject(&caller), caller.organization_id(), &req.audience)?;
+    store::identity::record_id_token(&state.db, &identity).await?;
+    Ok(pb::GetIdTokenResponse { token })
 }

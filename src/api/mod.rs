@@ -13,6 +13,7 @@ pub mod organization;
 pub mod runner;
 pub mod runner_configuration;
 pub mod runner_interaction;
+pub mod runner_tokens;
 pub mod user;
 
 use tonic::{Request, Status};
@@ -96,8 +97,23 @@ where
 /// answer a `ServerStream`.
 /// RPCs not in the table answer UNIMPLEMENTED (tonic's default stubs).
 macro_rules! service {
+    // a gitpod.v1 service (the messages of `proto::gitpod::v1`)
     (
         $(#[$doc:meta])*
+        $api:ident: $trait:path {
+            $($body:tt)*
+        }
+    ) => {
+        $crate::api::service! {
+            $(#[$doc])*
+            package gitpod::v1;
+            $api: $trait { $($body)* }
+        }
+    };
+    // a service of another package (paddock.v1: `proto::paddock::v1`)
+    (
+        $(#[$doc:meta])*
+        package $pkg:ident :: $ver:ident;
         $api:ident: $trait:path {
             $( $(#[$public:ident])? $rpc:ident($req:ident) -> $resp:ident = $handler:path; )*
             $( @stream $srpc:ident($sreq:ident) -> $sresp:ident = $shandler:path; )*
@@ -119,8 +135,8 @@ macro_rules! service {
             $(
                 async fn $rpc(
                     &self,
-                    request: tonic::Request<$crate::proto::gitpod::v1::$req>,
-                ) -> Result<tonic::Response<$crate::proto::gitpod::v1::$resp>, tonic::Status> {
+                    request: tonic::Request<$crate::proto::$pkg::$ver::$req>,
+                ) -> Result<tonic::Response<$crate::proto::$pkg::$ver::$resp>, tonic::Status> {
                     let response = $crate::api::service!(@call [$($public)?] $handler, &self.state, request);
                     Ok(tonic::Response::new(response))
                 }
@@ -128,8 +144,8 @@ macro_rules! service {
             $(
                 async fn $srpc(
                     &self,
-                    request: tonic::Request<$crate::proto::gitpod::v1::$sreq>,
-                ) -> Result<tonic::Response<$crate::api::ServerStream<$crate::proto::gitpod::v1::$sresp>>, tonic::Status> {
+                    request: tonic::Request<$crate::proto::$pkg::$ver::$sreq>,
+                ) -> Result<tonic::Response<$crate::api::ServerStream<$crate::proto::$pkg::$ver::$sresp>>, tonic::Status> {
                     let response = $crate::api::service!(@call [] $shandler, &self.state, request);
                     Ok(tonic::Response::new(response))
                 }

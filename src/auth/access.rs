@@ -361,3 +361,33 @@ pub fn manage_members(principal: &Principal, organization_id: Uuid) -> Result<Ma
         actor(principal),
     ))
 }
+
+/// Any caller may have an ID token of their own identity.
+pub fn own_identity(principal: &Principal) -> Managed<store::identity::OwnIdentity> {
+    let subject_type = match principal {
+        Principal::User { .. } => store::identity::USER,
+        Principal::Runner { .. } => store::identity::RUNNER,
+    };
+    Managed::grant(
+        store::identity::OwnIdentity {
+            subject_id: principal.id(),
+            subject_type,
+            organization_id: principal.organization_id(),
+        },
+        actor(principal),
+    )
+}
+
+/// The admin CLI manages any runner; its audit entries name nobody.
+/// NOT_FOUND for a runner that does not exist.
+pub async fn operator_runner(db: &Db, runner_id: Uuid) -> Result<Managed<Runner>> {
+    let runner = store::runners::get(db, runner_id)
+        .await?
+        .ok_or_else(|| Error::NotFound("runner not found".into()))?;
+    let actor = Actor {
+        id: Uuid::nil(),
+        principal: 0,
+        organization_id: runner.organization_id,
+    };
+    Ok(Managed::grant(runner, actor))
+}

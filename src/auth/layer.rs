@@ -1,4 +1,4 @@
-//! Authentication before dispatch: every gitpod.v1 call but the token
+//! Authentication before dispatch: every gitpod.v1 and paddock.v1 call but the token
 //! exchange needs a live bearer token, whether or not its RPC is implemented.
 //! The principal goes into the request's extensions for the handlers.
 
@@ -25,7 +25,7 @@ use crate::store::{self, Db};
 const PUBLIC_METHODS: &[&str] = &["/gitpod.v1.IdentityService/ExchangeToken"];
 
 fn needs_authentication(path: &str) -> bool {
-    path.starts_with("/gitpod.v1.") && !PUBLIC_METHODS.contains(&path)
+    (path.starts_with("/gitpod.v1.") || path.starts_with("/paddock.v1.")) && !PUBLIC_METHODS.contains(&path)
 }
 
 /// The RPCs a read-only token may call: those declared free of side effects
@@ -212,6 +212,7 @@ mod tests {
     fn only_the_exchange_is_public() {
         assert!(needs_authentication("/gitpod.v1.RunnerService/GetRunner"));
         assert!(needs_authentication("/gitpod.v1.RunnerService/NoSuchMethod"));
+        assert!(needs_authentication("/paddock.v1.RunnerTokenService/ListRunnerTokens"));
         assert!(!needs_authentication("/gitpod.v1.IdentityService/ExchangeToken"));
         assert!(!needs_authentication("/grpc.health.v1.Health/Check"));
     }

@@ -4,6 +4,7 @@
 pub mod codes;
 pub mod connect;
 pub mod cors;
+pub mod well_known;
 
 /// The largest request message accepted (after decompression) on every
 /// protocol: tonic's limit for gRPC and gRPC-Web, the translator's for Connect.

@@ -353,3 +353,13 @@ impl runner::Model {
         serde_json::from_str(&self.status_gateway_info).ok()
     }
 }
+
+/// Records that a logs token of the runner was handed out (the token itself
+/// is signed, not stored).
+pub async fn record_logs_token(db: &impl TransactionTrait, runner: &Managed<Runner>) -> Result<()> {
+    let id = runner.get().id;
+    audit::audited(db, runner.actor(), async |_txn| {
+        Ok(((), Change::credential(subject::RUNNER, id, "runner.create_logs_token")))
+    })
+    .await
+}

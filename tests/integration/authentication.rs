@@ -28,8 +28,10 @@ async fn calls_without_a_live_token_are_unauthenticated(protocol: Protocol) {
     assert_eq!(err.code(), Code::Unauthenticated, "{protocol:?}: unknown token");
 
     // also on an RPC that is not implemented: authentication comes first
-    let err = forged
-        .create_runner_logs_token(pb::CreateRunnerLogsTokenRequest::default())
+    let err = server
+        .users(protocol, "pdk_pat_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA")
+        .await
+        .set_suspended(pb::SetSuspendedRequest::default())
         .await
         .unwrap_err();
     assert_eq!(
@@ -68,9 +70,9 @@ async fn calls_without_a_live_token_are_unauthenticated(protocol: Protocol) {
 protocol_tests!(unimplemented_rpcs_answer_unimplemented_once_authenticated);
 async fn unimplemented_rpcs_answer_unimplemented_once_authenticated(protocol: Protocol) {
     let server = TestServer::start().await;
-    let mut runners = server.runners(protocol, &server.admin.token).await;
-    let err = runners
-        .create_runner_logs_token(pb::CreateRunnerLogsTokenRequest::default())
+    let mut users = server.users(protocol, &server.admin.token).await;
+    let err = users
+        .set_suspended(pb::SetSuspendedRequest::default())
         .await
         .unwrap_err();
     assert_eq!(err.code(), Code::Unimplemented);

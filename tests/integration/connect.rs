@@ -448,8 +448,7 @@ async fn bad_requests_answer_the_connect_code_and_http_status() {
         ),
         (
             "unimplemented RPC",
-            http.json("/gitpod.v1.RunnerService/CreateRunnerLogsToken", json!({}))
-                .await,
+            http.json("/gitpod.v1.UserService/SetSuspended", json!({})).await,
             501,
             "unimplemented",
         ),

@@ -22,6 +22,7 @@ use tower::{BoxError, Layer, ServiceBuilder, ServiceExt};
 use uuid::Uuid;
 
 pub use paddock::proto::gitpod::v1 as pb;
+pub use paddock::proto::paddock::v1 as ppb;
 pub use pb::event_service_client::EventServiceClient;
 pub use pb::group_service_client::GroupServiceClient;
 pub use pb::identity_service_client::IdentityServiceClient;
@@ -30,6 +31,7 @@ pub use pb::runner_configuration_service_client::RunnerConfigurationServiceClien
 pub use pb::runner_interaction_service_client::RunnerInteractionServiceClient;
 pub use pb::runner_service_client::RunnerServiceClient;
 pub use pb::user_service_client::UserServiceClient;
+pub use ppb::runner_token_service_client::RunnerTokenServiceClient;
 
 pub type Transport = BoxCloneService<Request<Body>, Response<Body>, BoxError>;
 
@@ -362,6 +364,11 @@ impl TestServer {
     pub async fn events(&self, protocol: Protocol, token: &str) -> EventServiceClient<Transport> {
         let origin = self.url().parse().expect("origin");
         EventServiceClient::with_origin(self.transport(protocol, Some(token)).await, origin)
+    }
+
+    pub async fn runner_tokens(&self, protocol: Protocol, token: &str) -> RunnerTokenServiceClient<Transport> {
+        let origin = self.url().parse().expect("origin");
+        RunnerTokenServiceClient::with_origin(self.transport(protocol, Some(token)).await, origin)
     }
 
     pub async fn interaction(&self, protocol: Protocol, token: &str) -> RunnerInteractionServiceClient<Transport> {

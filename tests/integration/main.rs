@@ -30,6 +30,7 @@ mod organizations;
 mod processes;
 mod query_plans;
 mod runner_interaction;
+mod runner_tokens;
 mod runners;
 mod scm_api;
 mod server;

@@ -11,8 +11,10 @@ from gitpod.v1 import identity_pb2 as identity
 from gitpod.v1 import pagination_pb2 as pagination
 from gitpod.v1 import runner_configuration_pb2 as config
 from gitpod.v1 import runner_pb2 as runner
+from gitpod.v1 import user_pb2 as user
 from gitpod.v1.identity_connect import IdentityServiceClientSync
 from gitpod.v1.runner_connect import RunnerServiceClientSync
+from gitpod.v1.user_connect import UserServiceClientSync
 
 from conftest import TRANSPORTS, make_client
 
@@ -231,7 +233,8 @@ RPCS = [create_runner, get_runner, list_runners, update_runner, delete_runner, c
 @pytest.mark.parametrize("transport", list(TRANSPORTS))
 def test_unimplemented_rpcs_answer_unimplemented(paddock, transport):
     s = Session(paddock, transport, paddock.admin_token)
-    expect_code(Code.UNIMPLEMENTED, s.call, s.runners.create_runner_logs_token, runner.CreateRunnerLogsTokenRequest())
+    users = make_client(UserServiceClientSync, paddock, transport)
+    expect_code(Code.UNIMPLEMENTED, s.call, users.set_suspended, user.SetSuspendedRequest())
 
 
 @pytest.mark.parametrize("transport", list(TRANSPORTS))

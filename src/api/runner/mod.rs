@@ -15,6 +15,8 @@ service! {
         update_runner(UpdateRunnerRequest) -> UpdateRunnerResponse = runners::update;
         delete_runner(DeleteRunnerRequest) -> DeleteRunnerResponse = runners::delete;
         create_runner_token(CreateRunnerTokenRequest) -> CreateRunnerTokenResponse = runners::create_token;
+        create_runner_logs_token(CreateRunnerLogsTokenRequest) -> CreateRunnerLogsTokenResponse
+            = runners::create_logs_token;
         list_runner_policies(ListRunnerPoliciesRequest) -> ListRunnerPoliciesResponse = policies::list;
         create_runner_policy(CreateRunnerPolicyRequest) -> CreateRunnerPolicyResponse = policies::create;
         update_runner_policy(UpdateRunnerPolicyRequest) -> UpdateRunnerPolicyResponse = policies::update;

@@ -279,3 +279,22 @@ pub(super) async fn create_token(
         ..Default::default()
     })
 }
+
+/// A token valid one hour whose only use is reading the runner's logs: a
+/// JWT with the runner as its audience, which the runner's log endpoint
+/// verifies offline against paddock's JWKS. For those who manage the runner.
+pub(super) async fn create_logs_token(
+    state: &AppState,
+    caller: Principal,
+    req: pb::CreateRunnerLogsTokenRequest,
+) -> Result<pb::CreateRunnerLogsTokenResponse> {
+    let runner_id = require_uuid("runner_id", &req.runner_id)?;
+    let runner = access::manage_runner(&state.db, &caller, runner_id).await?;
+    let access_token = state.signing.logs_token(
+        &crate::api::identity::subject(&caller),
+        runner.get().organization_id,
+        runner_id,
+    )?;
+    runners::record_logs_token(&state.db, &runner).await?;
+    Ok(pb::CreateRunnerLogsTokenResponse { access_token })
+}

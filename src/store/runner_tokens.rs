@@ -1,0 +1,155 @@
+//! A runner's credentials — its access tokens and exchange tokens — as an
+//! admin lists, revokes and rotates them (paddock.v1.RunnerTokenService and
+//! `paddock admin runner-token`). Values are never stored, only hashes.
+
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::Expr;
+use sea_orm::{ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, TransactionTrait};
+use uuid::Uuid;
+
+use super::audit::{self, Change, subject};
+use super::entities::token;
+use super::not_found;
+use super::query::keyset;
+use super::runners::Runner;
+use super::tokens::{self, NewToken, TokenKind};
+use crate::capability::Managed;
+use crate::error::Result;
+use crate::pagination::Page;
+
+pub use token::Model as RunnerToken;
+
+const KINDS: [TokenKind; 2] = [TokenKind::RunnerAccess, TokenKind::RunnerExchange];
+
+/// Whether the token works at `now`: not revoked, not expired, not traded.
+pub fn is_active(t: &RunnerToken, now: DateTime<Utc>) -> bool {
+    t.revoked_at.is_none() && t.used_at.is_none() && t.expires_at.is_none_or(|e| e > now)
+}
+
+pub fn list_query(
+    runner_id: Uuid,
+    include_inactive: bool,
+    now: DateTime<Utc>,
+    page: Page,
+) -> sea_orm::Select<token::Entity> {
+    use token::Column as C;
+    let mut query = token::Entity::find()
+        .filter(C::RunnerId.eq(runner_id))
+        .filter(C::Kind.is_in(KINDS.map(TokenKind::as_str)));
+    if !include_inactive {
+        query = query
+            .filter(C::RevokedAt.is_null())
+            .filter(C::UsedAt.is_null())
+            .filter(Condition::any().add(C::ExpiresAt.is_null()).add(C::ExpiresAt.gt(now)));
+    }
+    keyset(query, C::Id, page)
+}
+
+/// One page of the runner's tokens (plus one row when more follow), oldest
+/// first: for those who manage the runner.
+pub async fn list(
+    db: &impl ConnectionTrait,
+    runner: &Managed<Runner>,
+    include_inactive: bool,
+    page: Page,
+) -> Result<Vec<RunnerToken>> {
+    Ok(list_query(runner.get().id, include_inactive, Utc::now(), page)
+        .all(db)
+        .await?)
+}
+
+/// A token of some runner by id (to find out whose it is).
+pub async fn get(db: &impl ConnectionTrait, id: Uuid) -> Result<Option<RunnerToken>> {
+    Ok(token::Entity::find_by_id(id)
+        .filter(token::Column::Kind.is_in(KINDS.map(TokenKind::as_str)))
+        .one(db)
+        .await?)
+}
+
+/// Revokes one of the runner's tokens; NOT_FOUND when it is not the
+/// runner's or is revoked already. The token as it is now.
+pub async fn revoke(db: &impl TransactionTrait, runner: &Managed<Runner>, id: Uuid) -> Result<RunnerToken> {
+    let runner_id = runner.get().id;
+    audit::audited(db, runner.actor(), async |txn| {
+        let revoked = token::Entity::update_many()
+            .col_expr(token::Column::RevokedAt, Expr::value(Utc::now()))
+            .filter(token::Column::Id.eq(id))
+            .filter(token::Column::RunnerId.eq(runner_id))
+            .filter(token::Column::Kind.is_in(KINDS.map(TokenKind::as_str)))
+            .filter(token::Column::RevokedAt.is_null())
+            .exec(txn)
+            .await?;
+        if revoked.rows_affected == 0 {
+            return Err(not_found("runner token"));
+        }
+        let token = token::Entity::find_by_id(id)
+            .one(txn)
+            .await?
+            .ok_or_else(|| not_found("runner token"))?;
+        Ok((
+            token,
+            Change::credential(subject::RUNNER, runner_id, "runner.revoke_token").of_runner(runner_id),
+        ))
+    })
+    .await
+}
+
+/// What a rotation made: the new token, and when the earlier ones stop.
+pub struct Rotated {
+    pub token: RunnerToken,
+    pub previous_expire_at: DateTime<Utc>,
+}
+
+/// Issues the runner a new access token (`hash`) and makes its current
+/// access tokens expire after `grace` (sooner ones keep their expiry).
+pub async fn rotate(
+    db: &impl TransactionTrait,
+    runner: &Managed<Runner>,
+    hash: [u8; 32],
+    grace: chrono::Duration,
+) -> Result<Rotated> {
+    let (runner_id, organization_id) = (runner.get().id, runner.get().organization_id);
+    let now = Utc::now();
+    let previous_expire_at = now + grace;
+    audit::audited(db, runner.actor(), async |txn| {
+        token::Entity::update_many()
+            .col_expr(token::Column::ExpiresAt, Expr::value(previous_expire_at))
+            .filter(token::Column::RunnerId.eq(runner_id))
+            .filter(token::Column::Kind.eq(TokenKind::RunnerAccess.as_str()))
+            .filter(token::Column::RevokedAt.is_null())
+            .filter(
+                Condition::any()
+                    .add(token::Column::ExpiresAt.is_null())
+                    .add(token::Column::ExpiresAt.gt(previous_expire_at)),
+            )
+            .exec(txn)
+            .await?;
+        let id = tokens::insert(
+            txn,
+            NewToken {
+                hash,
+                kind: TokenKind::RunnerAccess,
+                organization_id,
+                user_id: None,
+                runner_id: Some(runner_id),
+                expires_at: None,
+                description: "rotated".into(),
+                read_only: false,
+            },
+        )
+        .await?;
+        let token = token::Entity::find_by_id(id)
+            .one(txn)
+            .await?
+            .ok_or_else(|| not_found("runner token"))?;
+        let rotated = Rotated {
+            token,
+            previous_expire_at,
+        };
+        Ok((
+            rotated,
+            Change::credential(subject::RUNNER, runner_id, "runner.rotate_token").of_runner(runner_id),
+        ))
+    })
+    .await
+}
