@@ -34,6 +34,7 @@ mod runner_tokens;
 mod runners;
 mod scm_api;
 mod server;
+mod signing;
 mod two_replicas;
 mod update_window;
 mod users;

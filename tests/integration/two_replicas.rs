@@ -235,3 +235,79 @@ async fn a_watcher_on_one_replica_hears_a_change_made_on_the_other() {
     assert_eq!(complaints(&log_a), Vec::<String>::new());
     assert_eq!(complaints(&log_b), Vec::<String>::new());
 }
+
+/// A personal access token deleted through one replica stops working on the
+/// other within the token cache's bound (5 s by default), though that
+/// replica had it cached.
+#[tokio::test]
+async fn a_token_deleted_on_one_replica_stops_on_the_other_within_the_cache_bound() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = TestDb::new().await;
+    let admin = "two-replicas-pat-admin-token";
+    let (a, url_a, _log_a) = spawn_serve_logged(dir.path(), &db.url, admin, &[]);
+    let (b, url_b, _log_b) = spawn_serve_logged(dir.path(), &db.url, admin, &[]);
+    let (chan_a, chan_b) = (channel(&url_a).await, channel(&url_b).await);
+    let mut users_a = UserServiceClient::with_interceptor(chan_a.clone(), bearer(admin));
+    let me = users_a
+        .get_authenticated_user(pb::GetAuthenticatedUserRequest {})
+        .await
+        .unwrap()
+        .into_inner()
+        .user
+        .unwrap();
+    let pat = users_a
+        .create_personal_access_token(pb::CreatePersonalAccessTokenRequest {
+            user_id: me.id.clone(),
+            description: "replicated".into(),
+            valid_for: None,
+            read_only: false,
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .token;
+    // B verifies it, and caches it
+    let mut on_b = UserServiceClient::with_interceptor(chan_b.clone(), bearer(&pat));
+    on_b.get_authenticated_user(pb::GetAuthenticatedUserRequest {})
+        .await
+        .unwrap();
+    let id = users_a
+        .list_personal_access_tokens(pb::ListPersonalAccessTokensRequest::default())
+        .await
+        .unwrap()
+        .into_inner()
+        .personal_access_tokens
+        .into_iter()
+        .find(|t| t.description == "replicated")
+        .unwrap()
+        .id;
+    users_a
+        .delete_personal_access_token(pb::DeletePersonalAccessTokenRequest {
+            personal_access_token_id: id,
+        })
+        .await
+        .unwrap();
+    let deleted = std::time::Instant::now();
+    let mut on_a = UserServiceClient::with_interceptor(chan_a, bearer(&pat));
+    let err = on_a
+        .get_authenticated_user(pb::GetAuthenticatedUserRequest {})
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), tonic::Code::Unauthenticated, "at once where it was deleted");
+    loop {
+        match on_b.get_authenticated_user(pb::GetAuthenticatedUserRequest {}).await {
+            Err(e) if e.code() == tonic::Code::Unauthenticated => break,
+            Err(e) => panic!("{e:?}"),
+            Ok(_) => {
+                assert!(
+                    deleted.elapsed() < Duration::from_millis(5_500),
+                    "still accepted {:?} after deletion",
+                    deleted.elapsed()
+                );
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    }
+    terminate(a).await;
+    terminate(b).await;
+}
