@@ -86,7 +86,7 @@ async fn list_members(
     v.defined_enum::<pb::list_members_request::SortField>("sort.field", sort.field);
     v.defined_enum::<pb::SortOrder>("sort.order", sort.order);
     let organization_id = v.finish(organization_id)?;
-    let organization = access::see_organization(&caller, organization_id)?;
+    let organization = access::see_members(&caller, organization_id)?;
 
     let admin = pb::OrganizationRole::Admin as i32;
     let member_role = pb::OrganizationRole::Member as i32;

@@ -332,7 +332,11 @@ pub fn see_personal_tokens(
 }
 
 /// A user of the caller's organization; anyone else's is NOT_FOUND.
+/// Runners have no business with people: PERMISSION_DENIED.
 pub async fn see_user(db: &Db, principal: &Principal, id: Uuid) -> Result<Visible<store::members::Member>> {
+    if let Principal::Runner { .. } = principal {
+        return Err(Error::PermissionDenied("runners do not read users".into()));
+    }
     store::organizations::find_user(db, id)
         .await?
         .filter(|u| u.organization_id == principal.organization_id())
@@ -346,6 +350,15 @@ pub fn see_organization(principal: &Principal, organization_id: Uuid) -> Result<
         return Err(Error::NotFound("organization not found".into()));
     }
     Ok(Visible::grant(store::members::Members { organization_id }))
+}
+
+/// The members of the caller's own organization, for its users (runners
+/// have no business with people).
+pub fn see_members(principal: &Principal, organization_id: Uuid) -> Result<Visible<store::members::Members>> {
+    if let Principal::Runner { .. } = principal {
+        return Err(Error::PermissionDenied("runners do not read members".into()));
+    }
+    see_organization(principal, organization_id)
 }
 
 /// Organization admins set their members' roles.

@@ -27,6 +27,7 @@ mod liveness;
 mod migrations;
 mod org_roles;
 mod organizations;
+mod people_matrix;
 mod processes;
 mod query_plans;
 mod runner_interaction;
