@@ -655,8 +655,7 @@ fn rows() -> Vec<Row> {
                     .into_inner()
                     .tokens
                     .into_iter()
-                    .filter(|t| t.kind == ppb::RunnerTokenKind::Exchange as i32)
-                    .next_back()
+                    .rfind(|t| t.kind == ppb::RunnerTokenKind::Exchange as i32)
                     .unwrap();
                 done(
                     w.server
