@@ -275,6 +275,74 @@ async fn list_queries_use_indexes() {
         "group members".into(),
         store::groups::members_query(a, later).build(backend),
     ));
+    for (i, f) in [
+        store::org_roles::OrgRoleFilter {
+            organization_id: org,
+            ..Default::default()
+        },
+        store::org_roles::OrgRoleFilter {
+            organization_id: org,
+            group_id: Some(a),
+            user_id: Some(b),
+            roles: vec![50],
+        },
+    ]
+    .iter()
+    .enumerate()
+    {
+        queries.push((
+            format!("organization roles #{i}"),
+            store::org_roles::list_query(f, later).build(backend),
+        ));
+    }
+    for (i, owners) in [
+        store::personal_tokens::Owners {
+            organization_id: org,
+            user_ids: vec![],
+        },
+        store::personal_tokens::Owners {
+            organization_id: org,
+            user_ids: vec![a, b],
+        },
+    ]
+    .iter()
+    .enumerate()
+    {
+        queries.push((
+            format!("personal access tokens #{i}"),
+            store::personal_tokens::list_query(owners, later).build(backend),
+        ));
+    }
+    for include_inactive in [false, true] {
+        queries.push((
+            format!("runner tokens (inactive too: {include_inactive})"),
+            store::runner_tokens::list_query(a, include_inactive, chrono::Utc::now(), later).build(backend),
+        ));
+    }
+    use store::members::{MemberFilter, Sort, SortBy};
+    let after = store::members::Member {
+        id: a,
+        organization_id: org,
+        name: "ada".into(),
+        org_admin: false,
+        created_at: chrono::Utc::now(),
+    };
+    for (i, (by, descending)) in [(SortBy::Joined, false), (SortBy::Name, false), (SortBy::Name, true)]
+        .into_iter()
+        .enumerate()
+    {
+        let filter = MemberFilter {
+            organization_id: org,
+            ..Default::default()
+        };
+        let sort = Sort { by, descending };
+        for after in [None, Some(&after)] {
+            queries.push((
+                format!("members #{i} (after: {})", after.is_some()),
+                store::members::list_query(&filter, sort, after, 25).build(backend),
+            ));
+        }
+    }
 
     // the liveness sweep reads only the runners that change
     let cutoff = chrono::Utc::now();
