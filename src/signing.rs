@@ -5,9 +5,11 @@
 //! `/.well-known/jwks.json` (found through `/.well-known/openid-configuration`).
 //!
 //! Keys live in the database, the private half sealed with the server's
-//! secret key. `paddock admin rotate-signing-key` adds a new key and retires
-//! the old one, which stays published for as long as a token it signed can
-//! live; every replica reloads the keys every `RELOAD_EVERY`.
+//! secret key. `paddock admin signing-key rotate` adds a new key and retires
+//! the old one; the new key is published `PUBLISHED_BEFORE_SIGNING` before it
+//! signs (the old one signs meanwhile), and the old one stays published for
+//! as long as a token it signed can live. Every replica reloads the keys
+//! every `RELOAD_EVERY`.
 
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
@@ -29,20 +31,40 @@ pub const MAX_TOKEN_LIFETIME: Duration = Duration::from_secs(3600);
 pub const ID_TOKEN_LIFETIME: Duration = Duration::from_secs(15 * 60);
 /// How long a runner logs token lives.
 pub const LOGS_TOKEN_LIFETIME: Duration = Duration::from_secs(3600);
-/// A retired key stays published this long: its tokens' lifetime, and
-/// margin for the replicas to reload.
+/// A retired key stays published this long: it may sign for
+/// `PUBLISHED_BEFORE_SIGNING` after it was retired, its tokens live
+/// `MAX_TOKEN_LIFETIME`, and replicas reload with a margin.
 pub const RETIRED_KEY_PUBLISHED: Duration = Duration::from_secs(3600 + 5 * 60);
 /// How often each replica reloads the keys (to pick up a rotation).
 pub const RELOAD_EVERY: Duration = Duration::from_secs(10);
+/// How long a new key is published before it signs: every replica has
+/// reloaded it and every verifier's cached JWKS (`max-age=60`) has expired,
+/// so no verifier meets a `kid` it has not seen.
+pub const PUBLISHED_BEFORE_SIGNING: Duration = Duration::from_secs(90);
+/// Keys loaded longer ago than this are not used to sign: a replica that
+/// cannot reload might sign with a key the others stopped publishing.
+const STALE_AFTER: Duration = Duration::from_secs(5 * 60);
 
 const SEAL_PURPOSE: &str = "jwt-signing-key";
 /// What a logs token is for (its `scope` claim): reading that runner's logs.
 pub const LOGS_SCOPE: &str = "runner.logs:read";
+/// Audiences with this prefix are paddock's own (a logs token's is
+/// `paddock:runner:<id>`): no ID token may carry one, so an ID token can
+/// never pass for a logs token.
+pub const RESERVED_AUDIENCE_PREFIX: &str = "paddock:";
+/// The `typ` header of a logs token (ID tokens are `JWT`).
+pub const LOGS_TOKEN_TYPE: &str = "runner-logs+jwt";
+
+/// The audience of a runner's logs tokens.
+pub fn logs_audience(runner_id: Uuid) -> String {
+    format!("{RESERVED_AUDIENCE_PREFIX}runner:{runner_id}")
+}
 
 struct Keys {
-    /// The newest current key: its id (the `kid`) and private key.
+    /// The key that signs: its id (the `kid`) and private key.
     signing: Option<(Uuid, EncodingKey)>,
     jwks: JwkSet,
+    loaded: std::time::Instant,
 }
 
 /// The keys of this replica, as last loaded.
@@ -95,6 +117,7 @@ impl KeyRing {
             keys: RwLock::new(Keys {
                 signing: None,
                 jwks: JwkSet { keys: vec![] },
+                loaded: std::time::Instant::now(),
             }),
             issuer,
         });
@@ -102,19 +125,37 @@ impl KeyRing {
         Ok(ring)
     }
 
-    /// Reads the published keys again.
+    /// Reads the published keys again, and picks the one that signs: the
+    /// newest published for `PUBLISHED_BEFORE_SIGNING` (a key retired
+    /// moments ago goes on signing until its successor is known everywhere),
+    /// or — on a first start, when there is only a new key — the newest
+    /// current one.
     pub async fn reload(&self, db: &Db, secrets: &Secrets) -> anyhow::Result<()> {
         let now = Utc::now();
         let published = signing_keys::published(db, now - RETIRED_KEY_PUBLISHED).await?;
-        let mut jwks = Vec::new();
-        let mut signing = None;
-        for key in &published {
-            jwks.push(published_jwk(key)?);
-            if signing.is_none() && key.retired_at.is_none() {
+        let jwks = published
+            .iter()
+            .map(published_jwk)
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        let older_than = |at: DateTime<Utc>| {
+            now.signed_duration_since(at)
+                .to_std()
+                .is_ok_and(|age| age >= PUBLISHED_BEFORE_SIGNING)
+        };
+        // (newest first) a key signs once published long enough, and stops
+        // that long after it was retired
+        let signer = published
+            .iter()
+            .filter(|key| key.retired_at.is_none_or(|at| !older_than(at)))
+            .find(|key| older_than(key.created_at))
+            .or_else(|| published.iter().find(|key| key.retired_at.is_none()));
+        let signing = match signer {
+            Some(key) => {
                 let der = secrets.open(SEAL_PURPOSE, &key.sealed_private_key)?;
-                signing = Some((key.id, EncodingKey::from_ec_der(&der)));
+                Some((key.id, EncodingKey::from_ec_der(&der)))
             }
-        }
+            None => None,
+        };
         let mut keys = self
             .keys
             .write()
@@ -122,6 +163,7 @@ impl KeyRing {
         *keys = Keys {
             signing,
             jwks: JwkSet { keys: jwks },
+            loaded: std::time::Instant::now(),
         };
         Ok(())
     }
@@ -138,16 +180,19 @@ impl KeyRing {
             .unwrap_or(JwkSet { keys: vec![] })
     }
 
-    /// `claims` signed with the current key (its id as `kid`).
-    pub fn sign(&self, claims: &impl Serialize) -> anyhow::Result<String> {
+    /// `claims` signed with the signing key (its id as `kid`), with `typ`.
+    fn sign(&self, typ: &str, claims: &impl Serialize) -> anyhow::Result<String> {
         let keys = self.keys.read().map_err(|_| anyhow::anyhow!("signing keys poisoned"))?;
+        if keys.loaded.elapsed() > STALE_AFTER {
+            anyhow::bail!("the signing keys could not be reloaded for minutes: not signing with them");
+        }
         let (kid, key) = keys
             .signing
             .as_ref()
-            .ok_or_else(|| anyhow::anyhow!("no current signing key: run `paddock admin rotate-signing-key`"))?;
+            .ok_or_else(|| anyhow::anyhow!("no signing key: run `paddock admin signing-key rotate`"))?;
         let mut header = Header::new(Algorithm::ES256);
         header.kid = Some(kid.to_string());
-        header.typ = Some("JWT".into());
+        header.typ = Some(typ.into());
         Ok(jsonwebtoken::encode(&header, claims, key)?)
     }
 
@@ -155,34 +200,40 @@ impl KeyRing {
     /// organization, for `audience`.
     pub fn id_token(&self, subject: &str, organization_id: Uuid, audience: &[String]) -> anyhow::Result<String> {
         let now = Utc::now();
-        self.sign(&Claims {
-            iss: &self.issuer,
-            sub: subject,
-            aud: audience,
-            iat: now.timestamp(),
-            nbf: now.timestamp(),
-            exp: expiry(now, ID_TOKEN_LIFETIME),
-            jti: Uuid::now_v7().to_string(),
-            organization_id: organization_id.to_string(),
-            scope: None,
-        })
+        self.sign(
+            "JWT",
+            &Claims {
+                iss: &self.issuer,
+                sub: subject,
+                aud: audience,
+                iat: now.timestamp(),
+                nbf: now.timestamp(),
+                exp: expiry(now, ID_TOKEN_LIFETIME),
+                jti: Uuid::now_v7().to_string(),
+                organization_id: organization_id.to_string(),
+                scope: None,
+            },
+        )
     }
 
     /// A token whose one use is reading runner `runner_id`'s logs: its
-    /// audience is the runner.
+    /// audience is the runner (`logs_audience`), its type `LOGS_TOKEN_TYPE`.
     pub fn logs_token(&self, subject: &str, organization_id: Uuid, runner_id: Uuid) -> anyhow::Result<String> {
         let now = Utc::now();
-        self.sign(&Claims {
-            iss: &self.issuer,
-            sub: subject,
-            aud: &[runner_id.to_string()],
-            iat: now.timestamp(),
-            nbf: now.timestamp(),
-            exp: expiry(now, LOGS_TOKEN_LIFETIME),
-            jti: Uuid::now_v7().to_string(),
-            organization_id: organization_id.to_string(),
-            scope: Some(LOGS_SCOPE),
-        })
+        self.sign(
+            LOGS_TOKEN_TYPE,
+            &Claims {
+                iss: &self.issuer,
+                sub: subject,
+                aud: &[logs_audience(runner_id)],
+                iat: now.timestamp(),
+                nbf: now.timestamp(),
+                exp: expiry(now, LOGS_TOKEN_LIFETIME),
+                jti: Uuid::now_v7().to_string(),
+                organization_id: organization_id.to_string(),
+                scope: Some(LOGS_SCOPE),
+            },
+        )
     }
 
     /// `/.well-known/openid-configuration`.

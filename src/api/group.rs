@@ -384,10 +384,7 @@ async fn create_role_assignment(
     }
     let (group_id, resource_id) = v.finish((group_id, resource_id))?;
     if on_organization {
-        let groups = access::manage_groups(&caller)?;
-        if resource_id != groups.get().organization_id {
-            return Err(Error::NotFound("organization not found".into()));
-        }
+        let groups = access::manage_org_roles(&caller, resource_id)?;
         let role = crate::store::org_roles::create(&state.db, &groups, group_id, req.resource_role).await?;
         return Ok(pb::CreateRoleAssignmentResponse {
             assignment: Some(org_assignment(role)),

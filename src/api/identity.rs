@@ -75,6 +75,18 @@ async fn get_id_token(
     if req.audience.is_empty() {
         v.add("audience", "name at least one audience");
     }
+    // paddock's own tokens have audiences no ID token may claim
+    for (i, audience) in req.audience.iter().enumerate() {
+        if audience.starts_with(crate::signing::RESERVED_AUDIENCE_PREFIX) {
+            v.add(
+                format!("audience[{i}]"),
+                format!(
+                    "audiences starting with {:?} are paddock's own",
+                    crate::signing::RESERVED_AUDIENCE_PREFIX
+                ),
+            );
+        }
+    }
     v.finish(())?;
     let identity = access::own_identity(&caller);
     let token = state

@@ -23,8 +23,6 @@ service! {
     }
 }
 
-/// The longest grace a rotation gives the earlier tokens.
-pub const MAX_GRACE: chrono::Duration = chrono::Duration::days(30);
 /// The grace when the request names none.
 pub const DEFAULT_GRACE: chrono::Duration = chrono::Duration::hours(1);
 
@@ -100,7 +98,7 @@ async fn revoke(
 fn grace(v: &mut Violations, grace: Option<&prost_types::Duration>) -> chrono::Duration {
     let Some(d) = grace else { return DEFAULT_GRACE };
     let grace = chrono::Duration::seconds(d.seconds) + chrono::Duration::nanoseconds(i64::from(d.nanos));
-    if d.seconds < 0 || !(0..=999_999_999).contains(&d.nanos) || grace > MAX_GRACE {
+    if d.seconds < 0 || !(0..=999_999_999).contains(&d.nanos) || grace > runner_tokens::MAX_GRACE {
         v.add("grace", "must be between 0s and 30d");
         return DEFAULT_GRACE;
     }
@@ -117,9 +115,6 @@ async fn rotate(
     let grace = grace(&mut v, req.grace.as_ref());
     let runner_id = v.finish(runner_id)?;
     let runner = access::manage_runner(&state.db, &caller, runner_id).await?;
-    if runner.get().phase == crate::store::runners::phase::DELETING {
-        return Err(Error::FailedPrecondition("the runner is being deleted".into()));
-    }
     let new = tokens::generate(TokenKind::RunnerAccess)?;
     let rotated = runner_tokens::rotate(&state.db, &runner, new.hash, grace).await?;
     Ok(pb::RotateRunnerTokenResponse {

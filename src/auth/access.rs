@@ -43,6 +43,15 @@ pub fn manage_groups(principal: &Principal) -> Result<Managed<Groups>> {
     ))
 }
 
+/// Organization admins assign roles in their own organization (another
+/// organization's id is NOT_FOUND).
+pub fn manage_org_roles(principal: &Principal, organization_id: Uuid) -> Result<Managed<Groups>> {
+    if organization_id != principal.organization_id() {
+        return Err(Error::NotFound("organization not found".into()));
+    }
+    manage_groups(principal)
+}
+
 /// Users see their organization's groups; runners do not.
 pub fn see_groups(principal: &Principal) -> Result<Visible<Groups>> {
     match principal {

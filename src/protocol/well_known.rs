@@ -55,8 +55,8 @@ fn json(status: StatusCode, body: &serde_json::Value) -> Response<Body> {
     response
         .headers_mut()
         .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    // verifiers cache them; a rotation is published well before its key signs
-    // anything that outlives the cache
+    // verifiers cache them: a new key is published for longer than this
+    // before it signs (`signing::PUBLISHED_BEFORE_SIGNING`)
     response
         .headers_mut()
         .insert(CACHE_CONTROL, HeaderValue::from_static("public, max-age=60"));

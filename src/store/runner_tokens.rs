@@ -14,7 +14,7 @@ use super::query::keyset;
 use super::runners::Runner;
 use super::tokens::{self, NewToken, TokenKind};
 use crate::capability::Managed;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::pagination::Page;
 
 pub use token::Model as RunnerToken;
@@ -94,24 +94,40 @@ pub async fn revoke(db: &impl TransactionTrait, runner: &Managed<Runner>, id: Uu
     .await
 }
 
+/// The longest grace a rotation gives the earlier tokens.
+pub const MAX_GRACE: chrono::Duration = chrono::Duration::days(30);
+
 /// What a rotation made: the new token, and when the earlier ones stop.
 pub struct Rotated {
     pub token: RunnerToken,
     pub previous_expire_at: DateTime<Utc>,
 }
 
-/// Issues the runner a new access token (`hash`) and makes its current
-/// access tokens expire after `grace` (sooner ones keep their expiry).
+/// Issues the runner a new access token (`hash`), makes its current access
+/// tokens expire after `grace` (0 to `MAX_GRACE`; sooner ones keep their
+/// expiry) and revokes its unused exchange tokens (a leaked one would
+/// otherwise outlive the rotation). FAILED_PRECONDITION for a runner being
+/// deleted.
 pub async fn rotate(
     db: &impl TransactionTrait,
     runner: &Managed<Runner>,
     hash: [u8; 32],
     grace: chrono::Duration,
 ) -> Result<Rotated> {
+    if grace < chrono::Duration::zero() || grace > MAX_GRACE {
+        return Err(Error::InvalidArgument(vec![crate::error::FieldViolation {
+            field: "grace".into(),
+            description: "must be between 0s and 30d".into(),
+        }]));
+    }
+    if runner.get().phase == super::runners::phase::DELETING {
+        return Err(Error::FailedPrecondition("the runner is being deleted".into()));
+    }
     let (runner_id, organization_id) = (runner.get().id, runner.get().organization_id);
     let now = Utc::now();
     let previous_expire_at = now + grace;
     audit::audited(db, runner.actor(), async |txn| {
+        tokens::revoke_exchange_tokens(txn, runner_id, now).await?;
         token::Entity::update_many()
             .col_expr(token::Column::ExpiresAt, Expr::value(previous_expire_at))
             .filter(token::Column::RunnerId.eq(runner_id))

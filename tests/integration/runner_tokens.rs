@@ -82,12 +82,35 @@ async fn rotation_overlaps_for_the_grace_then_only_the_new_token_works(protocol:
         .expect("the exchange token is listed with the inactive ones");
     assert!(!exchange.active && exchange.exchanged_at.is_some());
 
+    // an unused exchange token does not outlive a rotation
+    let spare = server
+        .runners(protocol, &server.admin.token)
+        .await
+        .create_runner_token(pb::CreateRunnerTokenRequest {
+            runner_id: runner_id.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .exchange_token;
+
     // rotate with a 3 s grace: both work, then only the new one
     let rotated = tokens
         .rotate_runner_token(rotate(&runner_id, 3))
         .await
         .unwrap()
         .into_inner();
+    let err = server
+        .identity(protocol, None)
+        .await
+        .exchange_token(pb::ExchangeTokenRequest { exchange_token: spare })
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.code(),
+        Code::Unauthenticated,
+        "the spare exchange token was revoked"
+    );
     let new = rotated.access_token.clone();
     assert!(new.starts_with("pdk_rat_"));
     assert_eq!(

@@ -135,16 +135,34 @@ async fn a_logs_token_is_for_one_runner_and_those_who_manage_it(protocol: Protoc
         .into_inner()
         .access_token;
     let keys = jwks(&server).await;
-    let claims = verify(&keys, &token, &runner_id).unwrap();
+    let audience = format!("paddock:runner:{runner_id}");
+    assert_eq!(
+        jsonwebtoken::decode_header(&token).unwrap().typ.as_deref(),
+        Some("runner-logs+jwt")
+    );
+    let claims = verify(&keys, &token, &audience).unwrap();
     assert_eq!(claims["scope"], "runner.logs:read");
     assert_eq!(claims["sub"], format!("user:{}", server.admin.id));
     assert_eq!(claims["exp"].as_i64().unwrap() - claims["iat"].as_i64().unwrap(), 3600);
     // it is no use to another runner, nor as a bearer token of the API
     let (other_runner, _) = server.runner_with_token(protocol, &server.admin, "not logging").await;
     assert_eq!(
-        verify(&keys, &token, &other_runner).unwrap_err().kind(),
+        verify(&keys, &token, &format!("paddock:runner:{other_runner}"))
+            .unwrap_err()
+            .kind(),
         &jsonwebtoken::errors::ErrorKind::InvalidAudience
     );
+    // no ID token can pass for it: paddock's own audiences are not for the asking
+    let err = server
+        .identity(protocol, Some(&server.admin.token))
+        .await
+        .get_id_token(pb::GetIdTokenRequest {
+            audience: vec!["sts.amazonaws.com".into(), audience.clone()],
+            version: 0,
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(violated_fields(&err), ["audience[1]"]);
     let err = server
         .runners(protocol, &token)
         .await

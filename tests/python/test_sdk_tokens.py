@@ -189,15 +189,22 @@ def test_runner_logs_token(paddock, jwks, verifier, transport):
     token = runners.create_runner_logs_token(runner.CreateRunnerLogsTokenRequest(runner_id=runner_id),
                                              headers=bearer(creator["token"])).access_token
     check_header(token, jwks)
-    claims = verify(paddock, verifier, token, runner_id)
-    assert claims["aud"] in ([runner_id], runner_id)
+    assert jwt.get_unverified_header(token)["typ"] == "runner-logs+jwt"
+    audience = f"paddock:runner:{runner_id}"
+    claims = verify(paddock, verifier, token, audience)
+    assert claims["aud"] in ([audience], audience)
     assert claims["sub"] == f"user:{creator['user_id']}"
     assert claims["scope"] == "runner.logs:read"
     check_times(claims)
     assert claims["exp"] - claims["iat"] == LOGS_TOKEN_LIFETIME
     # it is for that runner only
     with pytest.raises(jwt.InvalidAudienceError):
-        verify(paddock, verifier, token, str(uuid.uuid4()))
+        verify(paddock, verifier, token, f"paddock:runner:{uuid.uuid4()}")
+    # and no ID token can pass for it: paddock's audiences are not for the asking
+    member = new_user(paddock)
+    client = make_client(IdentityServiceClientSync, paddock, transport)
+    expect_code(Code.INVALID_ARGUMENT, client.get_id_token, identity.GetIDTokenRequest(audience=[audience]),
+                headers=bearer(member["token"]))
 
 
 @pytest.mark.parametrize("transport", list(TRANSPORTS))
