@@ -347,6 +347,16 @@ async fn bad_user_requests_name_the_field(protocol: Protocol) {
         .await
         .unwrap_err();
     assert_eq!(violated_fields(&err), ["pagination.page_size", "filter.user_ids"]);
+    let err = users
+        .list_personal_access_tokens(pb::ListPersonalAccessTokensRequest {
+            pagination: None,
+            filter: Some(pb::list_personal_access_tokens_request::Filter {
+                user_ids: vec![server.admin.id.to_string(), "me".into()],
+            }),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(violated_fields(&err), ["filter.user_ids[1]"]);
     // what paddock does not serve says so
     let err = users
         .set_suspended(pb::SetSuspendedRequest {
