@@ -50,6 +50,10 @@ pub struct ServeArgs {
     /// Address of the one port.
     #[arg(long, env = "PADDOCK_LISTEN", default_value = DEFAULT_LISTEN)]
     pub listen: SocketAddr,
+    /// Serve /metrics (Prometheus text format) on this address instead of
+    /// the main port, e.g. 127.0.0.1:9090.
+    #[arg(long, env = "PADDOCK_METRICS_LISTEN")]
+    pub metrics_listen: Option<SocketAddr>,
     /// File holding the base64 secret key that encrypts stored secrets.
     /// Default: next to the SQLite file (created on first start); paddock.key for PostgreSQL.
     #[arg(long, env = "PADDOCK_SECRET_KEY_FILE")]
@@ -240,6 +244,8 @@ pub enum GroupCommand {
 pub struct Settings {
     pub database_url: String,
     pub listen: SocketAddr,
+    /// Where /metrics is served when not on the main port.
+    pub metrics_listen: Option<SocketAddr>,
     pub secret_key: SecretKey,
     /// An organization admin with this bearer token is ensured at start.
     pub admin_token: Option<String>,
@@ -316,6 +322,7 @@ impl Settings {
         Ok(Settings {
             secret_key,
             listen: args.listen,
+            metrics_listen: args.metrics_listen,
             admin_token: args.admin_token.filter(|t| !t.is_empty()),
             cors_origins: args.cors_origins,
             public_url: public_url.trim_end_matches('/').to_owned(),
@@ -336,6 +343,7 @@ impl Settings {
         Settings {
             database_url: database_url.to_owned(),
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            metrics_listen: None,
             secret_key,
             admin_token: None,
             cors_origins: Vec::new(),

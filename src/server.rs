@@ -23,6 +23,7 @@ use crate::api::user::UserApi;
 use crate::auth::cache::TokenCache;
 use crate::auth::layer::AuthLayer;
 use crate::config::Settings;
+use crate::metrics::MetricsLayer;
 use crate::proto::FILE_DESCRIPTOR_SET;
 use crate::proto::gitpod::v1::event_service_server::EventServiceServer;
 use crate::proto::gitpod::v1::group_service_server::GroupServiceServer;
@@ -290,12 +291,40 @@ pub async fn serve(
         },
     ));
 
+    // /metrics on a port of its own, when asked for (else on the main port)
+    let metrics_server = match settings.metrics_listen {
+        Some(address) => {
+            let listener = TcpListener::bind(address).await.map_err(|e| {
+                anyhow::anyhow!("cannot listen on {address} for /metrics ({e}): choose another --metrics-listen")
+            })?;
+            tracing::info!(metrics_listen = %listener.local_addr()?, "serving /metrics");
+            let (_, health) = tonic_health::server::health_reporter();
+            let metrics = Server::builder()
+                .accept_http1(true)
+                .layer(MetricsLayer::new(state.db.clone(), state.read_db.clone()))
+                .add_service(health)
+                .serve_with_incoming_shutdown(TcpIncoming::from(listener), {
+                    let mut stopping = state.stopping.subscribe();
+                    async move {
+                        let _ = stopping.wait_for(|stopping| *stopping).await;
+                    }
+                });
+            Some(tokio::spawn(metrics))
+        }
+        None => None,
+    };
+    let metrics_here = settings
+        .metrics_listen
+        .is_none()
+        .then(|| MetricsLayer::new(state.db.clone(), state.read_db.clone()));
+
     let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
     let serving = Server::builder()
         .accept_http1(true)
         .layer(CallLogLayer)
         .layer(tower::util::option_layer(cors))
         .layer(WellKnownLayer::new(state.signing.clone()))
+        .layer(tower::util::option_layer(metrics_here))
         .layer(connect)
         .layer(GrpcWebLayer::new())
         .layer(AuthLayer::new(
@@ -332,6 +361,9 @@ pub async fn serve(
     let _ = flusher_stop.send(());
     let _ = usage_stop.send(());
     let _ = keys_stop.send(());
+    if let Some(metrics_server) = metrics_server {
+        let _ = metrics_server.await;
+    }
     for (task, finished) in [
         ("signing key reloader", keys.await),
         ("token use recorder", usage.await),

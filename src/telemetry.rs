@@ -74,7 +74,9 @@ impl Drop for Call {
             _ => "",
         });
         let code = grpc_code_name(code);
-        let latency_us = self.started.elapsed().as_micros() as u64;
+        let elapsed = self.started.elapsed();
+        crate::metrics::record_call(&self.method, self.protocol, code, elapsed.as_secs_f64());
+        let latency_us = elapsed.as_micros() as u64;
         if code == "OK" && is_heartbeat(&self.method) {
             tracing::debug!(
                 target: "paddock::call",

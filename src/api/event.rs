@@ -27,6 +27,8 @@ struct Watch {
     replica: uuid::Uuid,
     /// Empty: everything the caller may see.
     filters: Vec<Filter>,
+    /// Counted in `/metrics` while the stream is open.
+    _open: crate::metrics::OpenStream,
 }
 
 struct Filter {
@@ -101,6 +103,7 @@ async fn watch_events(
         caller,
         filters,
         replica: state.replica,
+        _open: crate::metrics::OpenStream::open(),
     };
     Ok(Box::pin(futures_util::stream::unfold(
         Some((events, stopping, watch)),
@@ -299,6 +302,7 @@ mod tests {
                 caller,
                 filters: vec![],
                 replica: uuid::Uuid::nil(),
+                _open: crate::metrics::OpenStream::open(),
             },
         ));
         for _ in 0..events::BACKLOG + 10 {
@@ -329,6 +333,7 @@ mod tests {
                 caller,
                 filters: vec![],
                 replica: uuid::Uuid::nil(),
+                _open: crate::metrics::OpenStream::open(),
             },
         ));
         events::gap(uuid::Uuid::now_v7());
@@ -357,6 +362,7 @@ mod tests {
                 caller,
                 filters: vec![],
                 replica: uuid::Uuid::nil(),
+                _open: crate::metrics::OpenStream::open(),
             },
         ));
         let sent: Vec<Event> = (0..3).map(|_| event(org)).collect();

@@ -130,6 +130,9 @@ async fn mark_runner_active(
     } else {
         state.leases.record(me.id, now);
     }
+    if let Some(metrics) = crate::metrics::get() {
+        metrics.heartbeats.inc();
+    }
     Ok(pb::MarkRunnerActiveResponse {
         desired_phase: me.desired_phase,
         deleting: me.phase == phase::DELETING,

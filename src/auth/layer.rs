@@ -84,8 +84,10 @@ async fn authenticate(
     let token = bearer(headers).ok_or_else(|| Error::Unauthenticated("missing bearer token".into()))?;
     let hash = tokens::hash(token);
     if let Some(known) = cache.get(&hash) {
+        crate::metrics::record_token_cache(true);
         return Ok((known, None));
     }
+    crate::metrics::record_token_cache(false);
     let now = Utc::now();
     let found = store::tokens::authenticate(db, &hash, now)
         .await?

@@ -363,3 +363,23 @@ pub async fn record_logs_token(db: &impl TransactionTrait, runner: &Managed<Runn
     })
     .await
 }
+
+/// How many runners there are in each phase (for `/metrics`), in one
+/// grouped query over the phase index.
+pub async fn count_by_phase(db: &impl ConnectionTrait) -> Result<Vec<(i32, i64)>> {
+    use sea_orm::{FromQueryResult, QuerySelect};
+    #[derive(FromQueryResult)]
+    struct Count {
+        phase: i32,
+        count: i64,
+    }
+    let counts = runner::Entity::find()
+        .select_only()
+        .column(runner::Column::Phase)
+        .column_as(runner::Column::Id.count(), "count")
+        .group_by(runner::Column::Phase)
+        .into_model::<Count>()
+        .all(db)
+        .await?;
+    Ok(counts.into_iter().map(|c| (c.phase, c.count)).collect())
+}

@@ -24,6 +24,7 @@ mod fuzz;
 mod groups;
 mod lifecycle;
 mod liveness;
+mod metrics;
 mod migrations;
 mod org_roles;
 mod organizations;
