@@ -14,7 +14,7 @@ use uuid::Uuid;
 use super::audit::{self, Change, subject};
 use super::entities::{group, membership, runner_policy, user};
 use super::not_found;
-use super::query::{Patch, keyset};
+use super::query::{Patch, keyset, keyset_scoped};
 use crate::capability::{Managed, Visible};
 use crate::error::Result;
 use crate::pagination::Page;
@@ -97,7 +97,13 @@ pub fn list_query(filter: &GroupFilter, page: Page) -> sea_orm::Select<group::En
     if !filter.search.is_empty() {
         query = query.filter(name_contains(group::Column::Name, &filter.search));
     }
-    keyset(query, group::Column::Id, page)
+    keyset_scoped(
+        query,
+        group::Column::OrganizationId,
+        filter.organization_id,
+        group::Column::Id,
+        page,
+    )
 }
 
 /// `column` holds `search`, case-insensitively (LIKE with its wildcards escaped).

@@ -11,7 +11,7 @@ use uuid::Uuid;
 use super::audit::{self, Change, subject};
 use super::entities::{group, membership, org_role_assignment, runner_policy};
 use super::groups::Groups;
-use super::query::keyset;
+use super::query::keyset_scoped;
 use super::{is_unique_violation, not_found};
 use crate::capability::Managed;
 use crate::error::{Error, Result};
@@ -106,7 +106,7 @@ pub fn list_query(filter: &OrgRoleFilter, page: Page) -> sea_orm::Select<org_rol
     if !filter.roles.is_empty() {
         query = query.filter(C::Role.is_in(filter.roles.clone()));
     }
-    keyset(query, C::Id, page)
+    keyset_scoped(query, C::OrganizationId, filter.organization_id, C::Id, page)
 }
 
 /// One page (plus one row when more follow), by id.

@@ -10,7 +10,7 @@ use uuid::Uuid;
 use super::audit::{self, Change, subject};
 use super::entities::token;
 use super::not_found;
-use super::query::keyset;
+use super::query::keyset_scoped;
 use super::tokens::{self, NewToken, TokenKind};
 use crate::capability::Managed;
 use crate::error::Result;
@@ -85,7 +85,7 @@ pub fn list_query(owners: &Owners, page: Page) -> sea_orm::Select<token::Entity>
     if !owners.user_ids.is_empty() {
         query = query.filter(C::UserId.is_in(owners.user_ids.iter().copied()));
     }
-    keyset(query, C::Id, page)
+    keyset_scoped(query, C::OrganizationId, owners.organization_id, C::Id, page)
 }
 
 /// One page (plus one row when more follow), oldest first.

@@ -22,6 +22,31 @@ pub fn keyset<E: EntityTrait>(query: Select<E>, key: E::Column, page: Page) -> S
     query.order_by_asc(key).limit(page.size + 1)
 }
 
+/// `keyset` within one value of `scope` (which the query filters by
+/// equality to `scope_value`): the page starts after the row value
+/// `(scope, key) > (scope_value, after)`, which the composite index
+/// `(scope, key)` serves and the primary key cannot. With `key > after`
+/// alone, PostgreSQL's planner may walk the primary key from `after` and
+/// filter by `scope`: its statistics of UUIDv7 keys do not know of the rows
+/// added since they were gathered, so it does not see that a last page would
+/// read every newer row of other organizations.
+pub fn keyset_scoped<E: EntityTrait>(
+    query: Select<E>,
+    scope: E::Column,
+    scope_value: Uuid,
+    key: E::Column,
+    page: Page,
+) -> Select<E> {
+    let query = match page.after {
+        Some(after) => query.filter(
+            Expr::tuple([Expr::col(scope).into(), Expr::col(key).into()])
+                .gt(Expr::tuple([Expr::val(scope_value).into(), Expr::val(after).into()])),
+        ),
+        None => query,
+    };
+    query.order_by_asc(scope).order_by_asc(key).limit(page.size + 1)
+}
+
 /// Which rows of runner-owned things (integrations, classes) a list may
 /// show: one organization's, optionally only some runners' — and for a
 /// runner principal only its own.

@@ -10,7 +10,7 @@ use uuid::Uuid;
 use super::audit::{self, Change, subject};
 use super::entities::{runner, runner_policy};
 use super::not_found;
-use super::query::{Patch, keyset};
+use super::query::{Patch, keyset_scoped};
 use super::tokens::{self, NewToken, TokenKind};
 use crate::capability::Managed;
 use crate::error::Result;
@@ -189,7 +189,13 @@ pub fn list_query(filter: &RunnerFilter, page: Page) -> sea_orm::Select<runner::
     if !filter.providers.is_empty() {
         query = query.filter(runner::Column::Provider.is_in(filter.providers.iter().copied()));
     }
-    keyset(query, runner::Column::Id, page)
+    keyset_scoped(
+        query,
+        runner::Column::OrganizationId,
+        filter.organization_id,
+        runner::Column::Id,
+        page,
+    )
 }
 
 /// A partial update: None leaves a field as it is.

@@ -370,3 +370,89 @@ async fn list_queries_use_indexes() {
     assert!(scans.is_empty(), "table scans:\n{}", scans.join("\n\n"));
     server.stop().await;
 }
+
+/// Adds `n` copies of `template` to an organization, with new (newer) ids.
+async fn copies(server: &TestServer, template: &store::runners::Runner, organization_id: Uuid, n: usize) -> Vec<Uuid> {
+    use sea_orm::{ActiveModelTrait, EntityTrait, IntoActiveModel};
+    use store::entities::runner;
+    let mut ids = Vec::with_capacity(n);
+    let rows: Vec<runner::ActiveModel> = (0..n)
+        .map(|_| {
+            let id = Uuid::now_v7();
+            ids.push(id);
+            runner::Model {
+                id,
+                organization_id,
+                ..template.clone()
+            }
+            .into_active_model()
+            .reset_all()
+        })
+        .collect();
+    for chunk in rows.chunks(1000) {
+        runner::Entity::insert_many(chunk.to_vec())
+            .exec_without_returning(&server.state.db)
+            .await
+            .unwrap();
+    }
+    ids
+}
+
+/// PostgreSQL at scale: statistics gathered when one organization held all
+/// the runners, then many newer runners in another organization (the
+/// ascending-key problem of UUIDv7 ids). The last page of the first
+/// organization's runners must still be read through its (organization, id)
+/// index — not by walking the primary key from the page's start and
+/// filtering by organization, which reads every newer runner of the other.
+#[tokio::test]
+async fn a_last_page_stays_on_its_organization_index_when_another_organization_grows() {
+    let server = TestServer::start().await;
+    let db = &server.state.db;
+    if db.get_database_backend() != DatabaseBackend::Postgres {
+        eprintln!("skipped: the planner statistics this guards against are PostgreSQL's");
+        server.stop().await;
+        return;
+    }
+    let (runner_id, _) = server
+        .runner_with_token(Protocol::Grpc, &server.admin, "template")
+        .await;
+    let template = store::runners::get(db, runner_id.parse().unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    let ours = copies(&server, &template, server.admin.organization_id, 2_000).await;
+    db.execute_unprepared("ANALYZE runners").await.unwrap();
+    let other = server.user_in("a bigger organization", "ozzy", true).await;
+    copies(&server, &template, other.organization_id, 50_000).await;
+
+    let filter = store::runners::RunnerFilter {
+        organization_id: server.admin.organization_id,
+        ..Default::default()
+    };
+    let last_page = Page {
+        after: Some(ours[ours.len() - 20]),
+        size: 26,
+    };
+    let sql = store::runners::list_query(&filter, last_page)
+        .build(DatabaseBackend::Postgres)
+        .to_string();
+    // the plan as the planner would choose it, sequential scans allowed
+    let rows = db
+        .query_all(Statement::from_string(
+            DatabaseBackend::Postgres,
+            format!("EXPLAIN {sql}"),
+        ))
+        .await
+        .unwrap();
+    let plan = rows
+        .iter()
+        .map(|r| r.try_get::<String>("", "QUERY PLAN").unwrap())
+        .collect::<Vec<_>>()
+        .join("\n");
+    let walks_the_primary_key = plan.contains("runners_pkey") && plan.contains("Filter: (organization_id");
+    assert!(
+        !walks_the_primary_key && !plan.contains("Seq Scan"),
+        "the last page reads the other organization's runners:\n{plan}"
+    );
+    server.stop().await;
+}
