@@ -7,7 +7,7 @@ use uuid::Uuid;
 
 use super::audit::{self, Change, subject};
 use super::entities::{environment_class, runner};
-use super::query::{Patch, RunnerScope, keyset};
+use super::query::{Patch, RunnerScope, keyset_scoped};
 use super::runners::Runner;
 use crate::capability::Managed;
 use crate::error::Result;
@@ -105,7 +105,7 @@ pub fn list_query(filter: &EnvironmentClassFilter, page: Page) -> sea_orm::Selec
         }
         query = query.filter(C::RunnerId.in_subquery(runners.to_owned()));
     }
-    keyset(query, C::Id, page)
+    keyset_scoped(query, C::OrganizationId, filter.scope.organization_id, C::Id, page)
 }
 
 #[derive(Debug, Clone, Default)]

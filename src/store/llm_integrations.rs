@@ -7,7 +7,7 @@ use uuid::Uuid;
 
 use super::audit::{self, Change, subject};
 use super::entities::llm_integration;
-use super::query::{Patch, RunnerScope, keyset};
+use super::query::{Patch, RunnerScope, keyset_scoped};
 use super::runners::Runner;
 use crate::capability::Managed;
 use crate::error::Result;
@@ -89,7 +89,7 @@ pub async fn list(db: &impl ConnectionTrait, filter: &RunnerScope, page: Page) -
 pub fn list_query(filter: &RunnerScope, page: Page) -> sea_orm::Select<llm_integration::Entity> {
     use llm_integration::Column as C;
     let query = filter.apply(llm_integration::Entity::find(), C::OrganizationId, C::RunnerId);
-    keyset(query, C::Id, page)
+    keyset_scoped(query, C::OrganizationId, filter.organization_id, C::Id, page)
 }
 
 #[derive(Debug, Clone, Default)]

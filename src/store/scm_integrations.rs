@@ -7,7 +7,7 @@ use uuid::Uuid;
 use super::audit::{self, Change, subject};
 use super::entities::scm_integration;
 use super::is_unique_violation;
-use super::query::{Patch, RunnerScope, keyset};
+use super::query::{Patch, RunnerScope, keyset_scoped};
 use super::runners::Runner;
 use crate::capability::Managed;
 use crate::error::{Error, Result};
@@ -86,7 +86,7 @@ pub async fn list(db: &impl ConnectionTrait, filter: &RunnerScope, page: Page) -
 pub fn list_query(filter: &RunnerScope, page: Page) -> sea_orm::Select<scm_integration::Entity> {
     use scm_integration::Column as C;
     let query = filter.apply(scm_integration::Entity::find(), C::OrganizationId, C::RunnerId);
-    keyset(query, C::Id, page)
+    keyset_scoped(query, C::OrganizationId, filter.organization_id, C::Id, page)
 }
 
 /// A partial update; Some(None) clears an optional field.
