@@ -169,6 +169,24 @@ impl Violations {
         valid
     }
 
+    /// A `google.protobuf.Duration` between 0 and `max` (`duration { gte: 0s, lte: max }`):
+    /// None when it is unset or out of bounds (the latter a violation naming `field`).
+    pub fn duration(
+        &mut self,
+        field: &str,
+        value: Option<&prost_types::Duration>,
+        max: chrono::Duration,
+        bounds: &str,
+    ) -> Option<chrono::Duration> {
+        let d = value?;
+        let duration = chrono::Duration::seconds(d.seconds) + chrono::Duration::nanoseconds(i64::from(d.nanos));
+        if d.seconds < 0 || !(0..=999_999_999).contains(&d.nanos) || duration > max {
+            self.add(field, format!("must be between {bounds}"));
+            return None;
+        }
+        Some(duration)
+    }
+
     /// `int32 { gte: 0, lte: 100 }` of PaginationRequest.page_size.
     pub fn page_size(&mut self, field: &str, value: i32) {
         if !(0..=crate::pagination::MAX_PAGE_SIZE).contains(&value) {

@@ -86,9 +86,7 @@ async fn revoke(
         other => other?,
     };
     let revoked = runner_tokens::revoke(&state.db, &runner, id).await?;
-    if let Ok(hash) = <[u8; 32]>::try_from(revoked.hash.as_slice()) {
-        state.token_cache.forget(&hash);
-    }
+    state.token_cache.forget_stored(&revoked.hash);
     Ok(pb::RevokeRunnerTokenResponse {
         token: Some(to_proto(revoked)),
     })
@@ -96,13 +94,8 @@ async fn revoke(
 
 /// `grace` as a duration: 0s..30d; none is an hour.
 fn grace(v: &mut Violations, grace: Option<&prost_types::Duration>) -> chrono::Duration {
-    let Some(d) = grace else { return DEFAULT_GRACE };
-    let grace = chrono::Duration::seconds(d.seconds) + chrono::Duration::nanoseconds(i64::from(d.nanos));
-    if d.seconds < 0 || !(0..=999_999_999).contains(&d.nanos) || grace > runner_tokens::MAX_GRACE {
-        v.add("grace", "must be between 0s and 30d");
-        return DEFAULT_GRACE;
-    }
-    grace
+    v.duration("grace", grace, runner_tokens::MAX_GRACE, "0s and 30d")
+        .unwrap_or(DEFAULT_GRACE)
 }
 
 async fn rotate(

@@ -69,14 +69,9 @@ async fn get_user(state: &AppState, caller: Principal, req: pb::GetUserRequest) 
 /// `valid_for` as a lifetime: at most 90 days, not negative; none (or zero)
 /// is the longest.
 fn lifetime(v: &mut Violations, valid_for: Option<&prost_types::Duration>) -> chrono::Duration {
-    let Some(d) = valid_for else { return MAX_VALID_FOR };
-    let valid = (0..=999_999_999).contains(&d.nanos) && d.seconds >= 0;
-    let lifetime = chrono::Duration::seconds(d.seconds) + chrono::Duration::nanoseconds(i64::from(d.nanos));
-    if !valid || lifetime > MAX_VALID_FOR {
-        v.add("valid_for", "must be between 0s and 7776000s (90 days)");
-        return MAX_VALID_FOR;
-    }
-    if lifetime.is_zero() { MAX_VALID_FOR } else { lifetime }
+    v.duration("valid_for", valid_for, MAX_VALID_FOR, "0s and 7776000s (90 days)")
+        .filter(|d| !d.is_zero())
+        .unwrap_or(MAX_VALID_FOR)
 }
 
 async fn create_personal_access_token(
@@ -169,8 +164,6 @@ async fn delete_personal_access_token(
     let id = require_uuid("personal_access_token_id", &req.personal_access_token_id)?;
     let token = access::personal_token(&state.db, &caller, id).await?;
     personal_tokens::delete(&state.db, &token).await?;
-    if let Ok(hash) = <[u8; 32]>::try_from(token.get().hash.as_slice()) {
-        state.token_cache.forget(&hash);
-    }
+    state.token_cache.forget_stored(&token.get().hash);
     Ok(pb::DeletePersonalAccessTokenResponse {})
 }

@@ -86,6 +86,13 @@ impl TokenCache {
         }
     }
 
+    /// Forgets a token by its hash as stored (a revoked row's `hash`).
+    pub fn forget_stored(&self, hash: &[u8]) {
+        if let Ok(hash) = <[u8; 32]>::try_from(hash) {
+            self.forget(&hash);
+        }
+    }
+
     /// Forgets every token of a runner (it was deleted here).
     pub fn forget_runner(&self, runner_id: Uuid) {
         if let Ok(mut entries) = self.entries.lock() {
