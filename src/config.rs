@@ -52,8 +52,11 @@ pub struct ServeArgs {
     pub listen: SocketAddr,
     /// Serve /metrics (Prometheus text format) on this address instead of
     /// the main port, e.g. 127.0.0.1:9090.
-    #[arg(long, env = "PADDOCK_METRICS_LISTEN")]
+    #[arg(long, env = "PADDOCK_METRICS_LISTEN", conflicts_with = "no_metrics")]
     pub metrics_listen: Option<SocketAddr>,
+    /// Neither serve /metrics nor count anything for it.
+    #[arg(long, env = "PADDOCK_NO_METRICS")]
+    pub no_metrics: bool,
     /// File holding the base64 secret key that encrypts stored secrets.
     /// Default: next to the SQLite file (created on first start); paddock.key for PostgreSQL.
     #[arg(long, env = "PADDOCK_SECRET_KEY_FILE")]
@@ -246,6 +249,8 @@ pub struct Settings {
     pub listen: SocketAddr,
     /// Where /metrics is served when not on the main port.
     pub metrics_listen: Option<SocketAddr>,
+    /// Whether /metrics is served and counted at all.
+    pub metrics: bool,
     pub secret_key: SecretKey,
     /// An organization admin with this bearer token is ensured at start.
     pub admin_token: Option<String>,
@@ -323,6 +328,7 @@ impl Settings {
             secret_key,
             listen: args.listen,
             metrics_listen: args.metrics_listen,
+            metrics: !args.no_metrics,
             admin_token: args.admin_token.filter(|t| !t.is_empty()),
             cors_origins: args.cors_origins,
             public_url: public_url.trim_end_matches('/').to_owned(),
@@ -344,6 +350,7 @@ impl Settings {
             database_url: database_url.to_owned(),
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             metrics_listen: None,
+            metrics: true,
             secret_key,
             admin_token: None,
             cors_origins: Vec::new(),

@@ -11,10 +11,13 @@ use serde_json::json;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    if let Err(e) = paddock::telemetry::init_logging(&cli.log) {
-        eprintln!("paddock: {e:#}");
-        return ExitCode::FAILURE;
-    }
+    let log = match paddock::telemetry::init_logging(&cli.log) {
+        Ok(guard) => guard,
+        Err(e) => {
+            eprintln!("paddock: {e:#}");
+            return ExitCode::FAILURE;
+        }
+    };
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,
         Err(e) => {
@@ -22,7 +25,11 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(run(cli)) {
+    let outcome = runtime.block_on(run(cli));
+    // the log's last lines before the final word
+    drop(runtime);
+    drop(log);
+    match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             // one sentence, no backtrace: what went wrong and what to do

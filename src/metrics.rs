@@ -7,6 +7,7 @@ use std::collections::HashSet;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::LazyLock;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
@@ -100,8 +101,20 @@ fn build() -> prometheus::Result<Metrics> {
     })
 }
 
-/// The process's metrics; None only if they could not be made (a bug).
+/// Off by `--no-metrics`: nothing is counted from then on.
+static OFF: AtomicBool = AtomicBool::new(false);
+
+/// Stops counting, for the rest of the process.
+pub fn turn_off() {
+    OFF.store(true, Ordering::Relaxed);
+}
+
+/// The process's metrics; None when turned off, or if they could not be
+/// made (a bug).
 pub fn get() -> Option<&'static Metrics> {
+    if OFF.load(Ordering::Relaxed) {
+        return None;
+    }
     static METRICS: LazyLock<Option<Metrics>> = LazyLock::new(|| {
         build()
             .map_err(|e| tracing::error!(error = %e, "metrics are off: they could not be registered"))

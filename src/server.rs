@@ -313,10 +313,11 @@ pub async fn serve(
         }
         None => None,
     };
-    let metrics_here = settings
-        .metrics_listen
-        .is_none()
+    let metrics_here = (settings.metrics && settings.metrics_listen.is_none())
         .then(|| MetricsLayer::new(state.db.clone(), state.read_db.clone()));
+    if !settings.metrics {
+        crate::metrics::turn_off();
+    }
 
     let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
     let serving = Server::builder()

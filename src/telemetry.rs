@@ -14,8 +14,9 @@ use tower::{Layer, Service};
 use crate::protocol::connect::{CallCode, StreamCallCode};
 
 /// Logs to stderr through `filter` (`--log`): a level, or directives such as
-/// `paddock=debug,info`.
-pub fn init_logging(filter: &str) -> anyhow::Result<()> {
+/// `paddock=debug,info`, through `log_writer` so that no call waits for
+/// stderr. Keep the guard until the end: dropping it writes what is left.
+pub fn init_logging(filter: &str) -> anyhow::Result<LogGuard> {
     use tracing_subscriber::filter::Targets;
     use tracing_subscriber::prelude::*;
     let targets: Targets = filter.parse().map_err(|_| {
@@ -23,16 +24,23 @@ pub fn init_logging(filter: &str) -> anyhow::Result<()> {
             "--log {filter:?} is not a log filter: give a level such as info, or directives such as paddock=debug,info"
         )
     })?;
+    let (writer, guard) = crate::log_writer::BatchedStderr::start()
+        .map_err(|e| anyhow::anyhow!("cannot start the log's writer ({e})"))?;
     tracing_subscriber::registry()
         .with(
             tracing_subscriber::fmt::layer()
-                .with_writer(std::io::stderr)
+                .with_writer(writer)
                 .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr())),
         )
         .with(targets)
         .try_init()
-        .map_err(|e| anyhow::anyhow!("cannot set up logging ({e})"))
+        .map_err(|e| anyhow::anyhow!("cannot set up logging ({e})"))?;
+    Ok(LogGuard(guard))
 }
+
+/// Writes the log's last lines when dropped.
+#[must_use = "the log's last lines are written when the guard is dropped"]
+pub struct LogGuard(#[allow(dead_code)] crate::log_writer::FlushGuard);
 
 #[derive(Clone, Copy, Default)]
 pub struct CallLogLayer;
@@ -73,31 +81,42 @@ impl Drop for Call {
             200 => "0",
             _ => "",
         });
-        let code = grpc_code_name(code);
-        let elapsed = self.started.elapsed();
-        crate::metrics::record_call(&self.method, self.protocol, code, elapsed.as_secs_f64());
+        let finished = Finished {
+            method: std::mem::take(&mut self.method),
+            protocol: self.protocol,
+            code: grpc_code_name(code),
+            http_status: self.http_status,
+            elapsed: self.started.elapsed(),
+        };
+        finished.record();
+    }
+}
+
+/// A call as it ended.
+struct Finished {
+    method: String,
+    protocol: &'static str,
+    code: &'static str,
+    http_status: u16,
+    elapsed: std::time::Duration,
+}
+
+impl Finished {
+    fn record(self) {
+        let Finished {
+            method,
+            protocol,
+            code,
+            http_status,
+            elapsed,
+        } = self;
+        crate::metrics::record_call(&method, protocol, code, elapsed.as_secs_f64());
         let latency_us = elapsed.as_micros() as u64;
-        if code == "OK" && is_heartbeat(&self.method) {
-            tracing::debug!(
-                target: "paddock::call",
-                method = %self.method,
-                protocol = self.protocol,
-                code,
-                http_status = self.http_status,
-                latency_us,
-                "call"
-            );
+        if code == "OK" && is_heartbeat(&method) {
+            tracing::debug!(target: "paddock::call", method = %method, protocol, code, http_status, latency_us, "call");
             return;
         }
-        tracing::info!(
-            target: "paddock::call",
-            method = %self.method,
-            protocol = self.protocol,
-            code,
-            http_status = self.http_status,
-            latency_us,
-            "call"
-        );
+        tracing::info!(target: "paddock::call", method = %method, protocol, code, http_status, latency_us, "call");
     }
 }
 

@@ -93,7 +93,15 @@ pub struct Window {
     pub requests: u64,
 }
 
-/// Drives `request` with `concurrency` connections (one stream each) for
+/// How `concurrency` callers are spread over connections: up to 4 streams on
+/// each (as a client multiplexing calls over a few channels does), 1 × 1,
+/// 4 × 4, 16 × 4.
+pub fn shape(concurrency: usize) -> (usize, usize) {
+    let streams = concurrency.clamp(1, 4);
+    (concurrency.div_ceil(streams), streams)
+}
+
+/// Drives `request` with `concurrency` concurrent calls (`shape`) for
 /// `warmup`, then measures for `measure`. Fails unless every request in the
 /// measured part succeeded at the HTTP level.
 pub fn window(
@@ -104,12 +112,52 @@ pub fn window(
     scratch: &Path,
 ) -> anyhow::Result<Window> {
     let log_file = scratch.join("h2load.log");
+    let output = command(request, concurrency, warmup, measure, &log_file)?
+        .output()
+        .context("running h2load (make bench installs it)")?;
+    finish(request, &output, &log_file, measure)
+}
+
+/// Several loads at once, each `(request, concurrency)` from its own h2load
+/// process (two replicas, each with its own callers): what each saw.
+pub fn windows_together(
+    loads: &[(&Request, usize)],
+    warmup: Duration,
+    measure: Duration,
+    scratch: &Path,
+) -> anyhow::Result<Vec<Window>> {
+    let mut running = Vec::new();
+    for (i, (request, concurrency)) in loads.iter().enumerate() {
+        let log_file = scratch.join(format!("h2load-{i}.log"));
+        let child = command(request, *concurrency, warmup, measure, &log_file)?
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .context("running h2load (make bench installs it)")?;
+        running.push((request, child, log_file));
+    }
+    let mut windows = Vec::new();
+    for (request, child, log_file) in running {
+        let output = child.wait_with_output()?;
+        windows.push(finish(request, &output, &log_file, measure)?);
+    }
+    Ok(windows)
+}
+
+fn command(
+    request: &Request,
+    concurrency: usize,
+    warmup: Duration,
+    measure: Duration,
+    log_file: &Path,
+) -> anyhow::Result<Command> {
     // h2load appends to its log
-    let _ = std::fs::remove_file(&log_file);
+    let _ = std::fs::remove_file(log_file);
+    let (clients, streams) = shape(concurrency);
     let mut command = Command::new("h2load");
     command
-        .arg(format!("--clients={concurrency}"))
-        .arg("--max-concurrent-streams=1")
+        .arg(format!("--clients={clients}"))
+        .arg(format!("--max-concurrent-streams={streams}"))
         .arg("--threads=1")
         .arg(format!("--duration={}ms", measure.as_millis()))
         .arg(format!("--warm-up-time={}ms", warmup.as_millis()))
@@ -124,7 +172,16 @@ pub fn window(
         command.arg(format!("--header=authorization: Bearer {token}"));
     }
     command.arg(&request.url);
-    let output = command.output().context("running h2load (make bench installs it)")?;
+    Ok(command)
+}
+
+/// The window h2load's report and log describe, if every request succeeded.
+fn finish(
+    request: &Request,
+    output: &std::process::Output,
+    log_file: &Path,
+    measure: Duration,
+) -> anyhow::Result<Window> {
     let stdout = String::from_utf8_lossy(&output.stdout);
     ensure!(
         output.status.success(),
@@ -137,7 +194,7 @@ pub fn window(
         "requests to {} failed:\n{stdout}",
         request.url
     );
-    let latencies = measured_latencies(&log_file, measure)?;
+    let latencies = measured_latencies(log_file, measure)?;
     Ok(Window {
         rps: summary.rps,
         p50_us: quantile(&latencies, 0.5),

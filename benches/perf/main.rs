@@ -11,7 +11,7 @@
 //! (`report`).
 //!
 //!   cargo bench --bench perf -- [--quick] [--out DIR] [--pairs N] [--large N] [--only sqlite|postgres]
-//!       [--workloads ID,…]
+//!       [--workloads ID,…] [--concurrencies 1,16,64] [--rounds N (outside targets)]
 //!
 //! Not a test: nothing here fails on a slow result, only on a broken run (a
 //! failed call, a server that died).
@@ -42,8 +42,11 @@ use stats::Spread;
 #[derive(Debug, Clone)]
 pub struct Options {
     pub quick: bool,
-    /// Rounds in which every target's two sides are measured.
+    /// Rounds in which the headline target's two sides (GetRunner and the
+    /// point-read ceiling) are measured.
     pub pairs: usize,
+    /// Rounds for the other targets' sides.
+    pub target_rounds: usize,
     /// Rounds for the rest of the table (other concurrencies, ceilings that
     /// no target depends on).
     pub table_rounds: usize,
@@ -56,6 +59,8 @@ pub struct Options {
     pub postgres_url: String,
     /// Only these workloads (by id), for looking into one of them.
     pub workloads: Option<Vec<String>>,
+    /// The concurrencies measured (1, 16 and 64 unless asked otherwise).
+    pub concurrencies: Vec<usize>,
 }
 
 impl Options {
@@ -64,16 +69,18 @@ impl Options {
         let mut options = Options {
             quick,
             pairs: if quick { 4 } else { 20 },
+            target_rounds: if quick { 2 } else { 10 },
             table_rounds: 1,
             small: 1_000,
             large: if quick { 10_000 } else { 100_000 },
-            warmup: Duration::from_millis(if quick { 500 } else { 1000 }),
+            warmup: Duration::from_millis(500),
             measure: Duration::from_millis(if quick { 1000 } else { 2000 }),
             out: PathBuf::from(if quick { "target/bench-quick" } else { "target/bench" }),
             backends: vec![Backend::Sqlite, Backend::Postgres],
             postgres_url: std::env::var("PADDOCK_BENCH_POSTGRES_URL")
                 .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into()),
             workloads: None,
+            concurrencies: vec![1, 16, 64],
         };
         let mut args = args.iter();
         while let Some(arg) = args.next() {
@@ -84,6 +91,10 @@ impl Options {
                 "--pairs" => options.pairs = value()?.parse()?,
                 "--large" => options.large = value()?.parse()?,
                 "--workloads" => options.workloads = Some(value()?.split(',').map(str::to_owned).collect()),
+                "--rounds" => options.table_rounds = value()?.parse()?,
+                "--concurrencies" => {
+                    options.concurrencies = value()?.split(',').map(str::parse).collect::<Result<_, _>>()?
+                }
                 "--only" => {
                     options.backends = match value()?.as_str() {
                         "sqlite" => vec![Backend::Sqlite],
@@ -126,6 +137,8 @@ fn main() -> anyhow::Result<()> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum ServerKind {
     Paddock,
+    Unmetered,
+    PointRead,
     Storage,
     Echo,
 }
@@ -142,6 +155,9 @@ struct Workload {
 
 struct Servers {
     paddock: Server,
+    /// paddock with --no-metrics, for what metrics cost.
+    unmetered: Server,
+    point_read: Server,
     storage: Server,
     echo: Server,
 }
@@ -150,6 +166,8 @@ impl Servers {
     fn get(&self, target: ServerKind) -> &Server {
         match target {
             ServerKind::Paddock => &self.paddock,
+            ServerKind::Unmetered => &self.unmetered,
+            ServerKind::PointRead => &self.point_read,
             ServerKind::Storage => &self.storage,
             ServerKind::Echo => &self.echo,
         }
@@ -158,6 +176,8 @@ impl Servers {
     fn get_mut(&mut self, target: ServerKind) -> &mut Server {
         match target {
             ServerKind::Paddock => &mut self.paddock,
+            ServerKind::Unmetered => &mut self.unmetered,
+            ServerKind::PointRead => &mut self.point_read,
             ServerKind::Storage => &mut self.storage,
             ServerKind::Echo => &mut self.echo,
         }
@@ -234,17 +254,31 @@ fn measure_backend(
         options.small, options.large, fixture.seconds
     );
 
-    let paddock = start_paddock(database_url, &key_file, scratch)?;
-    let storage = start_reference("storage", database_url, scratch)?;
+    let paddock = start_paddock("paddock", database_url, &key_file, &[], scratch)?;
+    let unmetered = start_paddock(
+        "paddock-no-metrics",
+        database_url,
+        &key_file,
+        &["--no-metrics"],
+        scratch,
+    )?;
+    let storage = start_reference("storage", database_url, &[], scratch)?;
     let get = pb::GetRunnerRequest {
         runner_id: fixture.runner_id.to_string(),
     };
+    let (point_read, tuning) = tune_point_read(backend, options, database_url, &fixture, &get, scratch)?;
     // the echo answers with what paddock answers
     let answer = runtime.block_on(get_runner(&paddock.url, &fixture.small_token, &get))?;
     let echo_response = scratch.join("echo-response.bin");
     std::fs::write(&echo_response, answer.encode_to_vec())?;
-    let echo = start_reference("echo", &echo_response.display().to_string(), scratch)?;
-    let mut servers = Servers { paddock, storage, echo };
+    let echo = start_reference("echo", &echo_response.display().to_string(), &[], scratch)?;
+    let mut servers = Servers {
+        paddock,
+        unmetered,
+        point_read,
+        storage,
+        echo,
+    };
 
     let last_page = runtime.block_on(last_page_token(&servers.paddock.url, &fixture.large_token))?;
     let workloads = workloads(&servers, &fixture, &get, &last_page, options, scratch)?;
@@ -252,13 +286,13 @@ fn measure_backend(
     let mut windows: BTreeMap<(usize, &'static str), Vec<(usize, load::Window)>> = BTreeMap::new();
     let mut peak_rss_kib = 0;
     let mut cut_calls = 0;
-    for concurrency in [1, 16, 64] {
+    for &concurrency in &options.concurrencies {
         let resettable = concurrency == 64 && servers.paddock.reset_peak_rss();
         let rounds = |w: &Workload| -> usize {
-            if concurrency == 16 && is_target_side(backend, w.id) {
-                options.pairs
-            } else {
-                options.table_rounds
+            match target_side(backend, concurrency, w.id) {
+                Some(Side::Headline) => options.pairs,
+                Some(Side::Other) => options.target_rounds,
+                None => options.table_rounds,
             }
         };
         let total = workloads.iter().map(rounds).max().unwrap_or(0);
@@ -290,45 +324,75 @@ fn measure_backend(
             }
         }
     }
+    let replicas = if backend == Backend::Postgres && options.workloads.is_none() {
+        measure_replicas(
+            &mut servers.paddock,
+            database_url,
+            &key_file,
+            &fixture,
+            &get,
+            options,
+            scratch,
+        )?
+    } else {
+        Vec::new()
+    };
     let mut report = summarize(backend, &workloads, &windows, peak_rss_kib, fixture.seconds);
+    report.replicas = replicas;
     report.cut_calls = cut_calls;
+    report.point_read_tuning = tuning;
     report.warnings = std::mem::take(&mut servers.paddock.warnings);
     Ok(report)
 }
 
-/// Whether a workload is one side of a target ratio (measured in every round).
-fn is_target_side(backend: Backend, id: &str) -> bool {
-    match backend {
-        Backend::Sqlite => id != "echo",
-        Backend::Postgres => matches!(id, "create" | "insert_pair"),
+enum Side {
+    /// GetRunner against the point-read ceiling: `pairs` rounds.
+    Headline,
+    /// Another target's: `target_rounds` rounds.
+    Other,
+}
+
+/// Whether a workload at a concurrency is one side of a target ratio.
+fn target_side(backend: Backend, concurrency: usize, id: &str) -> Option<Side> {
+    match (backend, concurrency, id) {
+        (Backend::Sqlite, 16, "get_grpc" | "point_read") => Some(Side::Headline),
+        (Backend::Sqlite, 16, "echo") => None,
+        (Backend::Sqlite, 16, _) => Some(Side::Other),
+        (Backend::Postgres, 16 | 64, "list_first" | "list_last") => Some(Side::Other),
+        (Backend::Postgres, 16, "create" | "insert_pair") => Some(Side::Other),
+        _ => None,
     }
 }
 
-fn start_paddock(database_url: &str, key_file: &Path, scratch: &Path) -> anyhow::Result<Server> {
+fn start_paddock(
+    name: &str,
+    database_url: &str,
+    key_file: &Path,
+    extra: &[&str],
+    scratch: &Path,
+) -> anyhow::Result<Server> {
     let port = free_port()?;
     let mut command = Command::new(env!("CARGO_BIN_EXE_paddock"));
     command
         .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--secret-key-file"])
         .arg(key_file)
+        .args(extra)
         .env("DATABASE_URL", database_url)
         // paddock as it runs by default: one info line per call
         .env_remove("PADDOCK_LOG")
         .env_remove("RUST_LOG")
         .env_remove("PADDOCK_ADMIN_TOKEN");
-    Server::start("paddock", command, port, scratch.join("paddock.log"), LogKind::Paddock)
-}
-
-fn start_reference(kind: &'static str, arg: &str, scratch: &Path) -> anyhow::Result<Server> {
-    let port = free_port()?;
-    let mut command = Command::new(std::env::current_exe()?);
-    command.args(["reference", kind, &format!("127.0.0.1:{port}"), arg]);
     Server::start(
-        kind,
+        name,
         command,
         port,
-        scratch.join(format!("{kind}-{port}.log")),
-        LogKind::Reference,
+        scratch.join(format!("{name}.log")),
+        LogKind::Paddock,
     )
+}
+
+fn start_reference(kind: &str, arg: &str, extra: &[String], scratch: &Path) -> anyhow::Result<Server> {
+    start_reference_named(kind, kind, arg, extra, scratch)
 }
 
 type RunnerClient = pb::runner_service_client::RunnerServiceClient<tonic::transport::Channel>;
@@ -442,6 +506,16 @@ fn workloads(
         Some("point_read"),
     )?;
     add(
+        "get_no_metrics",
+        "GetRunner, paddock with --no-metrics".into(),
+        Unmetered,
+        "GetRunner",
+        Grpc,
+        small_token,
+        &get_proto,
+        Some("point_read"),
+    )?;
+    add(
         "get_connect",
         "GetRunner".into(),
         Paddock,
@@ -493,8 +567,11 @@ fn workloads(
     )?;
     add(
         "point_read",
-        "ceiling: SeaORM point read (GetRunner)".into(),
-        Storage,
+        format!(
+            "ceiling: plain tonic + SeaORM point read, pool of {} (GetRunner)",
+            fixture_pool(servers)
+        ),
+        PointRead,
         "GetRunner",
         Grpc,
         small_token,
@@ -586,7 +663,7 @@ fn summarize(
     };
     use report::Bound::{AtLeast, AtMost};
     target(
-        "GetRunner gRPC / SeaORM point read, c16",
+        "GetRunner gRPC / plain tonic + SeaORM point read, c16",
         paired(windows, 16, "get_grpc", "point_read"),
         sqlite.then_some(AtLeast(0.80)),
     );
@@ -604,7 +681,17 @@ fn summarize(
         "ListRunners time per call, last page of the large fleet / first page of the small one, c16",
         // time per call is 1 / throughput
         paired(windows, 16, "list_first", "list_last"),
-        sqlite.then_some(AtMost(1.3)),
+        Some(AtMost(1.3)),
+    );
+    target(
+        "ListRunners time per call, last page of the large fleet / first page of the small one, c64",
+        paired(windows, 64, "list_first", "list_last"),
+        (!sqlite).then_some(AtMost(1.3)),
+    );
+    target(
+        "GetRunner gRPC, paddock with metrics / without (--no-metrics), c16",
+        paired(windows, 16, "get_grpc", "get_no_metrics"),
+        sqlite.then_some(AtLeast(0.97)),
     );
     target(
         "CreateRunner / bare SeaORM 2-row transaction, c16",
@@ -612,7 +699,7 @@ fn summarize(
         Some(AtLeast(0.70)),
     );
     target(
-        "SeaORM point read / bare echo, c16 (for scale)",
+        "plain tonic + SeaORM point read / bare echo, c16 (for scale)",
         paired(windows, 16, "point_read", "echo"),
         None,
     );
@@ -634,5 +721,198 @@ fn summarize(
         seed_seconds,
         cut_calls: 0,
         warnings: Vec::new(),
+        point_read_tuning: Vec::new(),
+        replicas: Vec::new(),
     }
+}
+
+/// The point-read server's pool size, from its command line.
+fn fixture_pool(servers: &Servers) -> String {
+    servers.point_read.name.trim_start_matches("point-read-").to_owned()
+}
+
+/// Pool sizes the point-read ceiling is measured with; the fastest becomes
+/// the ceiling.
+fn pool_candidates(backend: Backend) -> &'static [u32] {
+    match backend {
+        Backend::Sqlite => &[1, 2, 4, 8],
+        Backend::Postgres => &[4, 8, 16, 32],
+    }
+}
+
+/// Finds the fastest plain point-read server on this machine: every
+/// candidate pool size runs as its own process, all measured at c16 in
+/// alternating rounds; the one with the best median is kept, the others stop.
+fn tune_point_read(
+    backend: Backend,
+    options: &Options,
+    database_url: &str,
+    fixture: &seed::Fixture,
+    get: &pb::GetRunnerRequest,
+    scratch: &Path,
+) -> anyhow::Result<(Server, Vec<report::Tuning>)> {
+    let mut candidates = Vec::new();
+    for &pool in pool_candidates(backend) {
+        let name = format!("point-read-{pool}");
+        let server = start_reference_named(&name, "point-read", database_url, &[pool.to_string()], scratch)?;
+        let url = format!("{}/gitpod.v1.RunnerService/GetRunner", server.url);
+        let request = Request::new(
+            scratch,
+            &name,
+            url,
+            Protocol::Grpc,
+            Some(fixture.small_token.clone()),
+            &get.encode_to_vec(),
+        )?;
+        candidates.push((pool, server, request, Vec::new()));
+    }
+    let rounds = if options.quick { 2 } else { 4 };
+    for round in 0..rounds {
+        let mut line = format!("tuning point read, round {round}:");
+        let mut order: Vec<usize> = (0..candidates.len()).collect();
+        if round % 2 == 1 {
+            order.reverse();
+        }
+        for i in order {
+            let (pool, server, request, measured) = &mut candidates[i];
+            let window = load::window(request, 16, options.warmup, options.measure, scratch)?;
+            server.check_calls(16)?;
+            line += &format!(" pool {pool} {:.0}", window.rps);
+            measured.push(window.rps);
+        }
+        eprintln!("{line}");
+    }
+    let tuning: Vec<report::Tuning> = candidates
+        .iter()
+        .map(|(pool, _, _, measured)| report::Tuning {
+            pool: *pool,
+            rps: Spread::of(measured),
+        })
+        .collect();
+    let best = tuning
+        .iter()
+        .enumerate()
+        .max_by(|a, b| a.1.rps.median.total_cmp(&b.1.rps.median))
+        .map(|(i, _)| i)
+        .context("no pool candidates")?;
+    let (_, server, _, _) = candidates.swap_remove(best);
+    // the others stop as they drop
+    Ok((server, tuning))
+}
+
+fn start_reference_named(
+    name: &str,
+    kind: &str,
+    arg: &str,
+    extra: &[String],
+    scratch: &Path,
+) -> anyhow::Result<Server> {
+    let port = free_port()?;
+    let mut command = Command::new(std::env::current_exe()?);
+    command.args(["reference", kind, &format!("127.0.0.1:{port}"), arg]);
+    command.args(extra);
+    Server::start(
+        name,
+        command,
+        port,
+        scratch.join(format!("{name}-{port}.log")),
+        LogKind::Reference,
+    )
+}
+
+/// GetRunner, ListRunners' first page and heartbeats against one replica
+/// with all callers, then against two replicas on the same database with
+/// half the callers each (two h2load processes at once), in alternating
+/// rounds. On this 2-core machine both replicas and the database share the
+/// same cores, so this shows what a second replica costs, not scale-out.
+fn measure_replicas(
+    first: &mut Server,
+    database_url: &str,
+    key_file: &Path,
+    fixture: &seed::Fixture,
+    get: &pb::GetRunnerRequest,
+    options: &Options,
+    scratch: &Path,
+) -> anyhow::Result<Vec<report::ReplicaRow>> {
+    let mut second = start_paddock("paddock-replica-2", database_url, key_file, &[], scratch)?;
+    let heartbeat = pb::MarkRunnerActiveRequest {
+        runner_id: fixture.heartbeat_runner_id.to_string(),
+    };
+    let kinds: [(&str, &str, &str, Vec<u8>); 3] = [
+        (
+            "GetRunner",
+            "RunnerService/GetRunner",
+            &fixture.small_token,
+            get.encode_to_vec(),
+        ),
+        (
+            "ListRunners, first page",
+            "RunnerService/ListRunners",
+            &fixture.small_token,
+            list_request("").encode_to_vec(),
+        ),
+        (
+            "MarkRunnerActive (heartbeat)",
+            "RunnerInteractionService/MarkRunnerActive",
+            &fixture.heartbeat_token,
+            heartbeat.encode_to_vec(),
+        ),
+    ];
+    let concurrencies: &[usize] = if options.quick { &[16] } else { &[16, 64] };
+    let rounds = if options.quick { 1 } else { 3 };
+    let mut rows = Vec::new();
+    for &concurrency in concurrencies {
+        for (label, method, token, body) in &kinds {
+            let request = |server: &Server, name: &str| {
+                Request::new(
+                    scratch,
+                    name,
+                    format!("{}/gitpod.v1.{method}", server.url),
+                    Protocol::Grpc,
+                    Some((*token).to_owned()),
+                    body,
+                )
+            };
+            let on_first = request(first, "replica-1")?;
+            let on_second = request(&second, "replica-2")?;
+            let (mut one, mut two) = (Vec::new(), Vec::new());
+            for round in 0..rounds {
+                // one replica before two in even rounds, after in odd ones
+                let alone = |first: &mut Server| -> anyhow::Result<f64> {
+                    let window = load::window(&on_first, concurrency, options.warmup, options.measure, scratch)?;
+                    first.check_calls(concurrency)?;
+                    Ok(window.rps)
+                };
+                if round % 2 == 0 {
+                    one.push(alone(first)?);
+                }
+                let windows = load::windows_together(
+                    &[(&on_first, concurrency / 2), (&on_second, concurrency / 2)],
+                    options.warmup,
+                    options.measure,
+                    scratch,
+                )?;
+                first.check_calls(concurrency)?;
+                second.check_calls(concurrency)?;
+                two.push(windows.iter().map(|w| w.rps).sum::<f64>());
+                if round % 2 == 1 {
+                    one.push(alone(first)?);
+                }
+            }
+            let ratios: Vec<f64> = two.iter().zip(&one).map(|(t, o)| t / o).collect();
+            eprintln!(
+                "replicas, {label} c{concurrency}: one {:.0} req/s, two {:.0} req/s",
+                stats::quantile(&one, 0.5),
+                stats::quantile(&two, 0.5)
+            );
+            rows.push(report::ReplicaRow {
+                workload: (*label).to_owned(),
+                concurrency,
+                one: Spread::of(&one),
+                two: Spread::of(&two),
+                ratio: Spread::of(&ratios),
+            });
+        }
+    }
+    Ok(rows)
 }

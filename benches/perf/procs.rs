@@ -20,7 +20,7 @@ pub enum LogKind {
 }
 
 pub struct Server {
-    pub name: &'static str,
+    pub name: String,
     pub url: String,
     child: Child,
     log: PathBuf,
@@ -37,13 +37,7 @@ pub fn free_port() -> anyhow::Result<u16> {
 
 impl Server {
     /// Starts `command` (which must listen on `port`) and waits until it accepts.
-    pub fn start(
-        name: &'static str,
-        mut command: Command,
-        port: u16,
-        log: PathBuf,
-        kind: LogKind,
-    ) -> anyhow::Result<Server> {
+    pub fn start(name: &str, mut command: Command, port: u16, log: PathBuf, kind: LogKind) -> anyhow::Result<Server> {
         let log_file = File::create(&log)?;
         let child = command
             .stdin(Stdio::null())
@@ -52,7 +46,7 @@ impl Server {
             .spawn()
             .with_context(|| format!("starting {name}"))?;
         let mut server = Server {
-            name,
+            name: name.to_owned(),
             url: format!("http://127.0.0.1:{port}"),
             child,
             log,

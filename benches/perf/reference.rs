@@ -1,9 +1,11 @@
 //! The two ceilings, served by this same binary (`perf reference …`) as
 //! separate processes built from paddock's tonic and SeaORM:
 //! - `echo`: GetRunner answered from memory, nothing else (transport ceiling);
-//! - `storage`: GetRunner as one SeaORM read by primary key through the same
-//!   read pool paddock uses, and CreateRunner as a bare SeaORM transaction
-//!   inserting the same two rows paddock inserts (storage ceilings).
+//! - `point-read`: GetRunner as one SeaORM read by primary key, through a
+//!   pool of its own (size given; the benchmark tries several and keeps the
+//!   fastest) with none of paddock's settings — the point-read ceiling;
+//! - `storage`: CreateRunner as a bare SeaORM transaction inserting the same
+//!   two rows paddock inserts — the write ceiling.
 //!
 //! Neither authenticates, validates or authorizes. A failed call is printed
 //! (one line each), which the benchmark treats as a broken run.
@@ -19,10 +21,12 @@ use prost::Message;
 use sea_orm::{ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, TransactionTrait};
 use tonic::{Request, Response, Status};
 
-/// `reference echo LISTEN RESPONSE_FILE` or `reference storage LISTEN DATABASE_URL`.
+/// `reference echo LISTEN RESPONSE_FILE`, `reference storage LISTEN DATABASE_URL`
+/// or `reference point-read LISTEN DATABASE_URL POOL_SIZE`.
 pub fn main(args: &[String]) -> anyhow::Result<()> {
-    let [kind, listen, arg] = args else {
-        anyhow::bail!("usage: reference echo|storage LISTEN ARG");
+    let (kind, listen, arg, rest) = match args {
+        [kind, listen, arg, rest @ ..] => (kind, listen, arg, rest),
+        _ => anyhow::bail!("usage: reference echo|storage|point-read LISTEN ARG [POOL_SIZE]"),
     };
     let listen: SocketAddr = listen.parse()?;
     // paddock's own runtime: #[tokio::main], a worker per core
@@ -34,6 +38,10 @@ pub fn main(args: &[String]) -> anyhow::Result<()> {
                 serve(listen, Echo(response)).await
             }
             "storage" => serve(listen, Storage::open(arg).await?).await,
+            "point-read" => {
+                let pool: u32 = rest.first().context("point-read needs a pool size")?.parse()?;
+                serve(listen, PointRead::open(arg, pool).await?).await
+            }
             other => anyhow::bail!("no reference server {other}"),
         }
     })
@@ -67,7 +75,6 @@ impl RunnerService for Echo {
 
 struct Storage {
     writer: DatabaseConnection,
-    readers: DatabaseConnection,
     /// A seeded runner and its exchange token: the shape of every new pair.
     runner: runner::Model,
     token: token::Model,
@@ -76,9 +83,6 @@ struct Storage {
 impl Storage {
     async fn open(database_url: &str) -> anyhow::Result<Storage> {
         let writer = paddock::store::connect(database_url).await?;
-        let readers = paddock::store::connect_readers(database_url, 4)
-            .await?
-            .unwrap_or_else(|| writer.clone());
         let token = token::Entity::find()
             .filter(token::Column::RunnerId.is_not_null())
             .one(&writer)
@@ -88,24 +92,7 @@ impl Storage {
             .one(&writer)
             .await?
             .context("a seeded runner")?;
-        Ok(Storage {
-            writer,
-            readers,
-            runner,
-            token,
-        })
-    }
-
-    async fn point_read(&self, id: &str) -> Result<pb::GetRunnerResponse, Status> {
-        let id = uuid::Uuid::parse_str(id).map_err(|_| Status::invalid_argument("runner_id"))?;
-        let row = runner::Entity::find_by_id(id)
-            .one(&self.readers)
-            .await
-            .map_err(|e| Status::internal(e.to_string()))?
-            .ok_or_else(|| Status::not_found("runner"))?;
-        Ok(pb::GetRunnerResponse {
-            runner: Some(paddock::api::convert::runner(row)),
-        })
+        Ok(Storage { writer, runner, token })
     }
 
     async fn insert_pair(&self, name: String) -> Result<pb::CreateRunnerResponse, Status> {
@@ -149,17 +136,61 @@ impl Storage {
 
 #[tonic::async_trait]
 impl RunnerService for Storage {
-    async fn get_runner(
-        &self,
-        request: Request<pb::GetRunnerRequest>,
-    ) -> Result<Response<pb::GetRunnerResponse>, Status> {
-        reported(self.point_read(&request.get_ref().runner_id).await).map(Response::new)
-    }
-
     async fn create_runner(
         &self,
         request: Request<pb::CreateRunnerRequest>,
     ) -> Result<Response<pb::CreateRunnerResponse>, Status> {
         reported(self.insert_pair(request.into_inner().name).await).map(Response::new)
+    }
+}
+
+/// The fastest point read a plain tonic + SeaORM server does: nothing of
+/// paddock's (not its pool, not its settings), only SeaORM's own connection
+/// options, with the pool size the benchmark chose by measuring each
+/// candidate on this machine (`main::tune_point_read`).
+struct PointRead {
+    db: DatabaseConnection,
+}
+
+impl PointRead {
+    async fn open(database_url: &str, pool: u32) -> anyhow::Result<PointRead> {
+        let mut options = sea_orm::ConnectOptions::new(database_url.to_owned());
+        // Every connection opened up front and kept; no per-query statement
+        // log; no liveness probe before each checkout (on SQLite a probe is a
+        // round trip to the connection's worker thread, as costly as the read).
+        options
+            .sqlx_logging(false)
+            .max_connections(pool)
+            .min_connections(pool)
+            .test_before_acquire(false);
+        if database_url.starts_with("sqlite:") {
+            // Read-only connections of the file the seed wrote in WAL mode.
+            options.map_sqlx_sqlite_opts(|o| o.read_only(true));
+        }
+        let db = sea_orm::Database::connect(options).await?;
+        Ok(PointRead { db })
+    }
+}
+
+#[tonic::async_trait]
+impl RunnerService for PointRead {
+    async fn get_runner(
+        &self,
+        request: Request<pb::GetRunnerRequest>,
+    ) -> Result<Response<pb::GetRunnerResponse>, Status> {
+        let result = async {
+            let id = uuid::Uuid::parse_str(&request.get_ref().runner_id)
+                .map_err(|_| Status::invalid_argument("runner_id"))?;
+            let row = runner::Entity::find_by_id(id)
+                .one(&self.db)
+                .await
+                .map_err(|e| Status::internal(e.to_string()))?
+                .ok_or_else(|| Status::not_found("runner"))?;
+            Ok(pb::GetRunnerResponse {
+                runner: Some(paddock::api::convert::runner(row)),
+            })
+        }
+        .await;
+        reported(result).map(Response::new)
     }
 }

@@ -85,6 +85,28 @@ pub struct BackendReport {
     pub cut_calls: usize,
     /// What paddock logged at WARN while under load.
     pub warnings: Vec<String>,
+    /// The point-read ceiling's pool sizes as measured (c16 req/s).
+    pub point_read_tuning: Vec<Tuning>,
+    /// One replica against two on the same database (PostgreSQL).
+    pub replicas: Vec<ReplicaRow>,
+}
+
+/// A workload against one replica and against two (req/s, all callers).
+#[derive(Debug, Clone, Serialize)]
+pub struct ReplicaRow {
+    pub workload: String,
+    pub concurrency: usize,
+    pub one: Spread,
+    pub two: Spread,
+    /// Per round: two replicas' aggregate / one replica's.
+    pub ratio: Spread,
+}
+
+/// One pool size the point-read ceiling was measured with.
+#[derive(Debug, Clone, Serialize)]
+pub struct Tuning {
+    pub pool: u32,
+    pub rps: Spread,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -102,6 +124,7 @@ pub struct Machine {
 pub struct Method {
     pub quick: bool,
     pub pairs: usize,
+    pub target_rounds: usize,
     pub table_rounds: usize,
     pub warmup_ms: u128,
     pub measure_ms: u128,
@@ -124,6 +147,7 @@ impl Report {
             method: Method {
                 quick: options.quick,
                 pairs: options.pairs,
+                target_rounds: options.target_rounds,
                 table_rounds: options.table_rounds,
                 warmup_ms: options.warmup.as_millis(),
                 measure_ms: options.measure.as_millis(),
@@ -159,12 +183,14 @@ impl Report {
         );
         let _ = writeln!(
             out,
-            "Method: h2load, one connection per concurrent caller; windows of {} ms warm-up + {} ms measured; \
-             {} alternating rounds for each target's two sides at c16, {} for the rest; medians over windows, \
-             ratios are medians of per-round ratios. Fleets of {} and {} runners. Took {:.1} min.\n",
+            "Method: h2load, c concurrent calls as up to 4 streams per connection (1 × 1, 4 × 4, 16 × 4); windows of {} ms warm-up + {} ms measured; \
+             {} alternating rounds for GetRunner and the point-read ceiling at c16, {} for the other targets' \
+             sides, {} for the rest; medians over windows, ratios are medians of per-round ratios. Fleets of {} \
+             and {} runners. Took {:.1} min.\n",
             method.warmup_ms,
             method.measure_ms,
             method.pairs,
+            method.target_rounds,
             method.table_rounds,
             method.small_fleet,
             method.large_fleet,
@@ -218,6 +244,42 @@ impl Report {
                  windows' ends (at most one per connection) were logged CANCELLED or UNKNOWN.\n",
                 b.seed_seconds, b.cut_calls
             );
+            if !b.point_read_tuning.is_empty() {
+                let best = b.point_read_tuning.iter().map(|t| t.rps.median).fold(0.0, f64::max);
+                let _ = writeln!(
+                    out,
+                    "The point-read ceiling was tuned first: each pool size ran as its own server, measured \
+                     at c16 in {} alternating rounds; the fastest is the ceiling.\n\n| pool | req/s (IQR) |\n|--:|---|",
+                    b.point_read_tuning[0].rps.n
+                );
+                for t in &b.point_read_tuning {
+                    let mark = if t.rps.median == best { " (chosen)" } else { "" };
+                    let _ = writeln!(
+                        out,
+                        "| {} | {:.0} ({:.0}–{:.0}){mark} |",
+                        t.pool, t.rps.median, t.rps.q1, t.rps.q3
+                    );
+                }
+                let _ = writeln!(out);
+            }
+            if !b.replicas.is_empty() {
+                let _ = writeln!(
+                    out,
+                    "Two replicas on this one database, each taking half the callers, against one taking all \
+                     ({} alternating rounds). Both replicas, PostgreSQL and h2load share the machine's 2 cores: \
+                     this shows what a second replica costs, not scale-out.\n\n\
+                     | workload | c | one replica req/s | two replicas req/s (sum) | two / one (IQR) |\n|---|--:|--:|--:|---|",
+                    b.replicas[0].ratio.n
+                );
+                for r in &b.replicas {
+                    let _ = writeln!(
+                        out,
+                        "| {} | {} | {:.0} | {:.0} | {:.2} ({:.2}–{:.2}) |",
+                        r.workload, r.concurrency, r.one.median, r.two.median, r.ratio.median, r.ratio.q1, r.ratio.q3
+                    );
+                }
+                let _ = writeln!(out);
+            }
             if !b.warnings.is_empty() {
                 let _ = writeln!(out, "paddock logged {} warnings under load, e.g.:\n", b.warnings.len());
                 for w in b.warnings.iter().take(3) {

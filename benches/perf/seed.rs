@@ -35,6 +35,10 @@ pub struct Fixture {
     pub writes_token: String,
     /// A runner of the small fleet (GetRunner's target).
     pub runner_id: Uuid,
+    /// A signed-up runner (of the `writes` organization) and its access
+    /// token, for heartbeats.
+    pub heartbeat_runner_id: Uuid,
+    pub heartbeat_token: String,
     pub seconds: f64,
 }
 
@@ -46,7 +50,8 @@ pub async fn seed(database_url: &str, key_file: &Path, small: usize, large: usiz
     let started = Instant::now();
     let (small_token, runner_id) = fleet(&state.db, "small", small).await?;
     let (large_token, _) = fleet(&state.db, "large", large).await?;
-    let (writes_token, _) = fleet(&state.db, "writes", 1).await?;
+    let (writes_token, heartbeat_runner_id) = fleet(&state.db, "writes", 1).await?;
+    let heartbeat_token = sign_up(&state.db, heartbeat_runner_id).await?;
     let seconds = started.elapsed().as_secs_f64();
     // Start from the database a long-running paddock would have: not from a
     // write-ahead log holding the whole seed that every SQLite read must
@@ -67,8 +72,46 @@ pub async fn seed(database_url: &str, key_file: &Path, small: usize, large: usiz
         large_token,
         writes_token,
         runner_id,
+        heartbeat_runner_id,
+        heartbeat_token,
         seconds,
     })
+}
+
+/// Makes a runner ACTIVE and signed up, as its agent would have, with an
+/// access token: the token's plaintext.
+async fn sign_up(db: &DatabaseConnection, runner_id: Uuid) -> anyhow::Result<String> {
+    let now = chrono::Utc::now();
+    let row = runner::Entity::find_by_id(runner_id)
+        .one(db)
+        .await?
+        .context("the runner to sign up")?;
+    let organization_id = row.organization_id;
+    let mut row = row.into_active_model();
+    row.phase = sea_orm::Set(runners::phase::ACTIVE);
+    row.public_key = sea_orm::Set(Some(runner_id.as_bytes().repeat(2)));
+    row.signed_up_at = sea_orm::Set(Some(now));
+    row.lease_renewed_at = sea_orm::Set(Some(now));
+    row.update(db).await?;
+    let access = auth::tokens::generate(auth::tokens::TokenKind::RunnerAccess)?;
+    fresh::<_, token::ActiveModel>(token::Model {
+        id: Uuid::now_v7(),
+        hash: access.hash.to_vec(),
+        kind: auth::tokens::TokenKind::RunnerAccess.as_str().into(),
+        organization_id,
+        user_id: None,
+        runner_id: Some(runner_id),
+        created_at: now,
+        expires_at: None,
+        used_at: None,
+        revoked_at: None,
+        description: String::new(),
+        read_only: false,
+        last_used_at: None,
+    })
+    .insert(db)
+    .await?;
+    Ok(access.plaintext)
 }
 
 /// An organization with an admin and `n` Linux-host runners; the admin's

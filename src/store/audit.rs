@@ -10,6 +10,7 @@ use sea_orm::{
 use uuid::Uuid;
 
 use super::entities::audit_log;
+use super::query::beyond_in_scope;
 use crate::capability::Actor;
 use crate::error::Result;
 use crate::events::Event;
@@ -275,15 +276,15 @@ pub fn list_query(filter: &AuditFilter, page: Page) -> Select<audit_log::Entity>
             .filter(C::Id.lt(first_id_at(next_millisecond)))
             .filter(C::CreatedAt.lt(to));
     }
-    match (filter.newest_first, page.after) {
-        (true, Some(after)) => query = query.filter(C::Id.lt(after)),
-        (false, Some(after)) => query = query.filter(C::Id.gt(after)),
-        _ => {}
-    }
+    query = query.filter(beyond_in_scope(
+        (C::OrganizationId, filter.organization_id),
+        (C::Id, page.after),
+        filter.newest_first,
+    ));
     let query = if filter.newest_first {
-        query.order_by_desc(C::Id)
+        query.order_by_desc(C::OrganizationId).order_by_desc(C::Id)
     } else {
-        query.order_by_asc(C::Id)
+        query.order_by_asc(C::OrganizationId).order_by_asc(C::Id)
     };
     query.limit(page.size + 1)
 }

@@ -8,7 +8,7 @@ use uuid::Uuid;
 use super::audit::{self, Change, subject};
 use super::entities::host_authentication_token;
 use super::is_unique_violation;
-use super::query::{Patch, keyset};
+use super::query::{Patch, keyset_scoped};
 use crate::capability::Managed;
 use crate::error::{Error, Result};
 use crate::pagination::Page;
@@ -116,7 +116,7 @@ pub fn list_query(filter: &HostTokenFilter, page: Page) -> sea_orm::Select<host_
     if let Some(id) = filter.only_subject {
         query = query.filter(C::SubjectId.eq(id));
     }
-    keyset(query, C::Id, page)
+    keyset_scoped(query, C::OrganizationId, filter.organization_id, C::Id, page)
 }
 
 #[derive(Debug, Clone, Default)]

@@ -4,8 +4,7 @@
 
 use sea_orm::sea_query::{Expr, Func, Query, SimpleExpr};
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
-    TransactionTrait,
+    ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
 };
 use uuid::Uuid;
 
@@ -94,26 +93,34 @@ pub fn list_query(
     } else {
         sea_orm::Order::Asc
     };
+    // Row values led by the organization, which only the organization's
+    // indexes serve (see `query::keyset_scoped`).
     if let Some(after) = after {
-        let beyond = |left: SimpleExpr, right: SimpleExpr| {
-            if sort.descending {
-                Expr::expr(left).lt(right)
-            } else {
-                Expr::expr(left).gt(right)
-            }
-        };
-        let after_name = || Func::lower(Expr::val(after.name.clone()));
-        query = match sort.by {
-            SortBy::Joined => query.filter(beyond(Expr::col(C::Id).into(), Expr::val(after.id).into())),
-            SortBy::Name => query.filter(
-                Condition::any().add(beyond(lower_name(), after_name().into())).add(
-                    Condition::all()
-                        .add(lower_name().eq(after_name()))
-                        .add(beyond(Expr::col(C::Id).into(), Expr::val(after.id).into())),
-                ),
-            ),
-        };
+        let (mut columns, mut values): (Vec<SimpleExpr>, Vec<SimpleExpr>) = (
+            vec![Expr::col(C::OrganizationId).into()],
+            vec![Expr::val(filter.organization_id).into()],
+        );
+        if sort.by == SortBy::Name {
+            columns.push(lower_name());
+            values.push(Func::lower(Expr::val(after.name.clone())).into());
+        }
+        columns.push(Expr::col(C::Id).into());
+        values.push(Expr::val(after.id).into());
+        let (columns, values) = (Expr::tuple(columns), Expr::tuple(values));
+        query = query.filter(if sort.descending {
+            columns.lt(values)
+        } else {
+            columns.gt(values)
+        });
+    } else if sort.by == SortBy::Joined {
+        // a first page too is a range of the organization's index
+        query = query.filter(super::query::beyond_in_scope(
+            (C::OrganizationId, filter.organization_id),
+            (C::Id, None),
+            sort.descending,
+        ));
     }
+    query = query.order_by(C::OrganizationId, order.clone());
     if sort.by == SortBy::Name {
         query = query.order_by(lower_name(), order.clone());
     }

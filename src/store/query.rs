@@ -2,7 +2,7 @@
 //! one statement, a delete that knows when nothing was there.
 
 use chrono::Utc;
-use sea_orm::sea_query::{Expr, IntoCondition};
+use sea_orm::sea_query::{Expr, IntoCondition, SimpleExpr};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Select, UpdateMany, Value,
 };
@@ -24,7 +24,8 @@ pub fn keyset<E: EntityTrait>(query: Select<E>, key: E::Column, page: Page) -> S
 
 /// `keyset` within one value of `scope` (which the query filters by
 /// equality to `scope_value`): the page starts after the row value
-/// `(scope, key) > (scope_value, after)`, which the composite index
+/// `(scope, key) > (scope_value, after)` (a first page after the nil id),
+/// which the composite index
 /// `(scope, key)` serves and the primary key cannot. With `key > after`
 /// alone, PostgreSQL's planner may walk the primary key from `after` and
 /// filter by `scope`: its statistics of UUIDv7 keys do not know of the rows
@@ -37,14 +38,29 @@ pub fn keyset_scoped<E: EntityTrait>(
     key: E::Column,
     page: Page,
 ) -> Select<E> {
-    let query = match page.after {
-        Some(after) => query.filter(
-            Expr::tuple([Expr::col(scope).into(), Expr::col(key).into()])
-                .gt(Expr::tuple([Expr::val(scope_value).into(), Expr::val(after).into()])),
-        ),
-        None => query,
-    };
-    query.order_by_asc(scope).order_by_asc(key).limit(page.size + 1)
+    query
+        .filter(beyond_in_scope((scope, scope_value), (key, page.after), false))
+        .order_by_asc(scope)
+        .order_by_asc(key)
+        .limit(page.size + 1)
+}
+
+/// Rows past `(scope, key) = (scope_value, after)` in ascending order (or
+/// before it, in descending): a row value, for the reason `keyset_scoped`
+/// gives. A first page (no `after`) starts past the nil id (before the
+/// largest, descending), so that it too is a range of the scope's index: the
+/// planner drops an ORDER BY on a column fixed by equality, and would
+/// otherwise walk the primary key — from its newest end, for a newest-first
+/// page, through every newer row of other scopes.
+pub fn beyond_in_scope<C: ColumnTrait>(scope: (C, Uuid), key: (C, Option<Uuid>), descending: bool) -> SimpleExpr {
+    let start = if descending { Uuid::max() } else { Uuid::nil() };
+    let columns = Expr::tuple([Expr::col(scope.0).into(), Expr::col(key.0).into()]);
+    let values = Expr::tuple([Expr::val(scope.1).into(), Expr::val(key.1.unwrap_or(start)).into()]);
+    if descending {
+        columns.lt(values)
+    } else {
+        columns.gt(values)
+    }
 }
 
 /// Which rows of runner-owned things (integrations, classes) a list may

@@ -158,3 +158,33 @@ async fn metrics_listen_moves_the_endpoint_to_its_own_port() {
     assert_ne!(on_main_port.status(), 200, "not on the main port any more");
     terminate(child).await;
 }
+
+/// With `--no-metrics` there is no /metrics, and asking for it on a port of
+/// its own as well is refused at start.
+#[tokio::test]
+async fn no_metrics_serves_no_endpoint() {
+    use crate::processes::*;
+    let dir = tempfile::tempdir().unwrap();
+    let db = TestDb::new().await;
+    let (child, url, _log) = spawn_serve_logged(dir.path(), &db.url, "no-metrics-admin", &["--no-metrics"]);
+    let response = reqwest::Client::new()
+        .get(format!("{url}/metrics"))
+        .send()
+        .await
+        .unwrap();
+    assert_ne!(response.status(), 200, "no /metrics with --no-metrics");
+    terminate(child).await;
+
+    let both = std::process::Command::new(BIN)
+        .args(["serve", "--listen", "127.0.0.1:0", "--database-url", &db.url])
+        .args(["--no-metrics", "--metrics-listen", "127.0.0.1:0"])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert!(!both.status.success());
+    assert!(
+        String::from_utf8_lossy(&both.stderr).contains("cannot be used with"),
+        "{}",
+        String::from_utf8_lossy(&both.stderr)
+    );
+}

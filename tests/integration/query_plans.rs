@@ -456,3 +456,109 @@ async fn a_last_page_stays_on_its_organization_index_when_another_organization_g
     );
     server.stop().await;
 }
+
+/// Adds `n` copies of an audit entry to an organization, with new (newer) ids.
+async fn audit_copies(
+    server: &TestServer,
+    template: &store::entities::audit_log::Model,
+    organization_id: Uuid,
+    n: usize,
+) -> Vec<Uuid> {
+    use sea_orm::{ActiveModelTrait, EntityTrait, IntoActiveModel};
+    use store::entities::audit_log;
+    let mut ids = Vec::with_capacity(n);
+    let rows: Vec<audit_log::ActiveModel> = (0..n)
+        .map(|_| {
+            let id = Uuid::now_v7();
+            ids.push(id);
+            audit_log::Model {
+                id,
+                organization_id,
+                ..template.clone()
+            }
+            .into_active_model()
+            .reset_all()
+        })
+        .collect();
+    for chunk in rows.chunks(1000) {
+        audit_log::Entity::insert_many(chunk.to_vec())
+            .exec_without_returning(&server.state.db)
+            .await
+            .unwrap();
+    }
+    ids
+}
+
+/// The plan PostgreSQL would choose for `sql`, sequential scans allowed.
+async fn chosen_plan(server: &TestServer, sql: String) -> String {
+    let rows = server
+        .state
+        .db
+        .query_all(Statement::from_string(
+            DatabaseBackend::Postgres,
+            format!("EXPLAIN {sql}"),
+        ))
+        .await
+        .unwrap();
+    rows.iter()
+        .map(|r| r.try_get::<String>("", "QUERY PLAN").unwrap())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// The audit log grows fastest of all: the same data shape as above, and
+/// both ends of it — newest first (the default) from the start, where the
+/// primary key walked backwards would pass every newer entry of the other
+/// organization, and oldest first from its last page.
+#[tokio::test]
+async fn audit_pages_stay_on_their_organization_index_when_another_organization_grows() {
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+    use store::entities::audit_log;
+    let server = TestServer::start().await;
+    let db = &server.state.db;
+    if db.get_database_backend() != DatabaseBackend::Postgres {
+        eprintln!("skipped: the planner statistics this guards against are PostgreSQL's");
+        server.stop().await;
+        return;
+    }
+    server.runner_with_token(Protocol::Grpc, &server.admin, "audited").await;
+    let template = audit_log::Entity::find()
+        .filter(audit_log::Column::OrganizationId.eq(server.admin.organization_id))
+        .one(db)
+        .await
+        .unwrap()
+        .expect("creating a runner wrote an audit entry");
+    let ours = audit_copies(&server, &template, server.admin.organization_id, 2_000).await;
+    db.execute_unprepared("ANALYZE audit_logs").await.unwrap();
+    let other = server.user_in("a busier organization", "ozzy", true).await;
+    audit_copies(&server, &template, other.organization_id, 50_000).await;
+
+    let filter = |newest_first| store::audit::AuditFilter {
+        organization_id: server.admin.organization_id,
+        newest_first,
+        ..Default::default()
+    };
+    let pages = [
+        ("newest first, first page", filter(true), Page { after: None, size: 26 }),
+        (
+            "oldest first, last page",
+            filter(false),
+            Page {
+                after: Some(ours[ours.len() - 20]),
+                size: 26,
+            },
+        ),
+    ];
+    for (what, filter, page) in pages {
+        let sql = store::audit::list_query(&filter, page)
+            .build(DatabaseBackend::Postgres)
+            .to_string();
+        let plan = chosen_plan(&server, sql).await;
+        let walks_the_primary_key = plan.contains("audit_logs_pkey") && plan.contains("Filter: (organization_id");
+        assert!(
+            !walks_the_primary_key && !plan.contains("Seq Scan"),
+            "{what} reads the other organization's entries:\n{plan}"
+        );
+    }
+    server.stop().await;
+}
