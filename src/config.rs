@@ -80,6 +80,10 @@ pub struct ServeArgs {
     /// again, e.g. 5s (revocations made through other replicas take this long).
     #[arg(long, env = "PADDOCK_TOKEN_CACHE_TTL", default_value = "5s", value_parser = parse_duration)]
     pub token_cache_ttl: Duration,
+    /// Database connections of this replica: PostgreSQL's pool (default 16),
+    /// or SQLite's read-only connections beside its one writer (default 4).
+    #[arg(long, env = "PADDOCK_DATABASE_POOL_SIZE", value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub database_pool_size: Option<u32>,
     /// How often runners renew their lease (MarkRunnerActive), e.g. 30s.
     #[arg(long, env = "PADDOCK_RUNNER_LEASE", default_value = "30s", value_parser = parse_duration)]
     pub runner_lease: Duration,
@@ -262,6 +266,8 @@ pub struct Settings {
     pub scm_api_urls: HashMap<String, String>,
     /// How long a verified bearer token is trusted without asking the database again.
     pub token_cache_ttl: Duration,
+    /// PostgreSQL's pool size, or SQLite's read-only connections (None: the default).
+    pub database_pool_size: Option<u32>,
     /// How often runners renew their lease, and the grace past a missed one.
     pub runner_lease: Duration,
     pub runner_lease_grace: Duration,
@@ -334,6 +340,7 @@ impl Settings {
             public_url: public_url.trim_end_matches('/').to_owned(),
             scm_api_urls: scm_api_urls(&args.scm_api_urls)?,
             token_cache_ttl: args.token_cache_ttl,
+            database_pool_size: args.database_pool_size,
             runner_lease: args.runner_lease,
             runner_lease_grace: args.runner_lease_grace,
             runner_gc_after: args.runner_gc_after.filter(|d| !d.is_zero()),
@@ -357,6 +364,7 @@ impl Settings {
             public_url: "https://paddock.test".into(),
             scm_api_urls: HashMap::new(),
             token_cache_ttl: crate::auth::cache::DEFAULT_TTL,
+            database_pool_size: None,
             runner_lease: Duration::from_secs(30),
             runner_lease_grace: Duration::from_secs(15),
             runner_gc_after: None,

@@ -70,7 +70,11 @@ pub async fn run(mut settings: Settings, shutdown: impl Future<Output = ()> + Se
 
 /// Opens the database, checks the secret key, bootstraps the admin token.
 pub async fn prepare(settings: &Settings) -> anyhow::Result<AppState> {
-    let db = store::connect(&settings.database_url).await?;
+    let db = store::connect_pooled(
+        &settings.database_url,
+        settings.database_pool_size.unwrap_or(store::POSTGRES_POOL),
+    )
+    .await?;
     let secrets = Secrets::new(&settings.secret_key);
     store::secret_key::verify_or_record(&db, &secrets).await?;
     if let Some(token) = &settings.admin_token {
@@ -78,9 +82,12 @@ pub async fn prepare(settings: &Settings) -> anyhow::Result<AppState> {
             .await
             .context("bootstrapping the --admin-token admin")?;
     }
-    let read_db = store::connect_readers(&settings.database_url, 4)
-        .await?
-        .unwrap_or_else(|| db.clone());
+    let read_db = store::connect_readers(
+        &settings.database_url,
+        settings.database_pool_size.unwrap_or(store::SQLITE_READERS),
+    )
+    .await?
+    .unwrap_or_else(|| db.clone());
     let public_url = settings.public_url.trim_end_matches('/').to_owned();
     let signing = crate::signing::KeyRing::load(&db, &secrets, public_url.clone())
         .await

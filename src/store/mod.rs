@@ -41,6 +41,17 @@ use crate::error::Error;
 /// SQLite: the file is created when missing, with WAL and foreign keys on. The
 /// pool has one connection, so writers never race each other into SQLITE_BUSY.
 pub async fn connect(url: &str) -> anyhow::Result<DatabaseConnection> {
+    connect_pooled(url, POSTGRES_POOL).await
+}
+
+/// PostgreSQL connections per replica unless told otherwise.
+pub const POSTGRES_POOL: u32 = 16;
+/// SQLite's read-only connections unless told otherwise.
+pub const SQLITE_READERS: u32 = 4;
+
+/// `connect`, with a PostgreSQL pool of `pool` connections (SQLite writes
+/// through one connection whatever `pool` says).
+pub async fn connect_pooled(url: &str, pool: u32) -> anyhow::Result<DatabaseConnection> {
     let mut options = ConnectOptions::new(url.to_owned());
     options.sqlx_logging(false).acquire_timeout(Duration::from_secs(30));
     if url.starts_with("sqlite:") {
@@ -59,7 +70,7 @@ pub async fn connect(url: &str) -> anyhow::Result<DatabaseConnection> {
                 .busy_timeout(Duration::from_secs(10))
         });
     } else {
-        options.max_connections(16).min_connections(1);
+        options.max_connections(pool.max(1)).min_connections(1);
     }
     let db = Database::connect(options)
         .await

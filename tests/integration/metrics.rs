@@ -188,3 +188,32 @@ async fn no_metrics_serves_no_endpoint() {
         String::from_utf8_lossy(&both.stderr)
     );
 }
+
+/// `--database-pool-size` sizes PostgreSQL's pool, or SQLite's read-only
+/// connections (its writer stays one): /metrics tells the pool's maximum.
+#[tokio::test]
+async fn the_pool_size_setting_sizes_the_pool_that_serves_reads() {
+    let server = TestServer::start_with(|settings| settings.database_pool_size = Some(3)).await;
+    let answer = Http::new(&server, None)
+        .send(Method::GET, "/metrics", &[], vec![])
+        .await;
+    let text = String::from_utf8(answer.body.to_vec()).unwrap();
+    let max = |pool: &str| {
+        text.lines()
+            .find(|line| {
+                line.starts_with("paddock_db_connections{")
+                    && line.contains(&format!("pool=\"{pool}\""))
+                    && line.contains("state=\"max\"")
+            })
+            .map(|line| line.rsplit_once(' ').unwrap().1.to_owned())
+    };
+    let postgres =
+        sea_orm::ConnectionTrait::get_database_backend(&server.state.db) == sea_orm::DatabaseBackend::Postgres;
+    if postgres {
+        assert_eq!(max("write").as_deref(), Some("3"), "{text}");
+    } else {
+        assert_eq!(max("write").as_deref(), Some("1"), "one writer: {text}");
+        assert_eq!(max("read").as_deref(), Some("3"), "{text}");
+    }
+    server.stop().await;
+}
