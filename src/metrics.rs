@@ -32,7 +32,9 @@ pub struct Metrics {
     latency: HistogramVec,
     pub heartbeats: IntCounter,
     pub watch_streams: IntGauge,
-    token_cache: IntCounterVec,
+    /// The two series of `paddock_token_cache_lookups_total`, looked up once.
+    token_cache_hits: IntCounter,
+    token_cache_misses: IntCounter,
     pub runners: IntGaugeVec,
     db_connections: IntGaugeVec,
 }
@@ -95,7 +97,8 @@ fn build() -> prometheus::Result<Metrics> {
         latency,
         heartbeats,
         watch_streams,
-        token_cache,
+        token_cache_hits: token_cache.with_label_values(&["hit"]),
+        token_cache_misses: token_cache.with_label_values(&["miss"]),
         runners,
         db_connections,
     })
@@ -167,10 +170,11 @@ pub fn record_call(path: &str, protocol: &'static str, code: &'static str, secon
 /// A bearer token looked up in the cache.
 pub fn record_token_cache(hit: bool) {
     if let Some(metrics) = get() {
-        metrics
-            .token_cache
-            .with_label_values(&[if hit { "hit" } else { "miss" }])
-            .inc();
+        if hit {
+            metrics.token_cache_hits.inc();
+        } else {
+            metrics.token_cache_misses.inc();
+        }
     }
 }
 
@@ -295,7 +299,7 @@ where
 {
     type Response = Response<Body>;
     type Error = S::Error;
-    type Future = BoxFuture<Self::Response, Self::Error>;
+    type Future = MetricsFuture<S::Future, S::Error>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
@@ -304,19 +308,48 @@ where
     fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
         if request.uri().path() == PATH && (request.method() == Method::GET || request.method() == Method::HEAD) {
             let (db, read_db) = (self.db.clone(), self.read_db.clone());
-            return Box::pin(async move {
-                let text = render(&db, &read_db).await;
-                let mut response = Response::new(Body::new(http_body_util::Full::new(Bytes::from(text))));
-                *response.status_mut() = StatusCode::OK;
-                response.headers_mut().insert(
-                    CONTENT_TYPE,
-                    HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
-                );
-                Ok(response)
-            });
+            return MetricsFuture::Scrape {
+                future: Box::pin(async move {
+                    let text = render(&db, &read_db).await;
+                    let mut response = Response::new(Body::new(http_body_util::Full::new(Bytes::from(text))));
+                    *response.status_mut() = StatusCode::OK;
+                    response.headers_mut().insert(
+                        CONTENT_TYPE,
+                        HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+                    );
+                    Ok(response)
+                }),
+            };
         }
-        let clone = self.inner.clone();
-        let mut inner = std::mem::replace(&mut self.inner, clone);
-        Box::pin(async move { Ok(inner.call(request).await?.map(Body::new)) })
+        // every other call passes straight through: no clone of the stack
+        // behind, no boxed future
+        MetricsFuture::Call {
+            future: self.inner.call(request),
+        }
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// A scrape of /metrics, or any other call on its way through.
+    #[project = MetricsFutureProjection]
+    pub enum MetricsFuture<F, E> {
+        Scrape { future: BoxFuture<Response<Body>, E> },
+        Call { #[pin] future: F },
+    }
+}
+
+impl<F, E, ResBody> Future for MetricsFuture<F, E>
+where
+    F: Future<Output = Result<Response<ResBody>, E>>,
+    ResBody: http_body::Body<Data = Bytes> + Send + 'static,
+    ResBody::Error: Into<tower::BoxError>,
+{
+    type Output = Result<Response<Body>, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.project() {
+            MetricsFutureProjection::Scrape { future } => future.as_mut().poll(cx),
+            MetricsFutureProjection::Call { future } => future.poll(cx).map_ok(|response| response.map(Body::new)),
+        }
     }
 }

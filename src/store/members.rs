@@ -107,10 +107,16 @@ pub fn list_query(
         columns.push(Expr::col(C::Id).into());
         values.push(Expr::val(after.id).into());
         let (columns, values) = (Expr::tuple(columns), Expr::tuple(values));
+        // and the leading key's own bound, which SQLite needs for a range
+        // (see `query::beyond_in_scope`)
+        let (leading, after_leading): (SimpleExpr, SimpleExpr) = match sort.by {
+            SortBy::Name => (lower_name(), Func::lower(Expr::val(after.name.clone())).into()),
+            SortBy::Joined => (Expr::col(C::Id).into(), Expr::val(after.id).into()),
+        };
         query = query.filter(if sort.descending {
-            columns.lt(values)
+            columns.lt(values).and(Expr::expr(leading).lte(after_leading))
         } else {
-            columns.gt(values)
+            columns.gt(values).and(Expr::expr(leading).gte(after_leading))
         });
     } else if sort.by == SortBy::Joined {
         // a first page too is a range of the organization's index

@@ -52,14 +52,19 @@ pub fn keyset_scoped<E: EntityTrait>(
 /// planner drops an ORDER BY on a column fixed by equality, and would
 /// otherwise walk the primary key — from its newest end, for a newest-first
 /// page, through every newer row of other scopes.
+///
+/// The key's own bound (`key > after`) goes alongside: SQLite uses a row
+/// value as an index range only without an equality on its first column, so
+/// with `scope = value` it would read the scope from its start.
 pub fn beyond_in_scope<C: ColumnTrait>(scope: (C, Uuid), key: (C, Option<Uuid>), descending: bool) -> SimpleExpr {
     let start = if descending { Uuid::max() } else { Uuid::nil() };
+    let after = key.1.unwrap_or(start);
     let columns = Expr::tuple([Expr::col(scope.0).into(), Expr::col(key.0).into()]);
-    let values = Expr::tuple([Expr::val(scope.1).into(), Expr::val(key.1.unwrap_or(start)).into()]);
+    let values = Expr::tuple([Expr::val(scope.1).into(), Expr::val(after).into()]);
     if descending {
-        columns.lt(values)
+        columns.lt(values).and(key.0.lt(after))
     } else {
-        columns.gt(values)
+        columns.gt(values).and(key.0.gt(after))
     }
 }
 
