@@ -12,6 +12,7 @@
 //!
 //!   cargo bench --bench perf -- [--quick] [--out DIR] [--pairs N] [--large N] [--only sqlite|postgres]
 //!       [--workloads ID,…] [--concurrencies 1,16,64] [--rounds N (outside targets)]
+//!       [--target-rounds N (other targets' sides)]
 //!
 //! Not a test: nothing here fails on a slow result, only on a broken run (a
 //! failed call, a server that died).
@@ -92,6 +93,7 @@ impl Options {
                 "--large" => options.large = value()?.parse()?,
                 "--workloads" => options.workloads = Some(value()?.split(',').map(str::to_owned).collect()),
                 "--rounds" => options.table_rounds = value()?.parse()?,
+                "--target-rounds" => options.target_rounds = value()?.parse()?,
                 "--concurrencies" => {
                     options.concurrencies = value()?.split(',').map(str::parse).collect::<Result<_, _>>()?
                 }
@@ -580,7 +582,7 @@ fn workloads(
     )?;
     add(
         "insert_pair",
-        "ceiling: SeaORM 2-row transaction (CreateRunner)".into(),
+        "ceiling: SeaORM transaction of the same writes (CreateRunner)".into(),
         Storage,
         "CreateRunner",
         Grpc,
@@ -691,10 +693,10 @@ fn summarize(
     target(
         "GetRunner gRPC, paddock with metrics / without (--no-metrics), c16",
         paired(windows, 16, "get_grpc", "get_no_metrics"),
-        sqlite.then_some(AtLeast(0.97)),
+        sqlite.then_some(report::Bound::WithinNoise(0.97)),
     );
     target(
-        "CreateRunner / bare SeaORM 2-row transaction, c16",
+        "CreateRunner / bare SeaORM transaction of the same writes, c16",
         paired(windows, 16, "create", "insert_pair"),
         Some(AtLeast(0.70)),
     );
@@ -915,4 +917,22 @@ fn measure_replicas(
         }
     }
     Ok(rows)
+}
+
+/// Nanoseconds paddock spends per call counting it for /metrics: the call's
+/// counter and latency histogram and the token cache's counter, as
+/// `telemetry` and `auth` record them.
+pub fn metrics_cost_ns() -> f64 {
+    const CALLS: u32 = 1_000_000;
+    let started = Instant::now();
+    for i in 0..CALLS {
+        paddock::metrics::record_call(
+            "/gitpod.v1.RunnerService/GetRunner",
+            "grpc",
+            "OK",
+            f64::from(i % 1000) / 1e6,
+        );
+        paddock::metrics::record_token_cache(true);
+    }
+    started.elapsed().as_nanos() as f64 / f64::from(CALLS)
 }

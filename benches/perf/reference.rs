@@ -4,8 +4,10 @@
 //! - `point-read`: GetRunner as one SeaORM read by primary key, through a
 //!   pool of its own (size given; the benchmark tries several and keeps the
 //!   fastest) with none of paddock's settings — the point-read ceiling;
-//! - `storage`: CreateRunner as a bare SeaORM transaction inserting the same
-//!   two rows paddock inserts — the write ceiling.
+//! - `storage`: CreateRunner as a bare SeaORM transaction writing what
+//!   paddock's writes — the runner, its exchange token, the audit entry, and
+//!   on PostgreSQL the NOTIFY that tells the other replicas' watchers — the
+//!   write ceiling.
 //!
 //! Neither authenticates, validates or authorizes. A failed call is printed
 //! (one line each), which the benchmark treats as a broken run.
@@ -15,10 +17,12 @@ use std::net::SocketAddr;
 use anyhow::Context;
 use chrono::Utc;
 use paddock::proto::gitpod::v1 as pb;
-use paddock::store::entities::{runner, token};
+use paddock::store::entities::{audit_log, runner, token};
 use pb::runner_service_server::{RunnerService, RunnerServiceServer};
 use prost::Message;
-use sea_orm::{ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, TransactionTrait};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, TransactionTrait,
+};
 use tonic::{Request, Response, Status};
 
 /// `reference echo LISTEN RESPONSE_FILE`, `reference storage LISTEN DATABASE_URL`
@@ -75,9 +79,11 @@ impl RunnerService for Echo {
 
 struct Storage {
     writer: DatabaseConnection,
-    /// A seeded runner and its exchange token: the shape of every new pair.
+    /// A seeded runner, its exchange token and its audit entry: the shape
+    /// of every new write.
     runner: runner::Model,
     token: token::Model,
+    entry: audit_log::Model,
 }
 
 impl Storage {
@@ -92,7 +98,17 @@ impl Storage {
             .one(&writer)
             .await?
             .context("a seeded runner")?;
-        Ok(Storage { writer, runner, token })
+        let entry = audit_log::Entity::find()
+            .filter(audit_log::Column::SubjectId.eq(runner.id))
+            .one(&writer)
+            .await?
+            .context("the seeded runner's audit entry")?;
+        Ok(Storage {
+            writer,
+            runner,
+            token,
+            entry,
+        })
     }
 
     async fn insert_pair(&self, name: String) -> Result<pb::CreateRunnerResponse, Status> {
@@ -125,6 +141,36 @@ impl Storage {
             .exec_without_returning(&txn)
             .await
             .map_err(internal)?;
+        let entry = audit_log::Model {
+            id: uuid::Uuid::now_v7(),
+            subject_id: runner.id,
+            created_at: now,
+            ..self.entry.clone()
+        };
+        audit_log::Entity::insert(audit_log::ActiveModel::from(entry).reset_all())
+            .exec_without_returning(&txn)
+            .await
+            .map_err(internal)?;
+        if txn.get_database_backend() == sea_orm::DbBackend::Postgres {
+            // the event as paddock announces it (its JSON, its size)
+            let event = paddock::events::Event {
+                operation: pb::ResourceOperation::Create as i32,
+                resource_type: pb::ResourceType::Runner as i32,
+                resource_id: runner.id,
+                organization_id: runner.organization_id,
+                runner_id: Some(runner.id),
+                holder_id: None,
+                actor_id: runner.creator_id,
+            };
+            let payload = serde_json::to_string(&event).map_err(|e| Status::internal(e.to_string()))?;
+            txn.execute(sea_orm::Statement::from_sql_and_values(
+                sea_orm::DbBackend::Postgres,
+                "SELECT pg_notify($1, $2)",
+                [paddock::events::CHANNEL.into(), payload.into()],
+            ))
+            .await
+            .map_err(internal)?;
+        }
         txn.commit().await.map_err(internal)?;
         Ok(pb::CreateRunnerResponse {
             runner: Some(paddock::api::convert::runner(runner)),
