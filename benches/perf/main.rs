@@ -140,6 +140,7 @@ fn main() -> anyhow::Result<()> {
 enum ServerKind {
     Paddock,
     Unmetered,
+    Twin,
     PointRead,
     Storage,
     Echo,
@@ -159,6 +160,9 @@ struct Servers {
     paddock: Server,
     /// paddock with --no-metrics, for what metrics cost.
     unmetered: Server,
+    /// A second paddock exactly like the first: what two processes of the
+    /// same binary differ by (the floor under the metrics comparison).
+    twin: Server,
     point_read: Server,
     storage: Server,
     echo: Server,
@@ -169,6 +173,7 @@ impl Servers {
         match target {
             ServerKind::Paddock => &self.paddock,
             ServerKind::Unmetered => &self.unmetered,
+            ServerKind::Twin => &self.twin,
             ServerKind::PointRead => &self.point_read,
             ServerKind::Storage => &self.storage,
             ServerKind::Echo => &self.echo,
@@ -179,6 +184,7 @@ impl Servers {
         match target {
             ServerKind::Paddock => &mut self.paddock,
             ServerKind::Unmetered => &mut self.unmetered,
+            ServerKind::Twin => &mut self.twin,
             ServerKind::PointRead => &mut self.point_read,
             ServerKind::Storage => &mut self.storage,
             ServerKind::Echo => &mut self.echo,
@@ -264,6 +270,7 @@ fn measure_backend(
         &["--no-metrics"],
         scratch,
     )?;
+    let twin = start_paddock("paddock-twin", database_url, &key_file, &[], scratch)?;
     let storage = start_reference("storage", database_url, &[], scratch)?;
     let get = pb::GetRunnerRequest {
         runner_id: fixture.runner_id.to_string(),
@@ -277,6 +284,7 @@ fn measure_backend(
     let mut servers = Servers {
         paddock,
         unmetered,
+        twin,
         point_read,
         storage,
         echo,
@@ -508,6 +516,16 @@ fn workloads(
         Some("point_read"),
     )?;
     add(
+        "get_twin",
+        "GetRunner, a second identical paddock".into(),
+        Twin,
+        "GetRunner",
+        Grpc,
+        small_token,
+        &get_proto,
+        Some("point_read"),
+    )?;
+    add(
         "get_no_metrics",
         "GetRunner, paddock with --no-metrics".into(),
         Unmetered,
@@ -694,6 +712,11 @@ fn summarize(
         "GetRunner gRPC, paddock with metrics / without (--no-metrics), c16",
         paired(windows, 16, "get_grpc", "get_no_metrics"),
         sqlite.then_some(report::Bound::WithinNoise(0.97)),
+    );
+    target(
+        "GetRunner gRPC, paddock / an identical second paddock (A/A: what two processes differ by), c16",
+        paired(windows, 16, "get_grpc", "get_twin"),
+        None,
     );
     target(
         "CreateRunner / bare SeaORM transaction of the same writes, c16",
