@@ -84,6 +84,10 @@ pub struct ServeArgs {
     /// or SQLite's read-only connections beside its one writer (default 4).
     #[arg(long, env = "PADDOCK_DATABASE_POOL_SIZE", value_parser = clap::value_parser!(u32).range(1..=1000))]
     pub database_pool_size: Option<u32>,
+    /// How long a call waits for a PostgreSQL connection (the database
+    /// unreachable, or the pool busy) before it answers UNAVAILABLE, e.g. 2s.
+    #[arg(long, env = "PADDOCK_DATABASE_TIMEOUT", default_value = "2s", value_parser = parse_duration)]
+    pub database_timeout: Duration,
     /// How often runners renew their lease (MarkRunnerActive), e.g. 30s.
     #[arg(long, env = "PADDOCK_RUNNER_LEASE", default_value = "30s", value_parser = parse_duration)]
     pub runner_lease: Duration,
@@ -268,6 +272,8 @@ pub struct Settings {
     pub token_cache_ttl: Duration,
     /// PostgreSQL's pool size, or SQLite's read-only connections (None: the default).
     pub database_pool_size: Option<u32>,
+    /// The longest wait for a PostgreSQL connection.
+    pub database_timeout: Duration,
     /// How often runners renew their lease, and the grace past a missed one.
     pub runner_lease: Duration,
     pub runner_lease_grace: Duration,
@@ -325,6 +331,9 @@ impl Settings {
         if args.audit_retention.is_zero() {
             bail!("--audit-retention must be longer than 0 (e.g. 365d)");
         }
+        if args.database_timeout.is_zero() {
+            bail!("--database-timeout must be longer than 0 (e.g. 2s)");
+        }
         if args.runner_lease.is_zero() || args.runner_lease_grace.is_zero() {
             bail!("--runner-lease and --runner-lease-grace must be longer than 0 (e.g. 30s and 15s)");
         }
@@ -341,6 +350,7 @@ impl Settings {
             scm_api_urls: scm_api_urls(&args.scm_api_urls)?,
             token_cache_ttl: args.token_cache_ttl,
             database_pool_size: args.database_pool_size,
+            database_timeout: args.database_timeout,
             runner_lease: args.runner_lease,
             runner_lease_grace: args.runner_lease_grace,
             runner_gc_after: args.runner_gc_after.filter(|d| !d.is_zero()),
@@ -365,6 +375,7 @@ impl Settings {
             scm_api_urls: HashMap::new(),
             token_cache_ttl: crate::auth::cache::DEFAULT_TTL,
             database_pool_size: None,
+            database_timeout: crate::store::CHECKOUT_TIMEOUT,
             runner_lease: Duration::from_secs(30),
             runner_lease_grace: Duration::from_secs(15),
             runner_gc_after: None,

@@ -72,8 +72,31 @@ fn sql_state(e: &DbErr) -> Option<String> {
     }
 }
 
+/// Whether a database error says the database could not be reached (no
+/// connection within the checkout timeout, a connection lost or refused),
+/// rather than that a statement failed.
+fn unreachable(e: &DbErr) -> bool {
+    use sea_orm::{RuntimeErr, sqlx};
+    let sqlx_error = match e {
+        DbErr::ConnectionAcquire(_) => return true,
+        DbErr::Conn(RuntimeErr::SqlxError(e))
+        | DbErr::Exec(RuntimeErr::SqlxError(e))
+        | DbErr::Query(RuntimeErr::SqlxError(e)) => e,
+        _ => return false,
+    };
+    matches!(
+        sqlx_error,
+        sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::WorkerCrashed
+    )
+}
+
 impl From<DbErr> for Error {
     fn from(e: DbErr) -> Self {
+        // Fail fast and say so: the client may try again, or elsewhere.
+        if unreachable(&e) {
+            tracing::warn!(error = %e, "the database is unreachable");
+            return Error::Unavailable("the database is unreachable; try again shortly".into());
+        }
         // A write that refers to or updates a row deleted meanwhile (a runner
         // deleted while its token is minted, say) lost a race: not found.
         // (SQLite re-reads an inserted row: a cascade may have removed it meanwhile.)

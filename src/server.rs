@@ -73,6 +73,7 @@ pub async fn prepare(settings: &Settings) -> anyhow::Result<AppState> {
     let db = store::connect_pooled(
         &settings.database_url,
         settings.database_pool_size.unwrap_or(store::POSTGRES_POOL),
+        settings.database_timeout,
     )
     .await?;
     let secrets = Secrets::new(&settings.secret_key);

@@ -41,8 +41,12 @@ use crate::error::Error;
 /// SQLite: the file is created when missing, with WAL and foreign keys on. The
 /// pool has one connection, so writers never race each other into SQLITE_BUSY.
 pub async fn connect(url: &str) -> anyhow::Result<DatabaseConnection> {
-    connect_pooled(url, POSTGRES_POOL).await
+    connect_pooled(url, POSTGRES_POOL, CHECKOUT_TIMEOUT).await
 }
+
+/// How long a call waits for a PostgreSQL connection before it answers
+/// UNAVAILABLE (the database unreachable, or every connection busy).
+pub const CHECKOUT_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// PostgreSQL connections per replica unless told otherwise.
 pub const POSTGRES_POOL: u32 = 16;
@@ -51,7 +55,9 @@ pub const SQLITE_READERS: u32 = 4;
 
 /// `connect`, with a PostgreSQL pool of `pool` connections (SQLite writes
 /// through one connection whatever `pool` says).
-pub async fn connect_pooled(url: &str, pool: u32) -> anyhow::Result<DatabaseConnection> {
+/// `checkout` bounds the wait for a PostgreSQL connection; SQLite's writer
+/// waits up to 30 s, behind other writes rather than for a network.
+pub async fn connect_pooled(url: &str, pool: u32, checkout: Duration) -> anyhow::Result<DatabaseConnection> {
     let mut options = ConnectOptions::new(url.to_owned());
     options.sqlx_logging(false).acquire_timeout(Duration::from_secs(30));
     if url.starts_with("sqlite:") {
@@ -70,7 +76,11 @@ pub async fn connect_pooled(url: &str, pool: u32) -> anyhow::Result<DatabaseConn
                 .busy_timeout(Duration::from_secs(10))
         });
     } else {
-        options.max_connections(pool.max(1)).min_connections(1);
+        options
+            .max_connections(pool.max(1))
+            .min_connections(1)
+            .acquire_timeout(checkout)
+            .connect_timeout(checkout);
     }
     let db = Database::connect(options)
         .await

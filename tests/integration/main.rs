@@ -28,6 +28,7 @@ mod metrics;
 mod migrations;
 mod org_roles;
 mod organizations;
+mod outage;
 mod people_matrix;
 mod processes;
 mod query_plans;

@@ -1,0 +1,132 @@
+//! The database gone: calls fail fast with UNAVAILABLE and say why, and
+//! paddock recovers by itself when it returns. The outage is a TCP proxy of
+//! the test's own between paddock and PostgreSQL, cut and restored — the
+//! shared PostgreSQL other tests use never stops.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use paddock::secrets::SecretKey;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+
+use crate::harness::*;
+
+/// What the proxy does with connections.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Link {
+    /// Forwards them to the database.
+    Up,
+    /// Drops every open one and every new one at once (a database that went away).
+    Refused,
+    /// Drops the open ones and holds new ones silent (a network that went away).
+    Silent,
+}
+
+struct Proxy {
+    addr: SocketAddr,
+    link: watch::Sender<Link>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Proxy {
+    async fn start(upstream: SocketAddr) -> Proxy {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (link, watching) = watch::channel(Link::Up);
+        let task = tokio::spawn(async move {
+            let mut open = JoinSet::new();
+            let mut held = Vec::new();
+            let mut changes = watching.clone();
+            loop {
+                tokio::select! {
+                    accepted = listener.accept() => {
+                        let Ok((mut client, _)) = accepted else { continue };
+                        match *watching.borrow() {
+                            Link::Up => {}
+                            Link::Refused => continue, // dropped: the connection closes
+                            Link::Silent => {
+                                held.push(client);
+                                continue;
+                            }
+                        }
+                        open.spawn(async move {
+                            if let Ok(mut server) = TcpStream::connect(upstream).await {
+                                let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+                            }
+                        });
+                    }
+                    changed = changes.changed() => {
+                        if changed.is_err() {
+                            return;
+                        }
+                        if *changes.borrow() != Link::Up {
+                            open.abort_all();
+                        } else {
+                            held.clear();
+                        }
+                    }
+                }
+            }
+        });
+        Proxy { addr, link, task }
+    }
+
+    fn set(&self, link: Link) {
+        self.link.send_replace(link);
+    }
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+#[tokio::test]
+async fn calls_fail_fast_with_unavailable_while_the_database_is_gone_and_recover_after() {
+    if !using_postgres() {
+        eprintln!("skipped: SQLite is a file, not a service that goes away");
+        return;
+    }
+    let db = Arc::new(TestDb::new().await);
+    let upstream: SocketAddr = "127.0.0.1:5432".parse().unwrap();
+    let proxy = Proxy::start(upstream).await;
+    let through_proxy = db.url.replacen("127.0.0.1:5432", &proxy.addr.to_string(), 1);
+    assert_ne!(through_proxy, db.url, "the test database is on 127.0.0.1:5432");
+    let server = TestServer::start_configured(db.clone(), SecretKey::generate().unwrap(), None, |settings| {
+        settings.database_url = through_proxy.clone();
+    })
+    .await;
+    let (runner_id, _) = server
+        .runner_with_token(Protocol::Grpc, &server.admin, "weathered")
+        .await;
+    let mut runners = server.runners(Protocol::Grpc, &server.admin.token).await;
+    let get = pb::GetRunnerRequest {
+        runner_id: runner_id.clone(),
+    };
+    runners.get_runner(get.clone()).await.unwrap();
+
+    // refused at once, then silent: either way an answer within the checkout timeout (2 s)
+    for (link, calls) in [(Link::Refused, 3), (Link::Silent, 2)] {
+        proxy.set(link);
+        for _ in 0..calls {
+            let started = Instant::now();
+            let status = runners.get_runner(get.clone()).await.unwrap_err();
+            let took = started.elapsed();
+            assert_eq!(status.code(), tonic::Code::Unavailable, "{status:?}");
+            assert!(status.message().contains("database is unreachable"), "{status:?}");
+            // the default checkout timeout is 2 s
+            assert!(took < Duration::from_secs(3), "took {took:?}");
+        }
+    }
+
+    proxy.set(Link::Up);
+    eventually(Duration::from_secs(10), "calls succeed again", async || {
+        runners.clone().get_runner(get.clone()).await.ok()
+    })
+    .await;
+    server.stop().await;
+}
