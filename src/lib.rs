@@ -11,6 +11,7 @@ pub mod config;
 pub mod configuration_schema;
 pub mod error;
 pub mod events;
+pub mod health;
 pub mod liveness;
 pub mod log_writer;
 pub mod metrics;

@@ -204,6 +204,28 @@ pub async fn serve(
         .set_serving::<RunnerTokenServiceServer<RunnerTokenApi>>()
         .await;
 
+    {
+        use tonic::server::NamedService;
+        let services = vec![
+            <RunnerServiceServer<RunnerApi> as NamedService>::NAME,
+            <RunnerConfigurationServiceServer<RunnerConfigurationApi> as NamedService>::NAME,
+            <IdentityServiceServer<IdentityApi> as NamedService>::NAME,
+            <RunnerInteractionServiceServer<RunnerInteractionApi> as NamedService>::NAME,
+            <EventServiceServer<EventApi> as NamedService>::NAME,
+            <GroupServiceServer<GroupApi> as NamedService>::NAME,
+            <UserServiceServer<UserApi> as NamedService>::NAME,
+            <OrganizationServiceServer<OrganizationApi> as NamedService>::NAME,
+            <RunnerTokenServiceServer<RunnerTokenApi> as NamedService>::NAME,
+        ];
+        tokio::spawn(crate::health::follow_database(
+            state.db.clone(),
+            health_reporter.clone(),
+            services,
+            crate::health::PROBE_EVERY,
+            state.stopping.subscribe(),
+        ));
+    }
+
     // The shutdown signal stops new calls at once; calls in flight get up to
     // SHUTDOWN_GRACE to finish, so that one stuck client cannot hold the
     // process (and a rolling deploy) forever.

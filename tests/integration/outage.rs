@@ -1,5 +1,5 @@
-//! The database gone: calls fail fast with UNAVAILABLE and say why, and
-//! paddock recovers by itself when it returns. The outage is a TCP proxy of
+//! The database gone: calls fail fast with UNAVAILABLE and say why, gRPC
+//! health says NOT_SERVING, and paddock recovers by itself when it returns. The outage is a TCP proxy of
 //! the test's own between paddock and PostgreSQL, cut and restored — the
 //! shared PostgreSQL other tests use never stops.
 
@@ -11,8 +11,36 @@ use paddock::secrets::SecretKey;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
+use tonic_health::pb::health_check_response::ServingStatus;
+use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
 
 use crate::harness::*;
+
+/// What gRPC health says of `service`, polled until it says `status` (a
+/// probe runs every second).
+async fn health_becomes(server: &TestServer, service: &str, status: ServingStatus) {
+    let channel = tonic::transport::Endpoint::from_shared(server.url())
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let health = HealthClient::new(channel);
+    eventually(
+        Duration::from_secs(10),
+        &format!("health of {service:?} is {status:?}"),
+        async || {
+            let answer = health
+                .clone()
+                .check(HealthCheckRequest {
+                    service: service.into(),
+                })
+                .await
+                .ok()?;
+            (answer.into_inner().status == status as i32).then_some(())
+        },
+    )
+    .await;
+}
 
 /// What the proxy does with connections.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -108,6 +136,7 @@ async fn calls_fail_fast_with_unavailable_while_the_database_is_gone_and_recover
         runner_id: runner_id.clone(),
     };
     runners.get_runner(get.clone()).await.unwrap();
+    health_becomes(&server, "gitpod.v1.RunnerService", ServingStatus::Serving).await;
 
     // refused at once, then silent: either way an answer within the checkout timeout (2 s)
     for (link, calls) in [(Link::Refused, 3), (Link::Silent, 2)] {
@@ -123,10 +152,16 @@ async fn calls_fail_fast_with_unavailable_while_the_database_is_gone_and_recover
         }
     }
 
+    for service in ["", "gitpod.v1.RunnerService", "gitpod.v1.EventService"] {
+        health_becomes(&server, service, ServingStatus::NotServing).await;
+    }
+
     proxy.set(Link::Up);
     eventually(Duration::from_secs(10), "calls succeed again", async || {
         runners.clone().get_runner(get.clone()).await.ok()
     })
     .await;
+    health_becomes(&server, "", ServingStatus::Serving).await;
+    health_becomes(&server, "gitpod.v1.RunnerService", ServingStatus::Serving).await;
     server.stop().await;
 }
