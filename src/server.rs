@@ -183,30 +183,11 @@ pub async fn serve(
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
         .build_v1alpha()?;
 
+    // every service SERVING, then following the database (src/health.rs)
     let (health_reporter, health) = tonic_health::server::health_reporter();
-    health_reporter.set_serving::<RunnerServiceServer<RunnerApi>>().await;
-    health_reporter
-        .set_serving::<RunnerConfigurationServiceServer<RunnerConfigurationApi>>()
-        .await;
-    health_reporter
-        .set_serving::<IdentityServiceServer<IdentityApi>>()
-        .await;
-    health_reporter
-        .set_serving::<RunnerInteractionServiceServer<RunnerInteractionApi>>()
-        .await;
-    health_reporter.set_serving::<EventServiceServer<EventApi>>().await;
-    health_reporter.set_serving::<GroupServiceServer<GroupApi>>().await;
-    health_reporter.set_serving::<UserServiceServer<UserApi>>().await;
-    health_reporter
-        .set_serving::<OrganizationServiceServer<OrganizationApi>>()
-        .await;
-    health_reporter
-        .set_serving::<RunnerTokenServiceServer<RunnerTokenApi>>()
-        .await;
-
-    {
+    let services = {
         use tonic::server::NamedService;
-        let services = vec![
+        vec![
             <RunnerServiceServer<RunnerApi> as NamedService>::NAME,
             <RunnerConfigurationServiceServer<RunnerConfigurationApi> as NamedService>::NAME,
             <IdentityServiceServer<IdentityApi> as NamedService>::NAME,
@@ -216,15 +197,20 @@ pub async fn serve(
             <UserServiceServer<UserApi> as NamedService>::NAME,
             <OrganizationServiceServer<OrganizationApi> as NamedService>::NAME,
             <RunnerTokenServiceServer<RunnerTokenApi> as NamedService>::NAME,
-        ];
-        tokio::spawn(crate::health::follow_database(
-            state.db.clone(),
-            health_reporter.clone(),
-            services,
-            crate::health::PROBE_EVERY,
-            state.stopping.subscribe(),
-        ));
+        ]
+    };
+    for service in &services {
+        health_reporter
+            .set_service_status(*service, tonic_health::ServingStatus::Serving)
+            .await;
     }
+    tokio::spawn(crate::health::follow_database(
+        state.db.clone(),
+        health_reporter.clone(),
+        services,
+        crate::health::PROBE_EVERY,
+        state.stopping.subscribe(),
+    ));
 
     // The shutdown signal stops new calls at once; calls in flight get up to
     // SHUTDOWN_GRACE to finish, so that one stuck client cannot hold the

@@ -16,7 +16,7 @@ use crate::protocol::connect::{CallCode, StreamCallCode};
 /// Logs to stderr through `filter` (`--log`): a level, or directives such as
 /// `paddock=debug,info`, through `log_writer` so that no call waits for
 /// stderr. Keep the guard until the end: dropping it writes what is left.
-pub fn init_logging(filter: &str) -> anyhow::Result<LogGuard> {
+pub fn init_logging(filter: &str) -> anyhow::Result<crate::log_writer::FlushGuard> {
     use tracing_subscriber::filter::Targets;
     use tracing_subscriber::prelude::*;
     let targets: Targets = filter.parse().map_err(|_| {
@@ -35,12 +35,8 @@ pub fn init_logging(filter: &str) -> anyhow::Result<LogGuard> {
         .with(targets)
         .try_init()
         .map_err(|e| anyhow::anyhow!("cannot set up logging ({e})"))?;
-    Ok(LogGuard(guard))
+    Ok(guard)
 }
-
-/// Writes the log's last lines when dropped.
-#[must_use = "the log's last lines are written when the guard is dropped"]
-pub struct LogGuard(#[allow(dead_code)] crate::log_writer::FlushGuard);
 
 #[derive(Clone, Copy, Default)]
 pub struct CallLogLayer;
@@ -81,38 +77,12 @@ impl Drop for Call {
             200 => "0",
             _ => "",
         });
-        let finished = Finished {
-            method: std::mem::take(&mut self.method),
-            protocol: self.protocol,
-            code: grpc_code_name(code),
-            http_status: self.http_status,
-            elapsed: self.started.elapsed(),
-        };
-        finished.record();
-    }
-}
-
-/// A call as it ended.
-struct Finished {
-    method: String,
-    protocol: &'static str,
-    code: &'static str,
-    http_status: u16,
-    elapsed: std::time::Duration,
-}
-
-impl Finished {
-    fn record(self) {
-        let Finished {
-            method,
-            protocol,
-            code,
-            http_status,
-            elapsed,
-        } = self;
-        crate::metrics::record_call(&method, protocol, code, elapsed.as_secs_f64());
+        let code = grpc_code_name(code);
+        let elapsed = self.started.elapsed();
+        crate::metrics::record_call(&self.method, self.protocol, code, elapsed.as_secs_f64());
+        let (method, protocol, http_status) = (&self.method, self.protocol, self.http_status);
         let latency_us = elapsed.as_micros() as u64;
-        if code == "OK" && is_heartbeat(&method) {
+        if code == "OK" && is_heartbeat(method) {
             tracing::debug!(target: "paddock::call", method = %method, protocol, code, http_status, latency_us, "call");
             return;
         }

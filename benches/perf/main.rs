@@ -164,6 +164,8 @@ struct Servers {
     /// same binary differ by (the floor under the metrics comparison).
     twin: Server,
     point_read: Server,
+    /// The pool size the point-read ceiling was tuned to.
+    point_read_pool: u32,
     storage: Server,
     echo: Server,
 }
@@ -275,7 +277,8 @@ fn measure_backend(
     let get = pb::GetRunnerRequest {
         runner_id: fixture.runner_id.to_string(),
     };
-    let (point_read, tuning) = tune_point_read(backend, options, database_url, &fixture, &get, scratch)?;
+    let (point_read, point_read_pool, tuning) =
+        tune_point_read(backend, options, database_url, &fixture, &get, scratch)?;
     // the echo answers with what paddock answers
     let answer = runtime.block_on(get_runner(&paddock.url, &fixture.small_token, &get))?;
     let echo_response = scratch.join("echo-response.bin");
@@ -286,6 +289,7 @@ fn measure_backend(
         unmetered,
         twin,
         point_read,
+        point_read_pool,
         storage,
         echo,
     };
@@ -589,7 +593,7 @@ fn workloads(
         "point_read",
         format!(
             "ceiling: plain tonic + SeaORM point read, pool of {} (GetRunner)",
-            fixture_pool(servers)
+            servers.point_read_pool
         ),
         PointRead,
         "GetRunner",
@@ -755,11 +759,6 @@ fn summarize(
     }
 }
 
-/// The point-read server's pool size, from its command line.
-fn fixture_pool(servers: &Servers) -> String {
-    servers.point_read.name.trim_start_matches("point-read-").to_owned()
-}
-
 /// Pool sizes the point-read ceiling is measured with; the fastest becomes
 /// the ceiling.
 fn pool_candidates(backend: Backend) -> &'static [u32] {
@@ -779,7 +778,7 @@ fn tune_point_read(
     fixture: &seed::Fixture,
     get: &pb::GetRunnerRequest,
     scratch: &Path,
-) -> anyhow::Result<(Server, Vec<report::Tuning>)> {
+) -> anyhow::Result<(Server, u32, Vec<report::Tuning>)> {
     let mut candidates = Vec::new();
     for &pool in pool_candidates(backend) {
         let name = format!("point-read-{pool}");
@@ -824,9 +823,9 @@ fn tune_point_read(
         .max_by(|a, b| a.1.rps.median.total_cmp(&b.1.rps.median))
         .map(|(i, _)| i)
         .context("no pool candidates")?;
-    let (_, server, _, _) = candidates.swap_remove(best);
+    let (pool, server, _, _) = candidates.swap_remove(best);
     // the others stop as they drop
-    Ok((server, tuning))
+    Ok((server, pool, tuning))
 }
 
 fn start_reference_named(

@@ -96,23 +96,19 @@ pub fn list_query(
     // Row values led by the organization, which only the organization's
     // indexes serve (see `query::keyset_scoped`).
     if let Some(after) = after {
-        let (mut columns, mut values): (Vec<SimpleExpr>, Vec<SimpleExpr>) = (
-            vec![Expr::col(C::OrganizationId).into()],
-            vec![Expr::val(filter.organization_id).into()],
-        );
-        if sort.by == SortBy::Name {
-            columns.push(lower_name());
-            values.push(Func::lower(Expr::val(after.name.clone())).into());
-        }
-        columns.push(Expr::col(C::Id).into());
-        values.push(Expr::val(after.id).into());
-        let (columns, values) = (Expr::tuple(columns), Expr::tuple(values));
-        // and the leading key's own bound, which SQLite needs for a range
-        // (see `query::beyond_in_scope`)
+        // the leading key's own bound goes alongside, which SQLite needs for
+        // a range (see `query::beyond_in_scope`)
         let (leading, after_leading): (SimpleExpr, SimpleExpr) = match sort.by {
             SortBy::Name => (lower_name(), Func::lower(Expr::val(after.name.clone())).into()),
             SortBy::Joined => (Expr::col(C::Id).into(), Expr::val(after.id).into()),
         };
+        let mut columns: Vec<SimpleExpr> = vec![Expr::col(C::OrganizationId).into(), leading.clone()];
+        let mut values: Vec<SimpleExpr> = vec![Expr::val(filter.organization_id).into(), after_leading.clone()];
+        if sort.by == SortBy::Name {
+            columns.push(Expr::col(C::Id).into());
+            values.push(Expr::val(after.id).into());
+        }
+        let (columns, values) = (Expr::tuple(columns), Expr::tuple(values));
         query = query.filter(if sort.descending {
             columns.lt(values).and(Expr::expr(leading).lte(after_leading))
         } else {

@@ -371,32 +371,38 @@ async fn list_queries_use_indexes() {
     server.stop().await;
 }
 
-/// Adds `n` copies of `template` to an organization, with new (newer) ids.
-async fn copies(server: &TestServer, template: &store::runners::Runner, organization_id: Uuid, n: usize) -> Vec<Uuid> {
-    use sea_orm::{ActiveModelTrait, EntityTrait, IntoActiveModel};
-    use store::entities::runner;
-    let mut ids = Vec::with_capacity(n);
-    let rows: Vec<runner::ActiveModel> = (0..n)
-        .map(|_| {
-            let id = Uuid::now_v7();
-            ids.push(id);
-            runner::Model {
-                id,
-                organization_id,
-                ..template.clone()
-            }
-            .into_active_model()
-            .reset_all()
-        })
-        .collect();
+/// Inserts `n` rows made by `row` from new (newer) ids; the ids.
+async fn insert_newer<A>(server: &TestServer, n: usize, row: impl Fn(Uuid) -> A) -> Vec<Uuid>
+where
+    A: sea_orm::ActiveModelTrait + Send,
+    <A::Entity as sea_orm::EntityTrait>::Model: sea_orm::IntoActiveModel<A>,
+{
+    use sea_orm::EntityTrait;
+    let ids: Vec<Uuid> = (0..n).map(|_| Uuid::now_v7()).collect();
+    let rows: Vec<A> = ids.iter().map(|id| row(*id)).collect();
     // within SQLite's 32,766 bound parameters (a runner has about 40 columns)
     for chunk in rows.chunks(500) {
-        runner::Entity::insert_many(chunk.to_vec())
+        A::Entity::insert_many(chunk.to_vec())
             .exec_without_returning(&server.state.db)
             .await
             .unwrap();
     }
     ids
+}
+
+/// Adds `n` copies of `template` to an organization, with new (newer) ids.
+async fn copies(server: &TestServer, template: &store::runners::Runner, organization_id: Uuid, n: usize) -> Vec<Uuid> {
+    use sea_orm::{ActiveModelTrait, IntoActiveModel};
+    insert_newer(server, n, |id| {
+        store::runners::Runner {
+            id,
+            organization_id,
+            ..template.clone()
+        }
+        .into_active_model()
+        .reset_all()
+    })
+    .await
 }
 
 /// At scale: statistics gathered when one organization held all
@@ -450,30 +456,17 @@ async fn audit_copies(
     organization_id: Uuid,
     n: usize,
 ) -> Vec<Uuid> {
-    use sea_orm::{ActiveModelTrait, EntityTrait, IntoActiveModel};
-    use store::entities::audit_log;
-    let mut ids = Vec::with_capacity(n);
-    let rows: Vec<audit_log::ActiveModel> = (0..n)
-        .map(|_| {
-            let id = Uuid::now_v7();
-            ids.push(id);
-            audit_log::Model {
-                id,
-                organization_id,
-                ..template.clone()
-            }
-            .into_active_model()
-            .reset_all()
-        })
-        .collect();
-    // within SQLite's 32,766 bound parameters
-    for chunk in rows.chunks(500) {
-        audit_log::Entity::insert_many(chunk.to_vec())
-            .exec_without_returning(&server.state.db)
-            .await
-            .unwrap();
-    }
-    ids
+    use sea_orm::{ActiveModelTrait, IntoActiveModel};
+    insert_newer(server, n, |id| {
+        store::entities::audit_log::Model {
+            id,
+            organization_id,
+            ..template.clone()
+        }
+        .into_active_model()
+        .reset_all()
+    })
+    .await
 }
 
 /// A page of `table` is read from where it starts: on PostgreSQL, as the
