@@ -173,15 +173,18 @@ pub async fn serve(
     let organizations = gitpod_service!(OrganizationServiceServer, OrganizationApi::new(state.clone()));
     let runner_tokens = gitpod_service!(RunnerTokenServiceServer, RunnerTokenApi::new(state.clone()));
 
-    // reflection lists the health service too, so tools can call it by name
-    let reflection_v1 = tonic_reflection::server::Builder::configure()
-        .register_encoded_file_descriptor_set(FILE_DESCRIPTOR_SET)
-        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-        .build_v1()?;
-    let reflection_v1alpha = tonic_reflection::server::Builder::configure()
-        .register_encoded_file_descriptor_set(FILE_DESCRIPTOR_SET)
-        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-        .build_v1alpha()?;
+    // reflection lists every service served, health and reflection itself
+    // included (as Go's does), so tools can call each by name and a client
+    // can enumerate them all
+    let described = || {
+        tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_reflection::pb::v1::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_reflection::pb::v1alpha::FILE_DESCRIPTOR_SET)
+    };
+    let reflection_v1 = described().build_v1()?;
+    let reflection_v1alpha = described().build_v1alpha()?;
 
     // every service SERVING, then following the database (src/health.rs)
     let (health_reporter, health) = tonic_health::server::health_reporter();
