@@ -106,6 +106,24 @@ pub struct ServeArgs {
     /// environment): CHANNEL=VERSION[,IMAGE], e.g. stable=2026.11.1,ghcr.io/acme/runner:2026.11.1.
     #[arg(long = "runner-release", env = "PADDOCK_RUNNER_RELEASES", value_delimiter = ';')]
     pub runner_releases: Vec<String>,
+    /// Failed authentications answered per minute from one client address;
+    /// past it, calls without a recently verified token answer
+    /// RESOURCE_EXHAUSTED until the budget refills (0: no limit).
+    #[arg(long, env = "PADDOCK_FAILED_AUTH_PER_ADDRESS", default_value_t = 60)]
+    pub failed_auth_per_address: u32,
+    /// Failed authentications answered per minute with one token (0: no limit).
+    #[arg(long, env = "PADDOCK_FAILED_AUTH_PER_TOKEN", default_value_t = 10)]
+    pub failed_auth_per_token: u32,
+    /// ExchangeToken calls per minute from one client address (0: no limit).
+    /// Raise it when many runners behind one NAT start at once.
+    #[arg(long, env = "PADDOCK_EXCHANGE_PER_ADDRESS", default_value_t = 60)]
+    pub exchange_per_address: u32,
+    /// ExchangeToken calls per minute with one exchange token (0: no limit).
+    #[arg(long, env = "PADDOCK_EXCHANGE_PER_TOKEN", default_value_t = 10)]
+    pub exchange_per_token: u32,
+    /// Watch streams (WatchEvents) one token may hold open at once (0: no limit).
+    #[arg(long, env = "PADDOCK_WATCHES_PER_TOKEN", default_value_t = 16)]
+    pub watches_per_token: u32,
 }
 
 /// `paddock agent`: the reference runner (a client of the public API).
@@ -283,6 +301,8 @@ pub struct Settings {
     pub audit_retention: Duration,
     /// The release of each channel (gitpod.v1.RunnerReleaseChannel numbers).
     pub runner_releases: HashMap<i32, Release>,
+    /// What one client may ask of the server (see `limits`).
+    pub limits: crate::limits::LimitSettings,
 }
 
 /// A runner release: what GetLatestVersion answers for a channel.
@@ -356,6 +376,13 @@ impl Settings {
             runner_gc_after: args.runner_gc_after.filter(|d| !d.is_zero()),
             audit_retention: args.audit_retention,
             runner_releases: runner_releases(&args.runner_releases)?,
+            limits: crate::limits::LimitSettings {
+                failed_auth_per_address: args.failed_auth_per_address,
+                failed_auth_per_token: args.failed_auth_per_token,
+                exchange_per_address: args.exchange_per_address,
+                exchange_per_token: args.exchange_per_token,
+                watches_per_token: args.watches_per_token,
+            },
             database_url,
         })
     }
@@ -381,6 +408,7 @@ impl Settings {
             runner_gc_after: None,
             audit_retention: Duration::from_secs(365 * 86_400),
             runner_releases: HashMap::new(),
+            limits: crate::limits::LimitSettings::default(),
         }
     }
 }

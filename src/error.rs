@@ -37,6 +37,10 @@ pub enum Error {
     Unavailable(String),
     #[error("{0}")]
     Aborted(String),
+    /// Over a limit (see `limits`): RESOURCE_EXHAUSTED with RetryInfo, and
+    /// Retry-After on Connect.
+    #[error("{0}")]
+    ResourceExhausted(String, std::time::Duration),
     #[error("database: {0}")]
     Database(DbErr),
     #[error("internal: {0:#}")]
@@ -154,6 +158,11 @@ impl From<Error> for Status {
             Error::DeadlineExceeded(_) => Status::deadline_exceeded(message),
             Error::Unavailable(_) => Status::unavailable(message),
             Error::Aborted(_) => Status::aborted(message),
+            Error::ResourceExhausted(_, retry_after) => Status::with_error_details(
+                Code::ResourceExhausted,
+                message,
+                ErrorDetails::with_retry_info(Some(retry_after)),
+            ),
             // Details of internal failures go to the log, never to the client.
             Error::Database(_) | Error::Internal(_) => {
                 tracing::error!(error = %message, "internal error");

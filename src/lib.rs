@@ -12,6 +12,7 @@ pub mod configuration_schema;
 pub mod error;
 pub mod events;
 pub mod health;
+pub mod limits;
 pub mod liveness;
 pub mod log_writer;
 pub mod metrics;

@@ -110,6 +110,7 @@ pub async fn prepare(settings: &Settings) -> anyhow::Result<AppState> {
         runner_releases: Arc::new(settings.runner_releases.clone()),
         stopping: Arc::new(tokio::sync::watch::channel(false).0),
         replica: uuid::Uuid::now_v7(),
+        limits: Arc::new(crate::limits::Limits::new(settings.limits)),
     })
 }
 
@@ -351,6 +352,7 @@ pub async fn serve(
             state.read_db.clone(),
             state.token_cache.clone(),
             state.token_usage.clone(),
+            state.limits.clone(),
         ))
         .add_service(runner)
         .add_service(configuration)

@@ -34,4 +34,6 @@ pub struct AppState {
     pub stopping: Arc<tokio::sync::watch::Sender<bool>>,
     /// This server's id among the replicas (for its event listener's notices).
     pub replica: uuid::Uuid,
+    /// Rate limits and stream counts (see `limits`).
+    pub limits: Arc<crate::limits::Limits>,
 }

@@ -268,6 +268,8 @@ fn start_paddock(url: &str, key_file: &Path, scratch: &Path, replica: usize) -> 
         .arg(key_file)
         .env("DATABASE_URL", url)
         .env("PADDOCK_ADMIN_TOKEN", ADMIN_TOKEN)
+        // every watcher of the bench holds the one admin token
+        .env("PADDOCK_WATCHES_PER_TOKEN", "0")
         .env_remove("PADDOCK_LOG");
     Server::start(
         "paddock",

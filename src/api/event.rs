@@ -5,9 +5,11 @@
 use chrono::{DateTime, Utc};
 
 use crate::api::{ServerStream, check_page_size, convert, keyset_page, service};
+use crate::auth::layer::Credential;
 use crate::auth::{Principal, access};
 use crate::error::{Error, Result};
 use crate::events::{Event, Notice};
+use crate::limits::WatchSlot;
 use crate::proto::gitpod::v1 as pb;
 use crate::store::audit::{self, AuditEntry, AuditFilter, subject};
 use crate::validate::Violations;
@@ -29,7 +31,12 @@ struct Watch {
     filters: Vec<Filter>,
     /// Counted in `/metrics` while the stream is open.
     _open: crate::metrics::OpenStream,
+    /// Its place among the token's open streams, given back when it ends.
+    _slot: WatchSlot,
 }
+
+/// When a token over its watch streams is told to try again.
+const WATCH_RETRY: std::time::Duration = std::time::Duration::from_secs(5);
 
 struct Filter {
     resource_type: i32,
@@ -70,6 +77,7 @@ impl Watch {
 async fn watch_events(
     state: &crate::state::AppState,
     caller: Principal,
+    credential: Credential,
     req: pb::WatchEventsRequest,
 ) -> Result<ServerStream<pb::WatchEventsResponse>> {
     use pb::watch_events_request::Scope;
@@ -96,6 +104,13 @@ async fn watch_events(
         }
     }
     v.finish(())?;
+    let max = state.limits.settings.watches_per_token;
+    let slot = state.limits.watches.open(credential.0, max).ok_or_else(|| {
+        Error::ResourceExhausted(
+            format!("this token holds {max} watch streams open already: close one, or watch with one stream"),
+            WATCH_RETRY,
+        )
+    })?;
     // subscribed before answering: nothing committed after this is missed
     let events = crate::events::subscribe();
     let stopping = state.stopping.subscribe();
@@ -104,6 +119,7 @@ async fn watch_events(
         filters,
         replica: state.replica,
         _open: crate::metrics::OpenStream::open(),
+        _slot: slot,
     };
     Ok(Box::pin(futures_util::stream::unfold(
         Some((events, stopping, watch)),
@@ -266,6 +282,12 @@ mod tests {
     use super::*;
     use crate::events;
 
+    fn unlimited_slot() -> WatchSlot {
+        std::sync::Arc::new(crate::limits::WatchCounter::default())
+            .open([0; 32], 0)
+            .expect("no limit")
+    }
+
     /// The event broadcast is the process's: these tests take turns, or one
     /// would make the other fall behind.
     static BROADCAST: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
@@ -303,6 +325,7 @@ mod tests {
                 filters: vec![],
                 replica: uuid::Uuid::nil(),
                 _open: crate::metrics::OpenStream::open(),
+                _slot: unlimited_slot(),
             },
         ));
         for _ in 0..events::BACKLOG + 10 {
@@ -334,6 +357,7 @@ mod tests {
                 filters: vec![],
                 replica: uuid::Uuid::nil(),
                 _open: crate::metrics::OpenStream::open(),
+                _slot: unlimited_slot(),
             },
         ));
         events::gap(uuid::Uuid::now_v7());
@@ -363,6 +387,7 @@ mod tests {
                 filters: vec![],
                 replica: uuid::Uuid::nil(),
                 _open: crate::metrics::OpenStream::open(),
+                _slot: unlimited_slot(),
             },
         ));
         let sent: Vec<Event> = (0..3).map(|_| event(org)).collect();

@@ -24,9 +24,16 @@ service! {
 /// Needs no bearer token: the exchange token is the credential. Unknown,
 /// used, revoked and expired tokens are refused alike.
 async fn exchange_token(state: &AppState, req: pb::ExchangeTokenRequest) -> Result<pb::ExchangeTokenResponse> {
+    let presented = tokens::hash(&req.exchange_token);
+    // (the auth layer limits the exchanges of each client address)
+    state.limits.exchange_by_token.spend(&presented).map_err(|over| {
+        Error::ResourceExhausted(
+            "this exchange token was tried too often: wait before trying again".into(),
+            over.retry_after,
+        )
+    })?;
     let access = tokens::generate(TokenKind::RunnerAccess)?;
-    let outcome =
-        store::tokens::exchange(&state.db, &tokens::hash(&req.exchange_token), access.hash, Utc::now()).await?;
+    let outcome = store::tokens::exchange(&state.db, &presented, access.hash, Utc::now()).await?;
     match outcome {
         Ok(runner_id) => {
             // the runner's earlier access tokens were revoked: forget them here at once

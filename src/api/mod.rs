@@ -34,6 +34,15 @@ pub(crate) fn principal<T>(request: &Request<T>) -> Result<Principal, Status> {
         .ok_or_else(|| Error::Unauthenticated("no credentials".into()).into())
 }
 
+/// The token a call was authenticated with (by its hash).
+pub(crate) fn credential<T>(request: &Request<T>) -> Result<crate::auth::layer::Credential, Status> {
+    request
+        .extensions()
+        .get::<crate::auth::layer::Credential>()
+        .copied()
+        .ok_or_else(|| Error::Unauthenticated("no credentials".into()).into())
+}
+
 /// A runner's call about itself: the caller, and the runner as read while
 /// authenticating (None when the token came from the cache).
 pub(crate) struct RunnerCaller {
@@ -94,6 +103,7 @@ where
 /// serves it. The handler gets the caller the auth layer authenticated;
 /// `#[public]` RPCs carry their own credential and get no caller; `#[runner]`
 /// RPCs (a runner calling about itself) get a `RunnerCaller`; `@stream` RPCs
+/// get the caller's credential too (streams are counted per token) and
 /// answer a `ServerStream`.
 /// RPCs not in the table answer UNIMPLEMENTED (tonic's default stubs).
 macro_rules! service {
@@ -146,7 +156,9 @@ macro_rules! service {
                     &self,
                     request: tonic::Request<$crate::proto::$pkg::$ver::$sreq>,
                 ) -> Result<tonic::Response<$crate::api::ServerStream<$crate::proto::$pkg::$ver::$sresp>>, tonic::Status> {
-                    let response = $crate::api::service!(@call [] $shandler, &self.state, request);
+                    let caller = $crate::api::principal(&request)?;
+                    let credential = $crate::api::credential(&request)?;
+                    let response = $shandler(&self.state, caller, credential, request.into_inner()).await?;
                     Ok(tonic::Response::new(response))
                 }
             )*

@@ -4,6 +4,7 @@
 
 use std::collections::HashSet;
 use std::future::Future;
+use std::net::IpAddr;
 use std::pin::Pin;
 use std::sync::{Arc, LazyLock};
 use std::task::{Context, Poll};
@@ -19,10 +20,13 @@ use super::cache::TokenCache;
 use super::usage::UsageBook;
 use super::{Principal, tokens};
 use crate::error::Error;
+use crate::limits::{Limits, OverLimit};
 use crate::store::{self, Db};
 
+const EXCHANGE_TOKEN: &str = "/gitpod.v1.IdentityService/ExchangeToken";
+
 /// Calls that carry their own credential.
-const PUBLIC_METHODS: &[&str] = &["/gitpod.v1.IdentityService/ExchangeToken"];
+const PUBLIC_METHODS: &[&str] = &[EXCHANGE_TOKEN];
 
 fn needs_authentication(path: &str) -> bool {
     (path.starts_with("/gitpod.v1.") || path.starts_with("/paddock.v1.")) && !PUBLIC_METHODS.contains(&path)
@@ -73,25 +77,62 @@ fn bearer(headers: &HeaderMap) -> Option<&str> {
         .filter(|t| !t.is_empty())
 }
 
+/// The bearer token a call was authenticated with (its hash): what the
+/// limits on one token's open streams count by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Credential(pub [u8; 32]);
+
 /// The caller, and for a runner's token not found in the cache its runner
 /// as read while authenticating.
+///
+/// A token verified moments ago (in the cache) is served whatever the
+/// limits say, so that a client behind the address of a guesser keeps
+/// working; any other call from an address, or with a token, that failed
+/// too often lately is refused before the database is asked, and each
+/// failure counts against both.
 async fn authenticate(
     db: &Db,
     cache: &TokenCache,
     usage: &UsageBook,
-    headers: &HeaderMap,
+    limits: &Limits,
+    client: Option<IpAddr>,
+    hash: Option<[u8; 32]>,
 ) -> Result<(Principal, Option<RunnerAsAuthenticated>), Error> {
-    let token = bearer(headers).ok_or_else(|| Error::Unauthenticated("missing bearer token".into()))?;
-    let hash = tokens::hash(token);
-    if let Some(known) = cache.get(&hash) {
+    if let Some(known) = hash.and_then(|h| cache.get(&h)) {
         crate::metrics::record_token_cache(true);
         return Ok((known, None));
     }
+    let over = |limited: Result<(), OverLimit>| {
+        limited.map_err(|over| {
+            Error::ResourceExhausted(
+                "too many failed authentications: wait before trying again".into(),
+                over.retry_after,
+            )
+        })
+    };
+    if let Some(client) = client {
+        over(limits.failed_auth_by_address.check(&client))?;
+    }
+    if let Some(hash) = hash {
+        over(limits.failed_auth_by_token.check(&hash))?;
+    }
+    let failed = |why: &str| {
+        if let Some(client) = client {
+            let _ = limits.failed_auth_by_address.spend(&client);
+        }
+        if let Some(hash) = hash {
+            let _ = limits.failed_auth_by_token.spend(&hash);
+        }
+        Error::Unauthenticated(why.into())
+    };
+    let Some(hash) = hash else {
+        return Err(failed("missing bearer token"));
+    };
     crate::metrics::record_token_cache(false);
     let now = Utc::now();
     let found = store::tokens::authenticate(db, &hash, now)
         .await?
-        .ok_or_else(|| Error::Unauthenticated("invalid or expired token".into()))?;
+        .ok_or_else(|| failed("invalid or expired token"))?;
     usage.note(found.token_id, found.last_used_at, now);
     cache.put(hash, found.principal.clone(), found.expires_at);
     Ok((
@@ -110,11 +151,17 @@ pub struct AuthLayer {
     db: Db,
     cache: Arc<TokenCache>,
     usage: Arc<UsageBook>,
+    limits: Arc<Limits>,
 }
 
 impl AuthLayer {
-    pub fn new(db: Db, cache: Arc<TokenCache>, usage: Arc<UsageBook>) -> Self {
-        AuthLayer { db, cache, usage }
+    pub fn new(db: Db, cache: Arc<TokenCache>, usage: Arc<UsageBook>, limits: Arc<Limits>) -> Self {
+        AuthLayer {
+            db,
+            cache,
+            usage,
+            limits,
+        }
     }
 }
 
@@ -127,6 +174,7 @@ impl<S> Layer<S> for AuthLayer {
             db: self.db.clone(),
             cache: self.cache.clone(),
             usage: self.usage.clone(),
+            limits: self.limits.clone(),
         }
     }
 }
@@ -137,6 +185,7 @@ pub struct Authenticate<S> {
     db: Db,
     cache: Arc<TokenCache>,
     usage: Arc<UsageBook>,
+    limits: Arc<Limits>,
 }
 
 type BoxFuture<T, E> = Pin<Box<dyn Future<Output = Result<T, E>> + Send>>;
@@ -163,23 +212,40 @@ where
         let db = self.db.clone();
         let cache = self.cache.clone();
         let usage = self.usage.clone();
+        let limits = self.limits.clone();
         Box::pin(async move {
+            let client = crate::limits::client_address(request.extensions());
+            if request.uri().path() == EXCHANGE_TOKEN
+                && let Some(client) = client
+                && let Err(over) = limits.exchange_by_address.spend(&client)
+            {
+                let refused = Error::ResourceExhausted(
+                    "too many token exchanges from this address: wait before trying again".into(),
+                    over.retry_after,
+                );
+                return Ok(Status::from(refused).into_http());
+            }
             if needs_authentication(request.uri().path()) {
+                let hash = bearer(request.headers()).map(tokens::hash);
                 let authenticated =
-                    authenticate(&db, &cache, &usage, request.headers())
+                    authenticate(&db, &cache, &usage, &limits, client, hash)
                         .await
                         .and_then(|(principal, runner)| {
                             check_read_only(&principal, request.uri().path())?;
                             Ok((principal, runner))
                         });
-                match authenticated {
-                    Ok((principal, runner)) => {
+                match (authenticated, hash) {
+                    (Ok((principal, runner)), Some(hash)) => {
                         request.extensions_mut().insert(principal);
+                        request.extensions_mut().insert(Credential(hash));
                         if let Some(runner) = runner {
                             request.extensions_mut().insert(runner);
                         }
                     }
-                    Err(e) => return Ok(Status::from(e).into_http()),
+                    (Err(e), _) => return Ok(Status::from(e).into_http()),
+                    (Ok(_), None) => {
+                        return Ok(Status::unauthenticated("missing bearer token").into_http());
+                    }
                 }
             }
             inner.call(request).await

@@ -309,7 +309,7 @@ where
         Ok(call) => call,
         Err(failure) => return error_response(failure, accepts_gzip),
     };
-    match invoke(inner, &path, &parts.headers, &call).await {
+    match invoke(inner, &path, &parts, &call).await {
         Ok((metadata, message)) => success_response(&call, metadata, message, &parts.headers),
         Err(failure) => error_response(failure, call.accepts_gzip),
     }
@@ -538,10 +538,12 @@ fn grpc_frame(message: &[u8]) -> Bytes {
 }
 
 /// The in-process gRPC request for a Connect call: the caller's metadata,
-/// without Connect's and HTTP's own headers, and its deadline.
+/// without Connect's and HTTP's own headers, and its deadline; and the
+/// connection's extensions (the client's address, for the rate limits).
 fn grpc_request(
     path: &str,
     headers: &HeaderMap,
+    extensions: &http::Extensions,
     timeout: Option<Duration>,
     body: Body,
 ) -> Result<Request<Body>, Failure> {
@@ -561,6 +563,9 @@ fn grpc_request(
             h.insert("grpc-timeout", v);
         }
     }
+    if let Some(e) = grpc.extensions_mut() {
+        *e = extensions.clone();
+    }
     grpc.body(body)
         .map_err(|e| Failure::new(Code::Internal, format!("building the gRPC request: {e}")))
 }
@@ -569,7 +574,7 @@ fn grpc_request(
 async fn invoke<S, ResBody>(
     inner: S,
     path: &str,
-    headers: &HeaderMap,
+    request: &http::request::Parts,
     call: &Call<'_>,
 ) -> Result<(HeaderMap, Bytes), Failure>
 where
@@ -580,7 +585,8 @@ where
 {
     let grpc = grpc_request(
         path,
-        headers,
+        &request.headers,
+        &request.extensions,
         call.timeout,
         Body::new(Full::new(grpc_frame(&call.message))),
     )?;
@@ -817,13 +823,29 @@ fn error_json(failure: Failure) -> serde_json::Value {
 
 fn error_response(failure: Failure, accepts_gzip: bool) -> Response<Body> {
     let code = failure.code;
+    let retry_after = retry_after(&failure);
     let data = serde_json::to_vec(&error_json(failure)).unwrap_or_default();
-    let builder = Response::builder()
+    let mut builder = Response::builder()
         .status(codes::http_status(code))
         .header(CONTENT_TYPE, "application/json");
+    if let Some(seconds) = retry_after {
+        builder = builder.header(http::header::RETRY_AFTER, seconds);
+    }
     let mut response = with_body(builder, data, accepts_gzip);
     response.extensions_mut().insert(CallCode(code));
     response
+}
+
+/// HTTP's Retry-After (whole seconds, rounded up) for a failure that carries
+/// google.rpc.RetryInfo, so that plain HTTP clients and proxies back off too.
+fn retry_after(failure: &Failure) -> Option<u64> {
+    let (_, value) = failure
+        .details
+        .iter()
+        .find(|(kind, _)| kind == "google.rpc.RetryInfo")?;
+    let delay = tonic_types::pb::RetryInfo::decode(value.as_slice()).ok()?.retry_delay?;
+    let seconds = u64::try_from(delay.seconds).ok()?;
+    Some(seconds + u64::from(delay.nanos > 0))
 }
 
 fn plain_status(status: StatusCode, code: Code) -> Response<Body> {

@@ -23,6 +23,7 @@ mod context_urls;
 mod fuzz;
 mod groups;
 mod lifecycle;
+mod limits;
 mod liveness;
 mod metrics;
 mod migrations;

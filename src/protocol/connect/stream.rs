@@ -86,7 +86,7 @@ where
         failed: Some(failed_tx),
         done: false,
     };
-    let grpc = match grpc_request(&path, &parts.headers, budget, Body::new(envelopes)) {
+    let grpc = match grpc_request(&path, &parts.headers, &parts.extensions, budget, Body::new(envelopes)) {
         Ok(grpc) => grpc,
         Err(failure) => return answer.ended(&HeaderMap::new(), Some(failure)),
     };
