@@ -37,7 +37,8 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Serve gRPC, gRPC-Web, Connect, reflection and health on one port.
-    Serve(ServeArgs),
+    // boxed: serve's many flags would make every Command as large
+    Serve(Box<ServeArgs>),
     /// Run the reference runner agent against a paddock server.
     Agent(AgentArgs),
     /// Manage users and groups directly in the database.
@@ -124,6 +125,23 @@ pub struct ServeArgs {
     /// Watch streams (WatchEvents) one token may hold open at once (0: no limit).
     #[arg(long, env = "PADDOCK_WATCHES_PER_TOKEN", default_value_t = 16)]
     pub watches_per_token: u32,
+    /// The largest request message in bytes, after decompression, on every
+    /// protocol: e.g. 4194304 or 4MiB (larger ones answer RESOURCE_EXHAUSTED).
+    #[arg(long, env = "PADDOCK_MAX_MESSAGE_SIZE", default_value = "4MiB", value_parser = parse_size)]
+    pub max_message_size: usize,
+    /// The largest request header block in bytes, e.g. 16KiB: larger ones
+    /// are refused (HTTP 431 on HTTP/1.1, by the HTTP/2 layer on HTTP/2).
+    #[arg(long, env = "PADDOCK_MAX_HEADER_SIZE", default_value = "16KiB", value_parser = parse_header_size)]
+    pub max_header_size: u32,
+    /// Calls in flight at once on one HTTP/2 connection; further ones wait
+    /// in the client until one ends.
+    #[arg(long, env = "PADDOCK_STREAMS_PER_CONNECTION", default_value_t = 100,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub streams_per_connection: u32,
+    /// A connection with no call in flight is closed after this long without
+    /// traffic, e.g. 5m (0: never).
+    #[arg(long, env = "PADDOCK_IDLE_TIMEOUT", default_value = "5m", value_parser = parse_duration)]
+    pub idle_timeout: Duration,
 }
 
 /// `paddock agent`: the reference runner (a client of the public API).
@@ -346,7 +364,7 @@ pub fn runner_releases(pairs: &[String]) -> anyhow::Result<HashMap<i32, Release>
 impl Settings {
     /// `serve`'s flags, checked: the database URL's form, the secret key,
     /// the SCM API URLs.
-    pub fn from_args(database_url: String, args: ServeArgs) -> anyhow::Result<Settings> {
+    pub fn from_args(database_url: String, args: Box<ServeArgs>) -> anyhow::Result<Settings> {
         check_database_url(&database_url)?;
         if args.audit_retention.is_zero() {
             bail!("--audit-retention must be longer than 0 (e.g. 365d)");
@@ -382,6 +400,10 @@ impl Settings {
                 exchange_per_address: args.exchange_per_address,
                 exchange_per_token: args.exchange_per_token,
                 watches_per_token: args.watches_per_token,
+                max_message_bytes: args.max_message_size,
+                max_header_bytes: args.max_header_size,
+                streams_per_connection: args.streams_per_connection,
+                idle_timeout: args.idle_timeout,
             },
             database_url,
         })
@@ -411,6 +433,33 @@ impl Settings {
             limits: crate::limits::LimitSettings::default(),
         }
     }
+}
+
+/// Bytes: `4194304`, `512KiB`, `4MiB`.
+fn parse_size(text: &str) -> Result<usize, String> {
+    let text = text.trim();
+    let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let wrong = || format!("{text:?} is not a size: use e.g. 4194304, 512KiB or 4MiB");
+    let number: usize = number.parse().map_err(|_| wrong())?;
+    let scale = match unit.trim() {
+        "" | "B" => 1,
+        "KiB" => 1024,
+        "MiB" => 1024 * 1024,
+        _ => return Err(wrong()),
+    };
+    match number.checked_mul(scale) {
+        Some(0) => Err(format!("{text:?}: a size must be more than 0")),
+        Some(bytes) => Ok(bytes),
+        None => Err(format!("{text:?} is too large")),
+    }
+}
+
+/// A header limit: a size that fits HTTP/2's 32-bit setting.
+fn parse_header_size(text: &str) -> Result<u32, String> {
+    parse_size(text)?
+        .try_into()
+        .map_err(|_| format!("{text:?} is too large for a header limit"))
 }
 
 /// `5s`, `500ms`, `2m`, `6h`, `14d`, or plain seconds.

@@ -9,6 +9,7 @@ pub mod auth;
 pub mod capability;
 pub mod config;
 pub mod configuration_schema;
+pub mod connection;
 pub mod error;
 pub mod events;
 pub mod health;

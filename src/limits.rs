@@ -31,6 +31,16 @@ pub struct LimitSettings {
     pub exchange_per_token: u32,
     /// Watch streams one token may hold open at once.
     pub watches_per_token: u32,
+    /// The largest request message, in bytes (after decompression).
+    pub max_message_bytes: usize,
+    /// The largest request header block, in bytes (each header counted as
+    /// its name, its value and 32 bytes, as HTTP/2 counts them).
+    pub max_header_bytes: u32,
+    /// Calls in flight at once on one HTTP/2 connection.
+    pub streams_per_connection: u32,
+    /// A connection with no call in flight closes after this long without
+    /// traffic (zero: never).
+    pub idle_timeout: Duration,
 }
 
 impl Default for LimitSettings {
@@ -41,6 +51,10 @@ impl Default for LimitSettings {
             exchange_per_address: 60,
             exchange_per_token: 10,
             watches_per_token: 16,
+            max_message_bytes: 4 * 1024 * 1024,
+            max_header_bytes: 16 * 1024,
+            streams_per_connection: 100,
+            idle_timeout: Duration::from_secs(300),
         }
     }
 }
@@ -213,8 +227,8 @@ impl Drop for WatchSlot {
 /// Behind a proxy or a load balancer that is the proxy's: limit there too.
 pub fn client_address(extensions: &http::Extensions) -> Option<IpAddr> {
     extensions
-        .get::<tonic::transport::server::TcpConnectInfo>()
-        .and_then(|info| info.remote_addr())
+        .get::<crate::connection::ConnectionInfo>()
+        .and_then(|info| info.remote_addr)
         .map(|address| address.ip())
 }
 

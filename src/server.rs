@@ -5,6 +5,7 @@ use std::future::Future;
 use std::sync::Arc;
 
 use anyhow::Context;
+use futures_util::StreamExt;
 use tokio::net::TcpListener;
 use tonic::codec::CompressionEncoding;
 use tonic::transport::Server;
@@ -23,6 +24,7 @@ use crate::api::user::UserApi;
 use crate::auth::cache::TokenCache;
 use crate::auth::layer::AuthLayer;
 use crate::config::Settings;
+use crate::connection::{Connection, CountCallsLayer};
 use crate::metrics::MetricsLayer;
 use crate::proto::FILE_DESCRIPTOR_SET;
 use crate::proto::gitpod::v1::event_service_server::EventServiceServer;
@@ -34,8 +36,8 @@ use crate::proto::gitpod::v1::runner_interaction_service_server::RunnerInteracti
 use crate::proto::gitpod::v1::runner_service_server::RunnerServiceServer;
 use crate::proto::gitpod::v1::user_service_server::UserServiceServer;
 use crate::proto::paddock::v1::runner_token_service_server::RunnerTokenServiceServer;
-use crate::protocol::MAX_MESSAGE_SIZE;
 use crate::protocol::connect::{ConnectLayer, Routes};
+use crate::protocol::header_limit::HeaderLimitLayer;
 use crate::protocol::well_known::WellKnownLayer;
 use crate::secrets::Secrets;
 use crate::state::AppState;
@@ -146,19 +148,23 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     // every service registered below, so that each is reachable over Connect
-    let connect = ConnectLayer::new(Routes::new(&[
-        FILE_DESCRIPTOR_SET,
-        tonic_reflection::pb::v1::FILE_DESCRIPTOR_SET,
-        tonic_reflection::pb::v1alpha::FILE_DESCRIPTOR_SET,
-        tonic_health::pb::FILE_DESCRIPTOR_SET,
-    ])?);
+    let limits = settings.limits;
+    let connect = ConnectLayer::new(
+        Routes::new(&[
+            FILE_DESCRIPTOR_SET,
+            tonic_reflection::pb::v1::FILE_DESCRIPTOR_SET,
+            tonic_reflection::pb::v1alpha::FILE_DESCRIPTOR_SET,
+            tonic_health::pb::FILE_DESCRIPTOR_SET,
+        ])?
+        .with_max_message_size(limits.max_message_bytes),
+    );
     let cors = crate::protocol::cors::layer(&settings.cors_origins)?;
     macro_rules! gitpod_service {
         ($server:ident, $api:expr) => {
             $server::new($api)
                 .accept_compressed(CompressionEncoding::Gzip)
                 .send_compressed(CompressionEncoding::Gzip)
-                .max_decoding_message_size(MAX_MESSAGE_SIZE)
+                .max_decoding_message_size(limits.max_message_bytes)
         };
     }
     let runner = gitpod_service!(RunnerServiceServer, RunnerApi::new(state.clone()));
@@ -339,9 +345,16 @@ pub async fn serve(
         crate::metrics::turn_off();
     }
 
-    let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
+    let idle_timeout = Some(limits.idle_timeout).filter(|t| !t.is_zero());
+    let incoming = TcpIncoming::from(listener)
+        .with_nodelay(Some(true))
+        .map(move |accepted| accepted.map(|io| Connection::new(io, idle_timeout)));
     let serving = Server::builder()
         .accept_http1(true)
+        .http2_max_header_list_size(limits.max_header_bytes)
+        .max_concurrent_streams(limits.streams_per_connection)
+        .layer(CountCallsLayer)
+        .layer(HeaderLimitLayer::new(limits.max_header_bytes))
         .layer(CallLogLayer)
         .layer(tower::util::option_layer(cors))
         .layer(WellKnownLayer::new(state.signing.clone()))

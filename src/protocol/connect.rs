@@ -60,9 +60,11 @@ struct Method_ {
     client_streaming: bool,
 }
 
-/// The methods Connect may call, by route (`/pkg.Service/Method`).
+/// The methods Connect may call, by route (`/pkg.Service/Method`), and the
+/// largest request message it takes.
 pub struct Routes {
     methods: HashMap<String, Method_>,
+    max_message: usize,
 }
 
 impl Routes {
@@ -92,7 +94,15 @@ impl Routes {
                 );
             }
         }
-        Ok(Routes { methods })
+        Ok(Routes {
+            methods,
+            max_message: MAX_MESSAGE_SIZE,
+        })
+    }
+
+    /// The largest request message taken, in bytes after decompression.
+    pub fn with_max_message_size(self, max_message: usize) -> Self {
+        Routes { max_message, ..self }
     }
 }
 
@@ -302,8 +312,8 @@ where
     let (parts, body) = request.into_parts();
     let accepts_gzip = accepts_gzip(&parts.headers);
     let call = match post_codec {
-        Some(codec) => read_post(method, codec, &parts.headers, body, accepts_gzip).await,
-        None => read_get(method, &parts.uri, accepts_gzip),
+        Some(codec) => read_post(method, codec, &parts.headers, body, accepts_gzip, routes.max_message).await,
+        None => read_get(method, &parts.uri, accepts_gzip, routes.max_message),
     };
     let call = match call.and_then(|c| timeout(&parts.headers).map(|t| Call { timeout: t, ..c })) {
         Ok(call) => call,
@@ -378,6 +388,7 @@ async fn read_post<'m, B>(
     headers: &HeaderMap,
     body: B,
     accepts_gzip: bool,
+    limit: usize,
 ) -> Result<Call<'m>, Failure>
 where
     B: http_body::Body<Data = Bytes> + Send + 'static,
@@ -388,17 +399,17 @@ where
         .get(CONTENT_ENCODING)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("identity");
-    let raw = match Limited::new(body, MAX_MESSAGE_SIZE).collect().await {
+    let raw = match Limited::new(body, limit).collect().await {
         Ok(collected) => collected.to_bytes(),
         Err(e) if e.is::<http_body_util::LengthLimitError>() => {
             return Err(Failure::new(
                 Code::ResourceExhausted,
-                format!("request larger than {MAX_MESSAGE_SIZE} bytes"),
+                format!("request larger than {limit} bytes"),
             ));
         }
         Err(_) => return Err(Failure::new(Code::Cancelled, "the request body could not be read")),
     };
-    let message = decompress(encoding, raw)?;
+    let message = decompress(encoding, raw, limit)?;
     Ok(Call {
         method,
         codec,
@@ -409,7 +420,7 @@ where
     })
 }
 
-fn read_get<'a>(method: &'a Method_, uri: &Uri, accepts_gzip: bool) -> Result<Call<'a>, Failure> {
+fn read_get<'a>(method: &'a Method_, uri: &Uri, accepts_gzip: bool, limit: usize) -> Result<Call<'a>, Failure> {
     if !method.no_side_effects || method.streaming {
         return Err(Failure::new(
             Code::Unimplemented,
@@ -452,7 +463,7 @@ fn read_get<'a>(method: &'a Method_, uri: &Uri, accepts_gzip: bool) -> Result<Ca
     } else {
         message.into_bytes()
     };
-    let raw = decompress(compression.as_deref().unwrap_or("identity"), Bytes::from(raw))?;
+    let raw = decompress(compression.as_deref().unwrap_or("identity"), Bytes::from(raw), limit)?;
     Ok(Call {
         method,
         codec,
@@ -463,19 +474,21 @@ fn read_get<'a>(method: &'a Method_, uri: &Uri, accepts_gzip: bool) -> Result<Ca
     })
 }
 
-fn decompress(encoding: &str, raw: Bytes) -> Result<Bytes, Failure> {
+/// `raw` decompressed, refused past `limit` bytes (a small gzip body can
+/// unpack to gigabytes).
+fn decompress(encoding: &str, raw: Bytes, limit: usize) -> Result<Bytes, Failure> {
     match encoding {
         "identity" | "" => Ok(raw),
         "gzip" => {
             let mut out = Vec::new();
-            let mut decoder = flate2::read::GzDecoder::new(raw.as_ref()).take(MAX_MESSAGE_SIZE as u64 + 1);
+            let mut decoder = flate2::read::GzDecoder::new(raw.as_ref()).take(limit as u64 + 1);
             decoder
                 .read_to_end(&mut out)
                 .map_err(|e| Failure::new(Code::InvalidArgument, format!("malformed gzip body: {e}")))?;
-            if out.len() > MAX_MESSAGE_SIZE {
+            if out.len() > limit {
                 return Err(Failure::new(
                     Code::ResourceExhausted,
-                    format!("request larger than {MAX_MESSAGE_SIZE} bytes once decompressed"),
+                    format!("request larger than {limit} bytes once decompressed"),
                 ));
             }
             Ok(Bytes::from(out))
@@ -658,7 +671,7 @@ fn unframe(headers: &HeaderMap, body: Bytes) -> Result<Bytes, Failure> {
             .get("grpc-encoding")
             .and_then(|v| v.to_str().ok())
             .unwrap_or("identity");
-        return decompress(encoding, message).map_err(|_| broken());
+        return decompress(encoding, message, usize::MAX).map_err(|_| broken());
     }
     Ok(message)
 }

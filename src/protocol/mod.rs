@@ -4,6 +4,7 @@
 pub mod codes;
 pub mod connect;
 pub mod cors;
+pub mod header_limit;
 pub mod well_known;
 
 /// The largest request message accepted (after decompression) on every

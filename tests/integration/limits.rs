@@ -225,3 +225,210 @@ async fn one_token_may_hold_only_so_many_watch_streams_open() {
     drop(reopened);
     server.stop().await;
 }
+
+protocol_tests!(the_message_size_limit_holds_on_every_protocol);
+async fn the_message_size_limit_holds_on_every_protocol(protocol: Protocol) {
+    let server = TestServer::start_with(|s| s.limits.max_message_bytes = 64 * 1024).await;
+    let mut runners = server.runners(protocol, &server.admin.token).await;
+    let get = |size: usize| pb::GetRunnerRequest {
+        runner_id: "x".repeat(size),
+    };
+    // under the limit: decoded, then refused by validation
+    let small = runners.get_runner(get(32 * 1024)).await.unwrap_err();
+    assert_eq!(small.code(), Code::InvalidArgument, "{small:?}");
+    // over it: never decoded
+    let large = runners.get_runner(get(100 * 1024)).await.unwrap_err();
+    assert_eq!(large.code(), Code::ResourceExhausted, "{large:?}");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn oversized_headers_are_refused_on_http1_and_http2() {
+    let server = TestServer::start_with(|s| s.limits.max_header_bytes = 4096).await;
+    let path = "/gitpod.v1.IdentityService/GetAuthenticatedIdentity";
+    let http = Http::new(&server, Some(&server.admin.token));
+    let headers = |filler: &'static str| {
+        [
+            ("content-type", "application/json"),
+            ("connect-protocol-version", "1"),
+            ("x-filler", filler),
+        ]
+    };
+    // HTTP/1.1 (Connect, as a browser sends it): 431 with a Connect error body
+    let big: &'static str = Box::leak("f".repeat(5000).into_boxed_str());
+    let refused = http.send(http::Method::POST, path, &headers(big), b"{}".to_vec()).await;
+    assert_eq!(refused.status.as_u16(), 431);
+    assert_eq!(refused.json()["code"], "resource_exhausted");
+    let fine: &'static str = Box::leak("f".repeat(2000).into_boxed_str());
+    let served = http
+        .send(http::Method::POST, path, &headers(fine), b"{}".to_vec())
+        .await;
+    assert_eq!(served.status.as_u16(), 200);
+
+    // HTTP/2 (gRPC): the server's header list limit, enforced by HTTP/2 itself
+    let mut identity = server.identity(P, Some(&server.admin.token)).await;
+    let mut request = tonic::Request::new(pb::GetAuthenticatedIdentityRequest {});
+    request.metadata_mut().insert("x-filler", big.parse().unwrap());
+    let refused = identity.get_authenticated_identity(request).await.unwrap_err();
+    assert_ne!(refused.code(), Code::Ok);
+    let mut request = tonic::Request::new(pb::GetAuthenticatedIdentityRequest {});
+    request.metadata_mut().insert("x-filler", fine.parse().unwrap());
+    let mut identity = server.identity(P, Some(&server.admin.token)).await;
+    identity
+        .get_authenticated_identity(request)
+        .await
+        .expect("a header under the limit");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn calls_past_the_streams_of_one_connection_wait_for_a_stream_to_end() {
+    let server = TestServer::start_with(|s| s.limits.streams_per_connection = 2).await;
+    // one HTTP/2 connection shared by every client below
+    let connection = server.transport(P, Some(&server.admin.token)).await;
+    let watch = || {
+        let mut events = EventServiceClient::new(connection.clone());
+        async move {
+            events
+                .watch_events(pb::WatchEventsRequest {
+                    scope: Some(pb::watch_events_request::Scope::Organization(true)),
+                    resource_type_filters: vec![],
+                })
+                .await
+                .unwrap()
+                .into_inner()
+        }
+    };
+    let first = watch().await;
+    let _second = watch().await;
+    let mut identity = IdentityServiceClient::new(connection.clone());
+    let call = identity.get_authenticated_identity(pb::GetAuthenticatedIdentityRequest {});
+    tokio::pin!(call);
+    assert!(
+        tokio::time::timeout(Duration::from_millis(300), &mut call)
+            .await
+            .is_err(),
+        "a third stream on the connection waits"
+    );
+    drop(first);
+    tokio::time::timeout(Duration::from_secs(5), call)
+        .await
+        .expect("it goes once a stream ends")
+        .expect("and succeeds");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn idle_connections_close_but_not_while_a_call_is_open() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let server = TestServer::start_with(|s| s.limits.idle_timeout = Duration::from_millis(300)).await;
+
+    // a connection that never says anything
+    let mut silent = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    let closed = tokio::time::timeout(Duration::from_secs(3), silent.read(&mut [0u8; 16])).await;
+    assert!(
+        matches!(closed, Ok(Ok(0)) | Ok(Err(_))),
+        "closed by the server: {closed:?}"
+    );
+
+    // an HTTP/1.1 keep-alive connection after its call
+    let mut kept = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    let request = format!(
+        "POST /gitpod.v1.IdentityService/GetAuthenticatedIdentity HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\nauthorization: Bearer {}\r\ncontent-length: 2\r\n\r\n{{}}",
+        server.admin.token
+    );
+    kept.write_all(request.as_bytes()).await.unwrap();
+    let mut answer = vec![0u8; 4096];
+    let n = kept.read(&mut answer).await.unwrap();
+    assert!(String::from_utf8_lossy(&answer[..n]).starts_with("HTTP/1.1 200"));
+    let started = std::time::Instant::now();
+    let closed = tokio::time::timeout(Duration::from_secs(3), kept.read(&mut answer)).await;
+    assert!(matches!(closed, Ok(Ok(0)) | Ok(Err(_))), "closed once idle: {closed:?}");
+    assert!(
+        started.elapsed() >= Duration::from_millis(250),
+        "{:?}",
+        started.elapsed()
+    );
+
+    // a watch stream with nothing to say for longer than the idle timeout stays open
+    let mut stream = server
+        .events(P, &server.admin.token)
+        .await
+        .watch_events(pb::WatchEventsRequest {
+            scope: Some(pb::watch_events_request::Scope::Organization(true)),
+            resource_type_filters: vec![],
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    server
+        .runners(P, &server.admin.token)
+        .await
+        .create_runner(linux_runner("news after a quiet second"))
+        .await
+        .unwrap();
+    let event = tokio::time::timeout(Duration::from_secs(5), stream.message())
+        .await
+        .expect("an event")
+        .expect("the stream is still open");
+    assert!(event.is_some());
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_connect_call_ends_when_its_timeout_does() {
+    // an SCM host that accepts and never answers
+    let hanging = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = hanging.local_addr().unwrap();
+    let _held = tokio::spawn(async move {
+        let mut open = Vec::new();
+        while let Ok((socket, _)) = hanging.accept().await {
+            open.push(socket);
+        }
+    });
+    let server = TestServer::start_with(|s| {
+        s.scm_api_urls
+            .insert("git.example.com".into(), format!("http://{address}/api/v4"));
+    })
+    .await;
+    let (runner_id, _) = server.runner_with_token(P, &server.admin, "slow scm").await;
+    // (gRPC's grpc-timeout is tonic's to enforce; Connect's is the translator's)
+    let mut configuration = server.configuration(P, &server.admin.token).await;
+    configuration
+        .create_scm_integration(pb::CreateScmIntegrationRequest {
+            runner_id: runner_id.clone(),
+            scm_id: "gitlab".into(),
+            host: "git.example.com".into(),
+            pat: true,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    configuration
+        .create_host_authentication_token(pb::CreateHostAuthenticationTokenRequest {
+            runner_id: runner_id.clone(),
+            host: "git.example.com".into(),
+            token: "glpat-slow".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let started = std::time::Instant::now();
+    let answer = Http::new(&server, Some(&server.admin.token))
+        .send(
+            http::Method::POST,
+            "/gitpod.v1.RunnerService/SearchRepositories",
+            &[
+                ("content-type", "application/json"),
+                ("connect-protocol-version", "1"),
+                ("connect-timeout-ms", "400"),
+            ],
+            serde_json::to_vec(&json!({"runnerId": runner_id, "scmHost": "git.example.com", "searchString": "x"}))
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(answer.json()["code"], "deadline_exceeded");
+    assert!(started.elapsed() < Duration::from_secs(2), "{:?}", started.elapsed());
+    server.stop().await;
+}

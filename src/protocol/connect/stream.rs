@@ -77,6 +77,7 @@ where
     let (failed_tx, mut failed_rx) = oneshot::channel();
     let envelopes = RequestEnvelopes {
         body,
+        limit: routes.max_message,
         buffer: BytesMut::new(),
         input: method.input.clone(),
         codec,
@@ -186,6 +187,8 @@ pin_project_lite::pin_project! {
     struct RequestEnvelopes<B> {
         #[pin]
         body: B,
+        // the largest request message taken
+        limit: usize,
         buffer: BytesMut,
         input: MessageDescriptor,
         codec: Codec,
@@ -208,6 +211,7 @@ impl<B> RequestEnvelopes<B> {
         is_gzip: bool,
         flags: u8,
         message: Bytes,
+        limit: usize,
     ) -> Result<Bytes, Failure> {
         if flags & !FLAG_COMPRESSED != 0 {
             return Err(Failure::new(
@@ -222,7 +226,7 @@ impl<B> RequestEnvelopes<B> {
                     "a compressed envelope in a request without connect-content-encoding",
                 ));
             }
-            decompress("gzip", message)?
+            decompress("gzip", message, limit)?
         } else {
             message
         };
@@ -254,7 +258,7 @@ where
             if *this.done {
                 return Poll::Ready(None);
             }
-            match take_message(this.buffer, MAX_MESSAGE_SIZE) {
+            match take_message(this.buffer, *this.limit) {
                 Ok(Some((flags, message))) => {
                     *this.messages += 1;
                     if *this.one_message && *this.messages > 1 {
@@ -262,7 +266,8 @@ where
                             Failure::new(Code::Unimplemented, "this method takes one request message, not more");
                         return Poll::Ready(Some(Err(fail(this.failed, this.done, failure))));
                     }
-                    let translated = Self::translate(this.input, *this.codec, *this.is_gzip, flags, message);
+                    let translated =
+                        Self::translate(this.input, *this.codec, *this.is_gzip, flags, message, *this.limit);
                     return Poll::Ready(Some(match translated {
                         Ok(message) => Ok(Frame::data(grpc_frame(&message))),
                         Err(failure) => Err(fail(this.failed, this.done, failure)),
@@ -272,7 +277,7 @@ where
                 Err(length) => {
                     let failure = Failure::new(
                         Code::ResourceExhausted,
-                        format!("a request message of {length} bytes: at most {MAX_MESSAGE_SIZE}"),
+                        format!("a request message of {length} bytes: at most {}", this.limit),
                     );
                     return Poll::Ready(Some(Err(fail(this.failed, this.done, failure))));
                 }
@@ -487,7 +492,7 @@ impl http_body::Body for ResponseEnvelopes {
             match take_message(&mut this.buffer, usize::MAX) {
                 Ok(Some((flags, message))) => {
                     let message = if flags & FLAG_COMPRESSED != 0 {
-                        match decompress(&this.grpc_encoding, message) {
+                        match decompress(&this.grpc_encoding, message, usize::MAX) {
                             Ok(message) => message,
                             Err(_) => return this.fail(Failure::new(Code::Internal, "malformed gRPC response")),
                         }
