@@ -14,6 +14,7 @@ mod authorization;
 mod buf_curl;
 mod cli;
 mod compat_descriptors;
+mod concurrency;
 mod configuration;
 mod connect;
 mod connect_client;
