@@ -21,6 +21,7 @@ mod connect_client;
 mod connect_stream_client;
 mod connect_streams;
 mod context_urls;
+mod crash;
 mod fuzz;
 mod groups;
 mod lifecycle;
