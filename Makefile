@@ -15,8 +15,13 @@ build:
 # The whole suite on the embedded SQLite, then the integration tests on PostgreSQL.
 test: test-sqlite test-postgres
 
+# The suite records every call and its servers' debug-level log
+# (PADDOCK_TEST_HYGIENE_DIR); then no secret may be found in either
+# (tests/integration/hygiene.rs).
 test-sqlite:
-	cargo test
+	rm -rf target/hygiene
+	PADDOCK_TEST_HYGIENE_DIR=$(CURDIR)/target/hygiene cargo test
+	PADDOCK_TEST_HYGIENE_DIR=$(CURDIR)/target/hygiene cargo test --test integration -- --ignored secrets_never_leak --nocapture
 
 test-postgres:
 	scripts/ensure-postgres

@@ -52,6 +52,9 @@ impl Http {
         for (name, value) in headers {
             request = request.header(*name, *value);
         }
+        // (the request body as sent, for the secrets hygiene records; a
+        // gzipped request is recorded compressed and skipped by the scan)
+        let sent = body.clone();
         let response = self
             .client
             .request(request.body(Full::new(Bytes::from(body))).unwrap())
@@ -60,6 +63,12 @@ impl Http {
         let status = response.status();
         let headers = response.headers().clone();
         let body = response.into_body().collect().await.unwrap().to_bytes();
+        let content_type = headers
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default();
+        let gzip = headers.get("content-encoding").is_some_and(|v| v == "gzip");
+        crate::hygiene::record_connect(path.split('?').next().unwrap_or(path), content_type, gzip, &sent, &body);
         Answer { status, headers, body }
     }
 

@@ -152,6 +152,29 @@ impl Drop for TestDb {
     }
 }
 
+/// Server warnings and errors (e.g. the detail of an INTERNAL) show in a
+/// failing test's output; when the suite checks secrets hygiene, everything
+/// down to debug also goes to its log (see `hygiene`).
+fn init_logging() {
+    use tracing_subscriber::Layer;
+    use tracing_subscriber::filter::LevelFilter;
+    use tracing_subscriber::layer::SubscriberExt;
+    static LOGGING: std::sync::Once = std::sync::Once::new();
+    LOGGING.call_once(|| {
+        let warnings = tracing_subscriber::fmt::layer()
+            .with_test_writer()
+            .with_filter(LevelFilter::WARN);
+        let hygiene = crate::hygiene::dir().map(|_| {
+            tracing_subscriber::fmt::layer()
+                .with_ansi(false)
+                .with_writer(|| crate::hygiene::LogFile)
+                .with_filter(LevelFilter::DEBUG)
+        });
+        let subscriber = tracing_subscriber::registry().with(warnings).with(hygiene);
+        let _ = tracing::subscriber::set_global_default(subscriber);
+    });
+}
+
 /// A running paddock.
 pub struct TestServer {
     pub addr: SocketAddr,
@@ -173,14 +196,6 @@ pub struct User {
 
 impl TestServer {
     pub async fn start() -> TestServer {
-        // server warnings and errors (e.g. the detail of an INTERNAL) show in a failing test's output
-        static LOGGING: std::sync::Once = std::sync::Once::new();
-        LOGGING.call_once(|| {
-            let _ = tracing_subscriber::fmt()
-                .with_max_level(tracing::Level::WARN)
-                .with_test_writer()
-                .try_init();
-        });
         Self::start_with(|_| {}).await
     }
 
@@ -201,6 +216,7 @@ impl TestServer {
         admin: Option<User>,
         configure: impl FnOnce(&mut config::Settings),
     ) -> TestServer {
+        init_logging();
         let mut settings = config::Settings::for_tests(&db.url, key.clone());
         settings.cors_origins = vec!["http://allowed.example".into()];
         configure(&mut settings);
@@ -286,6 +302,10 @@ impl TestServer {
 
     /// A transport to this server over `protocol`, sending `token` (if any).
     pub async fn transport(&self, protocol: Protocol, token: Option<&str>) -> Transport {
+        crate::hygiene::recorded(self.unrecorded_transport(protocol, token).await)
+    }
+
+    async fn unrecorded_transport(&self, protocol: Protocol, token: Option<&str>) -> Transport {
         let auth = token.map(|t| HeaderValue::from_str(&format!("Bearer {t}")).expect("header"));
         let add_auth = move |mut req: Request<Body>| {
             if let Some(value) = &auth {

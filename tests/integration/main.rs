@@ -24,6 +24,7 @@ mod context_urls;
 mod crash;
 mod fuzz;
 mod groups;
+mod hygiene;
 mod lifecycle;
 mod limits;
 mod liveness;

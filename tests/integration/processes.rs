@@ -38,6 +38,7 @@ pub fn spawn_serve_logged(
     let log = Log::default();
     let addr = loop {
         let line = lines.next().expect("paddock exited before serving").unwrap();
+        crate::hygiene::log_line(&line);
         log.lock().unwrap().push(line.clone());
         if let Some(rest) = line.split("listen=").nth(1) {
             break rest.split_whitespace().next().unwrap().to_owned();
@@ -47,6 +48,7 @@ pub fn spawn_serve_logged(
     let keep = log.clone();
     std::thread::spawn(move || {
         for line in lines.map_while(Result::ok) {
+            crate::hygiene::log_line(&line);
             keep.lock().unwrap().push(line);
         }
     });
@@ -95,6 +97,7 @@ pub fn spawn_agent(
     let stderr = child.stderr.take().unwrap();
     std::thread::spawn(move || {
         for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            crate::hygiene::log_line(&line);
             keep.lock().unwrap().push(line);
         }
     });
