@@ -94,12 +94,46 @@ fn unreachable(e: &DbErr) -> bool {
     )
 }
 
+/// Whether the database refuses to write for want of space or permission:
+/// SQLite's full disk, read-only file or mount, or failing disk; PostgreSQL's
+/// full disk, or a read-only transaction (a standby, or a database set
+/// read-only).
+fn unwritable(e: &DbErr) -> bool {
+    use sea_orm::{RuntimeErr, sqlx};
+    let database_error = match e {
+        DbErr::Exec(RuntimeErr::SqlxError(sqlx::Error::Database(d)))
+        | DbErr::Query(RuntimeErr::SqlxError(sqlx::Error::Database(d))) => d,
+        _ => return false,
+    };
+    let Some(code) = database_error.code() else {
+        return false;
+    };
+    if database_error.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some() {
+        // the primary result code, under any extended one
+        const READONLY: i32 = 8;
+        const IOERR: i32 = 10;
+        const FULL: i32 = 13;
+        return code
+            .parse::<i32>()
+            .is_ok_and(|c| matches!(c & 0xff, READONLY | IOERR | FULL));
+    }
+    matches!(code.as_ref(), "53100" | "25006")
+}
+
 impl From<DbErr> for Error {
     fn from(e: DbErr) -> Self {
         // Fail fast and say so: the client may try again, or elsewhere.
         if unreachable(&e) {
             tracing::warn!(error = %e, "the database is unreachable");
             return Error::Unavailable("the database is unreachable; try again shortly".into());
+        }
+        // The operator must act (free space, remount): say so loudly in the
+        // log; the client may retry, and reads go on meanwhile.
+        if unwritable(&e) {
+            tracing::error!(error = %e, "the database refuses writes: out of space or read-only");
+            return Error::Unavailable(
+                "the database cannot take writes now (out of space or read-only); reads still work".into(),
+            );
         }
         // A write that refers to or updates a row deleted meanwhile (a runner
         // deleted while its token is minted, say) lost a race: not found.

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use paddock::secrets::SecretKey;
+use sea_orm::ConnectionTrait;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
@@ -114,6 +115,54 @@ impl Drop for Proxy {
 }
 
 #[tokio::test]
+async fn a_database_that_takes_no_writes_refuses_them_clearly_while_reads_go_on() {
+    let server = TestServer::start().await;
+    let (runner_id, _) = server.runner_with_token(Protocol::Grpc, &server.admin, "before").await;
+    // a database that answers writes as a full disk or a read-only mount do
+    // (SQLite), or as a read-only standby after a failover (PostgreSQL)
+    if using_postgres() {
+        // new sessions are read-only, and every session of the database ends
+        // (this one too): the pool reconnects into read-only sessions
+        let name = server.db.url.rsplit('/').next().unwrap().to_owned();
+        let db = &server.state.db;
+        db.execute_unprepared(&format!("ALTER DATABASE {name} SET default_transaction_read_only = on"))
+            .await
+            .unwrap();
+        let _ = db
+            .execute_unprepared(&format!(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'"
+            ))
+            .await;
+    } else {
+        // SQLite's one writer connection: SQLITE_READONLY from now on
+        server
+            .state
+            .db
+            .execute_unprepared("PRAGMA query_only = 1")
+            .await
+            .unwrap();
+    }
+    let mut runners = server.runners(Protocol::Grpc, &server.admin.token).await;
+    let refused = eventually(Duration::from_secs(10), "writes refused as such", async || {
+        let status = runners.create_runner(linux_runner("after")).await.err()?;
+        // (PostgreSQL's pool first notices the sessions it lost: UNAVAILABLE, unreachable)
+        status.message().contains("cannot take writes").then_some(status)
+    })
+    .await;
+    assert_eq!(refused.code(), tonic::Code::Unavailable, "{refused:?}");
+    // reads go on
+    runners
+        .get_runner(pb::GetRunnerRequest {
+            runner_id: runner_id.clone(),
+        })
+        .await
+        .expect("reads keep working");
+    let listed = runners.list_runners(pb::ListRunnersRequest::default()).await.unwrap();
+    assert!(listed.into_inner().runners.iter().any(|r| r.runner_id == runner_id));
+    server.stop().await;
+}
+
+#[tokio::test]
 async fn calls_fail_fast_with_unavailable_while_the_database_is_gone_and_recover_after() {
     if !using_postgres() {
         eprintln!("skipped: SQLite is a file, not a service that goes away");
@@ -155,6 +204,36 @@ async fn calls_fail_fast_with_unavailable_while_the_database_is_gone_and_recover
     for service in ["", "gitpod.v1.RunnerService", "gitpod.v1.EventService"] {
         health_becomes(&server, service, ServingStatus::NotServing).await;
     }
+
+    // under load nothing piles up behind the dead pool: 200 calls at once,
+    // reads and writes on four connections, all answered within the timeout
+    let started = Instant::now();
+    let tasks = tokio::task::LocalSet::new();
+    let mut calls = Vec::new();
+    for _ in 0..4 {
+        let runners = server.runners(Protocol::Grpc, &server.admin.token).await;
+        for i in 0..50 {
+            let mut runners = runners.clone();
+            let get = get.clone();
+            calls.push(tasks.spawn_local(async move {
+                if i % 2 == 0 {
+                    runners.get_runner(get).await.map(|_| ())
+                } else {
+                    runners.create_runner(linux_runner("in the dark")).await.map(|_| ())
+                }
+            }));
+        }
+    }
+    tasks
+        .run_until(async {
+            for call in calls {
+                let status = call.await.unwrap().unwrap_err();
+                assert_eq!(status.code(), tonic::Code::Unavailable, "{status:?}");
+            }
+        })
+        .await;
+    let took = started.elapsed();
+    assert!(took < Duration::from_secs(4), "200 calls at once took {took:?}");
 
     proxy.set(Link::Up);
     eventually(Duration::from_secs(10), "calls succeed again", async || {
