@@ -131,6 +131,16 @@ pub async fn rotate_runner_token(
 
 /// Makes a new JWT signing key (sealed with `key`, which must be the
 /// server's) and retires the current one; the new key's id.
+/// Seals every stored secret under `new` instead of `old`: how many.
+pub async fn rotate_secret_key(
+    db: &Db,
+    old: &crate::secrets::SecretKey,
+    new: &crate::secrets::SecretKey,
+) -> anyhow::Result<usize> {
+    use crate::secrets::Secrets;
+    store::secret_key::rotate(db, &Secrets::new(old), &Secrets::new(new)).await
+}
+
 pub async fn rotate_signing_key(db: &Db, key: &crate::secrets::SecretKey) -> anyhow::Result<Uuid> {
     let secrets = crate::secrets::Secrets::new(key);
     store::secret_key::verify_or_record(db, &secrets).await?;

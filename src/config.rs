@@ -215,6 +215,24 @@ pub enum AdminCommand {
     /// The keys ID tokens and runner logs tokens are signed with.
     #[command(subcommand)]
     SigningKey(SigningKeyCommand),
+    /// The key stored secrets are encrypted with.
+    #[command(subcommand)]
+    SecretKey(SecretKeyCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SecretKeyCommand {
+    /// Encrypt every stored secret with a new key, in one transaction. Stop
+    /// every replica first; start them again with the new key file.
+    Rotate {
+        /// The key in use; default as for `serve`.
+        #[arg(long, env = "PADDOCK_SECRET_KEY_FILE")]
+        secret_key_file: Option<PathBuf>,
+        /// The new key: a file holding 32 random bytes in base64
+        /// (`openssl rand -base64 32 > new.key`).
+        #[arg(long)]
+        new_key_file: PathBuf,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -4,7 +4,8 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use paddock::config::{
-    AdminCommand, Cli, Command, GroupCommand, RunnerTokenCommand, Settings, SigningKeyCommand, UserCommand,
+    AdminCommand, Cli, Command, GroupCommand, RunnerTokenCommand, SecretKeyCommand, Settings, SigningKeyCommand,
+    UserCommand,
 };
 use paddock::{admin, server, store};
 use serde_json::json;
@@ -87,6 +88,14 @@ async fn run_admin(db: &store::Db, database_url: &str, command: AdminCommand) ->
         AdminCommand::RunnerToken(RunnerTokenCommand::Rotate { runner, grace }) => {
             let (token, access_token) = admin::rotate_runner_token(db, runner, grace).await?;
             json!({"access_token": access_token, "token": token})
+        }
+        AdminCommand::SecretKey(SecretKeyCommand::Rotate {
+            secret_key_file,
+            new_key_file,
+        }) => {
+            let old = paddock::config::load_secret_key(secret_key_file.as_deref(), database_url)?;
+            let new = paddock::secrets::SecretKey::read(&new_key_file)?;
+            json!({"resealed": admin::rotate_secret_key(db, &old, &new).await?})
         }
         AdminCommand::SigningKey(SigningKeyCommand::Rotate { secret_key_file }) => {
             let key = paddock::config::load_secret_key(secret_key_file.as_deref(), database_url)?;

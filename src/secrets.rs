@@ -18,6 +18,11 @@ pub mod purpose {
     pub const HOST_TOKEN: &str = "host_token.token";
     pub const HOST_TOKEN_REFRESH: &str = "host_token.refresh_token";
     pub const SCM_CLIENT_SECRET: &str = "scm_integration.oauth_client_secret";
+    pub const LLM_API_KEY: &str = "llm_integration.api_key";
+    pub const RUNNER_HONEYCOMB_KEY: &str = "runner.honeycomb_api_key";
+    pub const RUNNER_METRICS_PASSWORD: &str = "runner.metrics.password";
+    pub const SIGNING_KEY: &str = "jwt-signing-key";
+    pub const KEY_CHECK: &str = "secret_key_check";
 }
 
 const KEY_LEN: usize = 32;

@@ -45,7 +45,7 @@ pub const PUBLISHED_BEFORE_SIGNING: Duration = Duration::from_secs(90);
 /// cannot reload might sign with a key the others stopped publishing.
 const STALE_AFTER: Duration = Duration::from_secs(5 * 60);
 
-const SEAL_PURPOSE: &str = "jwt-signing-key";
+const SEAL_PURPOSE: &str = crate::secrets::purpose::SIGNING_KEY;
 /// What a logs token is for (its `scope` claim): reading that runner's logs.
 pub const LOGS_SCOPE: &str = "runner.logs:read";
 /// Audiences with this prefix are paddock's own (a logs token's is

@@ -40,6 +40,7 @@ mod runner_interaction;
 mod runner_tokens;
 mod runners;
 mod scm_api;
+mod secret_key;
 mod server;
 mod signing;
 mod two_replicas;

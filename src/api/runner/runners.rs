@@ -14,8 +14,7 @@ use crate::validate::Violations;
 const EXCHANGE_TOKEN_TTL: Duration = Duration::hours(24);
 
 /// Column-level purposes of sealed values (see `Secrets::seal`).
-const HONEYCOMB_KEY: &str = "runner.honeycomb_api_key";
-const METRICS_PASSWORD: &str = "runner.metrics.password";
+use crate::secrets::purpose::{RUNNER_HONEYCOMB_KEY as HONEYCOMB_KEY, RUNNER_METRICS_PASSWORD as METRICS_PASSWORD};
 
 /// A secret sealed for its column; an empty one is no secret.
 fn seal(state: &AppState, purpose: &str, secret: &str) -> Result<Option<Vec<u8>>> {

@@ -11,7 +11,7 @@ use crate::store::llm_integrations::{self as store, LlmIntegrationChanges, Reque
 use crate::validate::Violations;
 
 /// Purpose of sealed API keys (see `Secrets::seal`).
-pub(crate) const API_KEY: &str = "llm_integration.api_key";
+pub(crate) const API_KEY: &str = crate::secrets::purpose::LLM_API_KEY;
 
 /// Whose models these are: OpenAI's when all are, Anthropic's otherwise.
 fn provider_of(models: &[i32]) -> i32 {
