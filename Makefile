@@ -1,5 +1,5 @@
 # paddock — common tasks. `make test` is the README's test command.
-.PHONY: run build test test-sqlite test-postgres compat browser bench bench-quick bench-fleet bench-fleet-quick bench-watch lint fmt
+.PHONY: run build test test-sqlite test-postgres compat browser bench bench-quick bench-fleet bench-fleet-quick bench-watch lint fmt fuzz fuzz-quick
 
 # PostgreSQL that test-postgres creates its throwaway databases in (started
 # by scripts/ensure-postgres when it is not running)
@@ -73,6 +73,17 @@ bench-fleet-quick:
 bench-watch:
 	scripts/ensure-postgres
 	cargo bench --bench watch -- --out docs/performance
+
+# libFuzzer on the stable toolchain (scripts/fuzz, docs/fuzzing.md): every
+# target from its seeds; a crash fails with the input kept in tests/fuzz/artifacts/.
+# fuzz-quick: 25 s per target, for CI; fuzz: the documented 5-minute run.
+fuzz-quick:
+	scripts/fuzz build
+	scripts/fuzz run 25
+
+fuzz:
+	scripts/fuzz build
+	scripts/fuzz run 300
 
 lint:
 	cargo fmt --check

@@ -12,6 +12,9 @@ pub mod configuration_schema;
 pub mod connection;
 pub mod error;
 pub mod events;
+/// Entry points for the fuzz targets in tests/fuzz (not an API).
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod health;
 pub mod limits;
 pub mod liveness;

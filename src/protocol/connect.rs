@@ -481,7 +481,7 @@ fn decompress(encoding: &str, raw: Bytes, limit: usize) -> Result<Bytes, Failure
         "identity" | "" => Ok(raw),
         "gzip" => {
             let mut out = Vec::new();
-            let mut decoder = flate2::read::GzDecoder::new(raw.as_ref()).take(limit as u64 + 1);
+            let mut decoder = flate2::read::GzDecoder::new(raw.as_ref()).take((limit as u64).saturating_add(1));
             decoder
                 .read_to_end(&mut out)
                 .map_err(|e| Failure::new(Code::InvalidArgument, format!("malformed gzip body: {e}")))?;

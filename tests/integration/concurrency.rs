@@ -7,6 +7,9 @@ use crate::harness::*;
 
 const P: Protocol = Protocol::Grpc;
 
+/// A call to race.
+type Racer<T> = std::pin::Pin<Box<dyn std::future::Future<Output = T>>>;
+
 /// Runs the calls at once on this thread's tasks (a boxed test transport's
 /// calls cannot prove Send) and gives back their results in order.
 async fn all_at_once<T: 'static>(calls: Vec<std::pin::Pin<Box<dyn std::future::Future<Output = T>>>>) -> Vec<T> {
@@ -102,8 +105,7 @@ async fn concurrent_updates_of_different_fields_lose_none() {
                 ..Default::default()
             },
         ];
-        let mut calls: Vec<std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), tonic::Status>>>>> =
-            Vec::new();
+        let mut calls: Vec<Racer<Result<(), tonic::Status>>> = Vec::new();
         for change in changes {
             let mut runners = server.runners(P, &server.admin.token).await;
             let request = pb::UpdateRunnerRequest {
@@ -153,7 +155,7 @@ async fn concurrent_policies_for_one_group_and_runner_make_exactly_one() {
         .group(server.admin.organization_id, "racers", &[])
         .await
         .to_string();
-    let mut calls: Vec<std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), tonic::Status>>>>> = Vec::new();
+    let mut calls: Vec<Racer<Result<(), tonic::Status>>> = Vec::new();
     for i in 0..8 {
         let mut runners = server.runners(P, &server.admin.token).await;
         let request = pb::CreateRunnerPolicyRequest {
