@@ -319,23 +319,10 @@ async fn a_server_told_to_stop_finishes_its_calls_and_refuses_new_ones() {
         channel(&url).await,
         ADMIN,
     ));
+    let (integration, host_token) = gitlab_access(&runner_id, "git.example.com");
+    configuration.create_scm_integration(integration).await.unwrap();
     configuration
-        .create_scm_integration(pb::CreateScmIntegrationRequest {
-            runner_id: runner_id.clone(),
-            scm_id: "gitlab".into(),
-            host: "git.example.com".into(),
-            pat: true,
-            ..Default::default()
-        })
-        .await
-        .unwrap();
-    configuration
-        .create_host_authentication_token(pb::CreateHostAuthenticationTokenRequest {
-            runner_id: runner_id.clone(),
-            host: "git.example.com".into(),
-            token: "glpat-slow".into(),
-            ..Default::default()
-        })
+        .create_host_authentication_token(host_token)
         .await
         .unwrap();
 

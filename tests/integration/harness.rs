@@ -454,6 +454,31 @@ pub async fn eventually<T>(within: std::time::Duration, what: &str, mut check: i
     }
 }
 
+/// A GitLab integration on `host` for a runner, and a host token of the
+/// caller's for it: what a call that reaches the SCM host needs.
+pub fn gitlab_access(
+    runner_id: &str,
+    host: &str,
+) -> (
+    pb::CreateScmIntegrationRequest,
+    pb::CreateHostAuthenticationTokenRequest,
+) {
+    let integration = pb::CreateScmIntegrationRequest {
+        runner_id: runner_id.into(),
+        scm_id: "gitlab".into(),
+        host: host.into(),
+        pat: true,
+        ..Default::default()
+    };
+    let token = pb::CreateHostAuthenticationTokenRequest {
+        runner_id: runner_id.into(),
+        host: host.into(),
+        token: "glpat-for-a-slow-host".into(),
+        ..Default::default()
+    };
+    (integration, token)
+}
+
 pub fn class(name: &str) -> pb::EnvironmentClass {
     pb::EnvironmentClass {
         display_name: name.into(),

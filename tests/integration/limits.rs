@@ -395,23 +395,10 @@ async fn a_connect_call_ends_when_its_timeout_does() {
     let (runner_id, _) = server.runner_with_token(P, &server.admin, "slow scm").await;
     // (gRPC's grpc-timeout is tonic's to enforce; Connect's is the translator's)
     let mut configuration = server.configuration(P, &server.admin.token).await;
+    let (integration, host_token) = gitlab_access(&runner_id, "git.example.com");
+    configuration.create_scm_integration(integration).await.unwrap();
     configuration
-        .create_scm_integration(pb::CreateScmIntegrationRequest {
-            runner_id: runner_id.clone(),
-            scm_id: "gitlab".into(),
-            host: "git.example.com".into(),
-            pat: true,
-            ..Default::default()
-        })
-        .await
-        .unwrap();
-    configuration
-        .create_host_authentication_token(pb::CreateHostAuthenticationTokenRequest {
-            runner_id: runner_id.clone(),
-            host: "git.example.com".into(),
-            token: "glpat-slow".into(),
-            ..Default::default()
-        })
+        .create_host_authentication_token(host_token)
         .await
         .unwrap();
     let started = std::time::Instant::now();

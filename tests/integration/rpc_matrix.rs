@@ -302,6 +302,32 @@ fn unique(prefix: &str) -> String {
     format!("{prefix} {}", uuid::Uuid::now_v7())
 }
 
+/// Asks reflection (of one version) for its services as `who`: the code.
+macro_rules! list_services {
+    ($name:ident, $version:ident) => {
+        async fn $name(&self, who: Caller) -> Code {
+            use tonic_reflection::pb::$version::server_reflection_client::ServerReflectionClient;
+            use tonic_reflection::pb::$version::{ServerReflectionRequest, server_reflection_request::MessageRequest};
+            let transport = self
+                .server
+                .transport(Protocol::Grpc, self.token(who, None).as_deref())
+                .await;
+            let request = ServerReflectionRequest {
+                host: String::new(),
+                message_request: Some(MessageRequest::ListServices(String::new())),
+            };
+            let mut reflection = ServerReflectionClient::new(transport);
+            match reflection
+                .server_reflection_info(tokio_stream::iter([request]))
+                .await
+            {
+                Ok(replies) => grpc_code(replies.into_inner().message().await),
+                Err(status) => status.code(),
+            }
+        }
+    };
+}
+
 impl World {
     async fn new() -> World {
         // the SCM host's API is a closed port: calls that get past
@@ -688,41 +714,8 @@ impl World {
         }
     }
 
-    async fn list_services_v1(&self, who: Caller) -> Code {
-        use tonic_reflection::pb::v1::server_reflection_client::ServerReflectionClient;
-        use tonic_reflection::pb::v1::{ServerReflectionRequest, server_reflection_request::MessageRequest};
-        let transport = self
-            .server
-            .transport(Protocol::Grpc, self.token(who, None).as_deref())
-            .await;
-        let request = ServerReflectionRequest {
-            host: String::new(),
-            message_request: Some(MessageRequest::ListServices(String::new())),
-        };
-        let mut reflection = ServerReflectionClient::new(transport);
-        match reflection.server_reflection_info(tokio_stream::iter([request])).await {
-            Ok(replies) => grpc_code(replies.into_inner().message().await),
-            Err(status) => status.code(),
-        }
-    }
-
-    async fn list_services_v1alpha(&self, who: Caller) -> Code {
-        use tonic_reflection::pb::v1alpha::server_reflection_client::ServerReflectionClient;
-        use tonic_reflection::pb::v1alpha::{ServerReflectionRequest, server_reflection_request::MessageRequest};
-        let transport = self
-            .server
-            .transport(Protocol::Grpc, self.token(who, None).as_deref())
-            .await;
-        let request = ServerReflectionRequest {
-            host: String::new(),
-            message_request: Some(MessageRequest::ListServices(String::new())),
-        };
-        let mut reflection = ServerReflectionClient::new(transport);
-        match reflection.server_reflection_info(tokio_stream::iter([request])).await {
-            Ok(replies) => grpc_code(replies.into_inner().message().await),
-            Err(status) => status.code(),
-        }
-    }
+    list_services!(list_services_v1, v1);
+    list_services!(list_services_v1alpha, v1alpha);
 
     async fn fresh_member(&self) -> String {
         self.server.member(&unique("m")).await.id.to_string()

@@ -28,6 +28,18 @@ fn rotate(db: &TestDb, old: &std::path::Path, new: &std::path::Path) -> std::pro
         .expect("running paddock admin")
 }
 
+/// An ID token for the admin: signed with a key sealed under the secret key.
+async fn id_token(server: &TestServer) -> Result<tonic::Response<pb::GetIdTokenResponse>, tonic::Status> {
+    server
+        .identity(P, Some(&server.admin.token))
+        .await
+        .get_id_token(pb::GetIdTokenRequest {
+            audience: vec!["https://aud.example.com".into()],
+            version: 0,
+        })
+        .await
+}
+
 #[tokio::test]
 async fn a_rotated_key_opens_every_secret_and_the_old_one_no_longer_starts_the_server() {
     let dir = tempfile::tempdir().unwrap();
@@ -65,15 +77,7 @@ async fn a_rotated_key_opens_every_secret_and_the_old_one_no_longer_starts_the_s
         .await
         .unwrap();
     // a signing key exists once a token is signed
-    server
-        .identity(P, Some(&server.admin.token))
-        .await
-        .get_id_token(pb::GetIdTokenRequest {
-            audience: vec!["https://aud.example.com".into()],
-            version: 0,
-        })
-        .await
-        .unwrap();
+    id_token(&server).await.unwrap();
     let (db, _, admin) = server.stop().await;
 
     // the wrong "current" key changes nothing
@@ -111,13 +115,7 @@ async fn a_rotated_key_opens_every_secret_and_the_old_one_no_longer_starts_the_s
         .into_inner();
     assert_eq!(runner_key.unseal(&value.value).unwrap(), b"ghp_kept_across_keys");
     assert_eq!(runner_key.unseal(&value.refresh_token).unwrap(), b"ghr_kept_too");
-    server
-        .identity(P, Some(&server.admin.token))
-        .await
-        .get_id_token(pb::GetIdTokenRequest {
-            audience: vec!["https://aud.example.com".into()],
-            version: 0,
-        })
+    id_token(&server)
         .await
         .expect("the signing key opens under the new key");
     server.stop().await;
