@@ -21,6 +21,7 @@ const PROTOS: &[&str] = &[
     "gitpod/v1/runner_configuration.proto",
     "gitpod/v1/runner_interaction.proto",
     "gitpod/v1/user.proto",
+    "paddock/v1/fleet.proto",
     "paddock/v1/runner_tokens.proto",
 ];
 

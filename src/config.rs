@@ -122,6 +122,10 @@ pub struct ServeArgs {
     /// ExchangeToken calls per minute with one exchange token (0: no limit).
     #[arg(long, env = "PADDOCK_EXCHANGE_PER_TOKEN", default_value_t = 10)]
     pub exchange_per_token: u32,
+    /// A runner INACTIVE for longer than this counts as stale in the fleet
+    /// summary (paddock.v1.FleetService), e.g. 7d.
+    #[arg(long, env = "PADDOCK_STALE_AFTER", default_value = "7d", value_parser = parse_duration)]
+    pub stale_after: Duration,
     /// Watch streams (WatchEvents) one token may hold open at once (0: no limit).
     #[arg(long, env = "PADDOCK_WATCHES_PER_TOKEN", default_value_t = 16)]
     pub watches_per_token: u32,
@@ -339,6 +343,8 @@ pub struct Settings {
     pub runner_releases: HashMap<i32, Release>,
     /// What one client may ask of the server (see `limits`).
     pub limits: crate::limits::LimitSettings,
+    /// INACTIVE longer than this is stale (the fleet summary).
+    pub stale_after: Duration,
 }
 
 /// A runner release: what GetLatestVersion answers for a channel.
@@ -412,6 +418,7 @@ impl Settings {
             runner_gc_after: args.runner_gc_after.filter(|d| !d.is_zero()),
             audit_retention: args.audit_retention,
             runner_releases: runner_releases(&args.runner_releases)?,
+            stale_after: args.stale_after,
             limits: crate::limits::LimitSettings {
                 failed_auth_per_address: args.failed_auth_per_address,
                 failed_auth_per_token: args.failed_auth_per_token,
@@ -449,6 +456,7 @@ impl Settings {
             audit_retention: Duration::from_secs(365 * 86_400),
             runner_releases: HashMap::new(),
             limits: crate::limits::LimitSettings::default(),
+            stale_after: Duration::from_secs(7 * 86_400),
         }
     }
 }

@@ -13,6 +13,7 @@ use tonic::transport::server::TcpIncoming;
 use tonic_web::GrpcWebLayer;
 
 use crate::api::event::EventApi;
+use crate::api::fleet::FleetApi;
 use crate::api::group::GroupApi;
 use crate::api::identity::IdentityApi;
 use crate::api::organization::OrganizationApi;
@@ -35,6 +36,7 @@ use crate::proto::gitpod::v1::runner_configuration_service_server::RunnerConfigu
 use crate::proto::gitpod::v1::runner_interaction_service_server::RunnerInteractionServiceServer;
 use crate::proto::gitpod::v1::runner_service_server::RunnerServiceServer;
 use crate::proto::gitpod::v1::user_service_server::UserServiceServer;
+use crate::proto::paddock::v1::fleet_service_server::FleetServiceServer;
 use crate::proto::paddock::v1::runner_token_service_server::RunnerTokenServiceServer;
 use crate::protocol::connect::{ConnectLayer, Routes};
 use crate::protocol::header_limit::HeaderLimitLayer;
@@ -113,6 +115,7 @@ pub async fn prepare(settings: &Settings) -> anyhow::Result<AppState> {
         stopping: Arc::new(tokio::sync::watch::channel(false).0),
         replica: uuid::Uuid::now_v7(),
         limits: Arc::new(crate::limits::Limits::new(settings.limits)),
+        stale_after: settings.stale_after,
     })
 }
 
@@ -179,6 +182,7 @@ pub async fn serve(
     let users = gitpod_service!(UserServiceServer, UserApi::new(state.clone()));
     let organizations = gitpod_service!(OrganizationServiceServer, OrganizationApi::new(state.clone()));
     let runner_tokens = gitpod_service!(RunnerTokenServiceServer, RunnerTokenApi::new(state.clone()));
+    let fleet = gitpod_service!(FleetServiceServer, FleetApi::new(state.clone()));
 
     // reflection lists every service served, health and reflection itself
     // included (as Go's does), so tools can call each by name and a client
@@ -207,6 +211,7 @@ pub async fn serve(
             <UserServiceServer<UserApi> as NamedService>::NAME,
             <OrganizationServiceServer<OrganizationApi> as NamedService>::NAME,
             <RunnerTokenServiceServer<RunnerTokenApi> as NamedService>::NAME,
+            <FleetServiceServer<FleetApi> as NamedService>::NAME,
         ]
     };
     for service in &services {
@@ -376,6 +381,7 @@ pub async fn serve(
         .add_service(users)
         .add_service(organizations)
         .add_service(runner_tokens)
+        .add_service(fleet)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
         .add_service(health)

@@ -34,6 +34,8 @@ pub struct AppState {
     pub stopping: Arc<tokio::sync::watch::Sender<bool>>,
     /// This server's id among the replicas (for its event listener's notices).
     pub replica: uuid::Uuid,
+    /// INACTIVE longer than this is stale (the fleet summary).
+    pub stale_after: std::time::Duration,
     /// Rate limits and stream counts (see `limits`).
     pub limits: Arc<crate::limits::Limits>,
 }

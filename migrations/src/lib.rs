@@ -12,6 +12,7 @@ mod m20261202_000005_group_details;
 mod m20261202_000006_membership_ids;
 mod m20261202_000007_runner_policy_ids;
 mod m20261202_000008_people_and_credentials;
+mod m20261206_000009_fleet_indexes;
 
 pub struct Migrator;
 
@@ -27,6 +28,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000006_membership_ids::Migration),
             Box::new(m20261202_000007_runner_policy_ids::Migration),
             Box::new(m20261202_000008_people_and_credentials::Migration),
+            Box::new(m20261206_000009_fleet_indexes::Migration),
         ]
     }
 }

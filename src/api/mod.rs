@@ -7,6 +7,7 @@
 pub mod context;
 pub mod convert;
 pub mod event;
+pub mod fleet;
 pub mod group;
 pub mod identity;
 pub mod organization;

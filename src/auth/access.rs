@@ -94,6 +94,15 @@ pub async fn read_audit_log(db: &Db, principal: &Principal) -> Result<Uuid> {
     Ok(principal.organization_id())
 }
 
+/// The fleet as a whole (its counts) is for the organization's users, not
+/// its runners: the organization's id.
+pub fn see_fleet(principal: &Principal) -> Result<Uuid> {
+    match principal {
+        Principal::User { organization_id, .. } => Ok(*organization_id),
+        Principal::Runner { .. } => Err(Error::PermissionDenied("runners do not read the fleet".into())),
+    }
+}
+
 /// Members of the runner's organization see it; a runner sees only itself.
 /// Anyone else learns nothing, not even that it exists: NOT_FOUND.
 pub async fn see_runner(db: &Db, principal: &Principal, runner_id: Uuid) -> Result<Visible<Runner>> {

@@ -370,6 +370,108 @@ pub async fn record_logs_token(db: &impl TransactionTrait, runner: &Managed<Runn
     .await
 }
 
+/// An organization's runners counted by state (see paddock.v1.FleetService).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FleetCounts {
+    pub total: i64,
+    pub by_phase: [(i32, i64); 6],
+    pub stale: i64,
+    pub outdated: i64,
+}
+
+impl FleetCounts {
+    pub fn in_phase(&self, phase: i32) -> i64 {
+        self.by_phase.iter().find(|(p, _)| *p == phase).map_or(0, |(_, n)| *n)
+    }
+}
+
+/// The queries behind `fleet_counts`, built once (the query-plan test
+/// explains them).
+pub struct FleetQueries {
+    /// Runners by phase: phase and count.
+    pub by_phase: sea_orm::Select<runner::Entity>,
+    /// INACTIVE since before the threshold.
+    pub stale: sea_orm::Select<runner::Entity>,
+    /// Per release: the runners of its channels reporting another version.
+    pub outdated: Vec<sea_orm::Select<runner::Entity>>,
+}
+
+pub fn fleet_queries(
+    organization_id: Uuid,
+    stale_before: DateTime<Utc>,
+    releases: &[(Vec<i32>, &str)],
+) -> FleetQueries {
+    use runner::Column as C;
+    use sea_orm::QuerySelect;
+    let of_org = runner::Entity::find().filter(C::OrganizationId.eq(organization_id));
+    FleetQueries {
+        by_phase: of_org
+            .clone()
+            .select_only()
+            .column(C::Phase)
+            // COUNT(*), not COUNT(id): the phase index alone answers it
+            .column_as(Expr::cust("COUNT(*)"), "count")
+            .group_by(C::Phase),
+        stale: of_org
+            .clone()
+            .filter(C::Phase.eq(phase::INACTIVE))
+            .filter(C::InactiveSince.lt(stale_before)),
+        outdated: releases
+            .iter()
+            .map(|(channels, version)| {
+                of_org
+                    .clone()
+                    .filter(C::ReleaseChannel.is_in(channels.iter().copied()))
+                    .filter(C::StatusVersion.ne(""))
+                    .filter(C::StatusVersion.ne(*version))
+            })
+            .collect(),
+    }
+}
+
+/// The organization's runners by phase (one grouped count), INACTIVE since
+/// before `stale_before`, and reporting a version other than their channel's
+/// release (`releases`: the channels that follow a release, and its
+/// version) — index ranges of the organization's own
+/// (idx_runners_org_phase, idx_runners_org_channel_version).
+pub async fn fleet_counts(
+    db: &impl ConnectionTrait,
+    organization_id: Uuid,
+    stale_before: DateTime<Utc>,
+    releases: &[(Vec<i32>, &str)],
+) -> Result<FleetCounts> {
+    use sea_orm::{FromQueryResult, PaginatorTrait};
+    #[derive(FromQueryResult)]
+    struct Count {
+        phase: i32,
+        count: i64,
+    }
+    let queries = fleet_queries(organization_id, stale_before, releases);
+    let grouped = queries.by_phase.into_model::<Count>().all(db).await?;
+    let mut counts = FleetCounts::default();
+    for (slot, phase) in counts.by_phase.iter_mut().zip([
+        phase::CREATED,
+        phase::INACTIVE,
+        phase::ACTIVE,
+        phase::DELETING,
+        phase::DELETED,
+        phase::DEGRADED,
+    ]) {
+        *slot = (phase, 0);
+    }
+    for Count { phase, count } in grouped {
+        counts.total += count;
+        if let Some(slot) = counts.by_phase.iter_mut().find(|(p, _)| *p == phase) {
+            slot.1 = count;
+        }
+    }
+    counts.stale = queries.stale.count(db).await? as i64;
+    for outdated in queries.outdated {
+        counts.outdated += outdated.count(db).await? as i64;
+    }
+    Ok(counts)
+}
+
 /// How many runners there are in each phase (for `/metrics`), in one
 /// grouped query over the phase index.
 pub async fn count_by_phase(db: &impl ConnectionTrait) -> Result<Vec<(i32, i64)>> {

@@ -22,6 +22,7 @@ mod connect_stream_client;
 mod connect_streams;
 mod context_urls;
 mod crash;
+mod fleet;
 mod fuzz;
 mod groups;
 mod hygiene;

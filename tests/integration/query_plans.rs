@@ -553,3 +553,75 @@ async fn audit_pages_stay_on_their_organization_index_when_another_organization_
     }
     server.stop().await;
 }
+
+/// The fleet summary's counts read the organization's index ranges
+/// (idx_runners_org_phase, idx_runners_org_channel_version), not the table.
+#[tokio::test]
+async fn the_fleet_summary_counts_from_indexes() {
+    use sea_orm::{ActiveModelTrait, IntoActiveModel};
+    let server = TestServer::start().await;
+    let db = &server.state.db;
+    let backend = db.get_database_backend();
+    let (runner_id, _) = server
+        .runner_with_token(Protocol::Grpc, &server.admin, "template")
+        .await;
+    let template = store::runners::get(db, runner_id.parse().unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    // a fleet of every state, channel and version; and another organization's
+    let other = server.user_in("another organization", "ozzy", true).await;
+    for (organization_id, n) in [(server.admin.organization_id, 2_000), (other.organization_id, 2_000)] {
+        let i = std::cell::Cell::new(0usize);
+        insert_newer(&server, n, |id| {
+            let k = i.get();
+            i.set(k + 1);
+            store::runners::Runner {
+                id,
+                organization_id,
+                phase: [1, 2, 3, 6][k % 4],
+                inactive_since: (k % 4 == 1).then(|| chrono::Utc::now() - chrono::Duration::hours(k as i64)),
+                release_channel: (k % 3) as i32,
+                status_version: format!("1.{}.0", k % 5),
+                ..template.clone()
+            }
+            .into_active_model()
+            .reset_all()
+        })
+        .await;
+    }
+    // (PostgreSQL: the visibility map too, so an index alone may answer)
+    let analyze = if using_postgres() {
+        "VACUUM ANALYZE runners"
+    } else {
+        "ANALYZE"
+    };
+    db.execute_unprepared(analyze).await.unwrap();
+    let queries = store::runners::fleet_queries(
+        server.admin.organization_id,
+        chrono::Utc::now(),
+        &[(vec![0, 1], "1.2.0"), (vec![2], "1.3.0")],
+    );
+    let mut statements = vec![
+        ("by phase", queries.by_phase.build(backend)),
+        ("stale", queries.stale.build(backend)),
+    ];
+    statements.extend(queries.outdated.into_iter().map(|q| ("outdated", q.build(backend))));
+    for (what, stmt) in statements {
+        let plan = plan(&server, stmt).await;
+        assert!(!scans_a_table(&plan), "{what}: {plan}");
+        // stale: the organization's phase index, or the liveness sweep's
+        // (phase, inactive_since) one — either reads only the stale runners;
+        // by phase: any index that starts at the organization
+        let indexes: &[&str] = match what {
+            "outdated" => &["idx_runners_org_channel_version"],
+            "stale" => &["idx_runners_org_phase", "runners_phase_inactive_since"],
+            _ => &["idx_runners_org"],
+        };
+        assert!(
+            indexes.iter().any(|i| plan.contains(i)),
+            "{what} should use one of {indexes:?}: {plan}"
+        );
+    }
+    server.stop().await;
+}

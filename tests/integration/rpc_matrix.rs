@@ -170,6 +170,8 @@ gitpod.v1.OrganizationService/SetRole                                 U    U    
 paddock.v1.RunnerTokenService/ListRunnerTokens                        U    U    U    U    N    P    P    O    O    O    P    O    O    P    N    U
 paddock.v1.RunnerTokenService/RevokeRunnerToken                       U    U    U    U    N    P    P    O    O    O    P    O    P    P    N    U
 paddock.v1.RunnerTokenService/RotateRunnerToken                       U    U    U    U    N    P    P    O    O    O    P    O    P    P    N    U
+paddock.v1.FleetService/GetFleetSummary                               U    U    U    U    O    O    O    O    O    O    O    O    O    P    P    U
+paddock.v1.FleetService/DeleteRunners                                 U    U    U    U    N    P    P    O    O    O    P    O    P    P    P    U
 grpc.health.v1.Health/Check                                           O    O    O    O    O    O    O    O    O    O    O    O    O    O    O    O
 grpc.health.v1.Health/Watch                                           O    O    O    O    O    O    O    O    O    O    O    O    O    O    O    O
 grpc.reflection.v1.ServerReflection/ServerReflectionInfo              O    O    O    O    O    O    O    O    O    O    O    O    O    O    O    O
@@ -500,6 +502,14 @@ impl World {
 
     /// Calls `rpc` over Connect JSON as `who`: the code it answers.
     async fn connect(&self, who: Caller, scene: Option<&Scene>, rpc: &str, body: Value) -> Code {
+        self.connect_answer(who, scene, rpc, body)
+            .await
+            .err()
+            .unwrap_or(Code::Ok)
+    }
+
+    /// Calls `rpc` over Connect JSON as `who`: the answer, or its code.
+    async fn connect_answer(&self, who: Caller, scene: Option<&Scene>, rpc: &str, body: Value) -> Result<Value, Code> {
         let token = self.token(who, scene);
         // a row's name may say which case of its RPC it is: "Rpc (case)"
         let path = rpc.split(' ').next().unwrap_or(rpc);
@@ -507,14 +517,13 @@ impl World {
             .json(&format!("/{path}"), body)
             .await;
         if answer.status.is_success() {
-            return Code::Ok;
+            return Ok(answer.json());
         }
         let error = answer.json();
-        code_of(
-            error["code"]
-                .as_str()
-                .unwrap_or_else(|| panic!("{rpc}: no code in {error}")),
-        )
+        let code = error["code"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{rpc}: no code in {error}"));
+        Err(code_of(code))
     }
 
     /// Calls `rpc` as the organization admin; it must succeed.
@@ -1128,6 +1137,23 @@ fn rows() -> Vec<Row> {
             "paddock.v1.RunnerTokenService/RotateRunnerToken",
             |w, s| json!({"runnerId": s.runner_id})
         ),
+        // paddock.v1.FleetService
+        unary!("paddock.v1.FleetService/GetFleetSummary", |w| json!({})),
+        Row {
+            // what became of the one runner named, as DeleteRunner would answer
+            rpc: "paddock.v1.FleetService/DeleteRunners",
+            call: |w, who| {
+                Box::pin(async move {
+                    let scene = w.fresh_runner().await;
+                    let body = json!({"runnerIds": [scene.runner_id], "force": true});
+                    let rpc = "paddock.v1.FleetService/DeleteRunners";
+                    match w.connect_answer(who, Some(&scene), rpc, body).await {
+                        Ok(answer) => Code::from(answer["deletions"][0]["code"].as_i64().unwrap_or(0) as i32),
+                        Err(code) => code,
+                    }
+                })
+            },
+        },
         // health and reflection: open to everyone, whatever token comes along
         unary!("grpc.health.v1.Health/Check", |w| json!({})),
         Row {
