@@ -10,6 +10,8 @@ pub mod capability;
 pub mod config;
 pub mod configuration_schema;
 pub mod connection;
+/// The browser console (src/console/), served at `/`.
+pub mod console;
 pub mod error;
 pub mod events;
 /// Entry points for the fuzz targets in tests/fuzz (not an API).

@@ -26,6 +26,7 @@ use crate::auth::cache::TokenCache;
 use crate::auth::layer::AuthLayer;
 use crate::config::Settings;
 use crate::connection::{Connection, CountCallsLayer};
+use crate::console::ConsoleLayer;
 use crate::metrics::MetricsLayer;
 use crate::proto::FILE_DESCRIPTOR_SET;
 use crate::proto::gitpod::v1::event_service_server::EventServiceServer;
@@ -360,6 +361,7 @@ pub async fn serve(
         .max_concurrent_streams(limits.streams_per_connection)
         .layer(CountCallsLayer)
         .layer(HeaderLimitLayer::new(limits.max_header_bytes))
+        .layer(ConsoleLayer)
         .layer(CallLogLayer)
         .layer(tower::util::option_layer(cors))
         .layer(WellKnownLayer::new(state.signing.clone()))

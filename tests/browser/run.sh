@@ -7,7 +7,10 @@
 # Usage: tests/browser/run.sh   (from anywhere; needs target/debug/paddock,
 # or PADDOCK_BIN=/path/to/paddock). Installs what is missing: Debian's
 # chromium, the pinned npm packages (npm ci), then generates and bundles.
-# Last line: `browser: N passed, M failed`; exit status non-zero on failure.
+# Then console.mjs: the console served at / (sign in, the fleet live, a
+# confirmed bulk delete, screenshots into docs/console/).
+# Last lines: `browser: N passed, M failed` and `console: N passed, M
+# failed`; exit status non-zero on any failure.
 set -euo pipefail
 cd "$(dirname "$0")"
 here=$(pwd)
@@ -68,6 +71,13 @@ trap 'exit 130' INT TERM
 timeout -k 10 180 node test.mjs &
 node_pid=$!
 status=0
+wait "$node_pid" || status=$?
+node_pid=
+
+# the console (src/console/) in the same Chromium: its own paddock, and the
+# screenshots in docs/console/
+timeout -k 10 180 node console.mjs &
+node_pid=$!
 wait "$node_pid" || status=$?
 node_pid=
 exit "$status"
