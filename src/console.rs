@@ -7,8 +7,6 @@
 //! path (`/gitpod.v1.…`, `/paddock.v1.…`, `/grpc.…`, `/api/…`,
 //! `/.well-known/…`, `/metrics`) passes through untouched.
 
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::LazyLock;
 use std::task::{Context, Poll};
 
@@ -16,8 +14,9 @@ use bytes::Bytes;
 use http::header::{CACHE_CONTROL, CONTENT_TYPE, ETAG, IF_NONE_MATCH};
 use http::{HeaderValue, Method, Request, Response, StatusCode};
 use http_body_util::{Either, Full};
-use pin_project_lite::pin_project;
 use tower::{Layer, Service};
+
+use crate::protocol::answered::CallOrAnswer;
 
 /// One file of the console.
 struct Asset {
@@ -123,7 +122,7 @@ where
 {
     type Response = Response<Either<ResBody, Full<Bytes>>>;
     type Error = S::Error;
-    type Future = ConsoleFuture<S::Future>;
+    type Future = CallOrAnswer<S::Future>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
@@ -135,39 +134,9 @@ where
             && let Some(asset) = asset_for(request.uri().path())
         {
             let head = method == Method::HEAD;
-            return ConsoleFuture::Served {
-                response: Some(respond(asset, request.headers().get(IF_NONE_MATCH), head)),
-            };
+            return CallOrAnswer::answer(respond(asset, request.headers().get(IF_NONE_MATCH), head));
         }
-        ConsoleFuture::Call {
-            inner: self.inner.call(request),
-        }
-    }
-}
-
-pin_project! {
-    /// The API's own future, or a console file (no allocation either way).
-    #[project = ConsoleProjection]
-    pub enum ConsoleFuture<F> {
-        Call { #[pin] inner: F },
-        Served { response: Option<Response<Full<Bytes>>> },
-    }
-}
-
-impl<F, B, E> Future for ConsoleFuture<F>
-where
-    F: Future<Output = Result<Response<B>, E>>,
-{
-    type Output = Result<Response<Either<B, Full<Bytes>>>, E>;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        match self.project() {
-            ConsoleProjection::Call { inner } => inner.poll(cx).map_ok(|r| r.map(Either::Left)),
-            ConsoleProjection::Served { response } => match response.take() {
-                Some(response) => Poll::Ready(Ok(response.map(Either::Right))),
-                None => Poll::Pending,
-            },
-        }
+        CallOrAnswer::call(self.inner.call(request))
     }
 }
 

@@ -103,7 +103,7 @@ async fn delete_runners(
     }
     let mut deletions = Vec::with_capacity(ids.len());
     for runner_id in ids {
-        let outcome = delete_one(state, &caller, runner_id, req.force).await;
+        let outcome = crate::api::runner::delete_one(state, &caller, runner_id, req.force).await;
         let (code, message) = match outcome {
             Ok(()) => (tonic::Code::Ok, String::new()),
             Err(error) => {
@@ -118,13 +118,4 @@ async fn delete_runners(
         });
     }
     Ok(pb::DeleteRunnersResponse { deletions })
-}
-
-async fn delete_one(state: &AppState, caller: &Principal, runner_id: uuid::Uuid, force: bool) -> Result<()> {
-    let runner = access::manage_runner(&state.db, caller, runner_id).await?;
-    if runners::delete(&state.db, runner, force).await? == runners::Deletion::Removed {
-        // its tokens stop working here at once (other replicas: within the cache's TTL)
-        state.token_cache.forget_runner(runner_id);
-    }
-    Ok(())
 }

@@ -2,16 +2,14 @@
 //! read buffer (hundreds of KiB): the same size HTTP/2 enforces through
 //! SETTINGS_MAX_HEADER_LIST_SIZE, counted the same way, answered 431.
 
-use std::future::Future;
-use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
 use http::{HeaderMap, Request, Response, StatusCode};
 use http_body_util::{Either, Full};
-use pin_project_lite::pin_project;
 use tower::{Layer, Service};
 
+use super::answered::CallOrAnswer;
 use super::codes;
 
 /// HTTP/2's size of a header list: each field's name, value and 32 bytes.
@@ -55,7 +53,7 @@ where
 {
     type Response = Response<Either<ResBody, Full<Bytes>>>;
     type Error = S::Error;
-    type Future = LimitFuture<S::Future>;
+    type Future = CallOrAnswer<S::Future>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
@@ -64,39 +62,9 @@ where
     fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
         let size = header_list_size(request.headers());
         if size > self.max {
-            return LimitFuture::Refused {
-                response: Some(too_large(size, self.max)),
-            };
+            return CallOrAnswer::answer(too_large(size, self.max));
         }
-        LimitFuture::Call {
-            inner: self.inner.call(request),
-        }
-    }
-}
-
-pin_project! {
-    /// The call's own future, or the refusal (no allocation either way).
-    #[project = LimitProjection]
-    pub enum LimitFuture<F> {
-        Call { #[pin] inner: F },
-        Refused { response: Option<Response<Full<Bytes>>> },
-    }
-}
-
-impl<F, B, E> Future for LimitFuture<F>
-where
-    F: Future<Output = Result<Response<B>, E>>,
-{
-    type Output = Result<Response<Either<B, Full<Bytes>>>, E>;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        match self.project() {
-            LimitProjection::Call { inner } => inner.poll(cx).map_ok(|r| r.map(Either::Left)),
-            LimitProjection::Refused { response } => match response.take() {
-                Some(response) => Poll::Ready(Ok(response.map(Either::Right))),
-                None => Poll::Pending,
-            },
-        }
+        CallOrAnswer::call(self.inner.call(request))
     }
 }
 

@@ -4,6 +4,8 @@
 mod policies;
 mod runners;
 
+pub(crate) use runners::delete_one;
+
 use crate::api::context;
 use crate::api::service;
 

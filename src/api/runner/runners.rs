@@ -255,12 +255,19 @@ pub(super) async fn delete(
     req: pb::DeleteRunnerRequest,
 ) -> Result<pb::DeleteRunnerResponse> {
     let runner_id = require_uuid("runner_id", &req.runner_id)?;
-    let runner = access::manage_runner(&state.db, &caller, runner_id).await?;
-    if runners::delete(&state.db, runner, req.force).await? == runners::Deletion::Removed {
+    delete_one(state, &caller, runner_id, req.force).await?;
+    Ok(pb::DeleteRunnerResponse {})
+}
+
+/// Deletes a runner the caller manages (DeleteRunner, and each runner of
+/// paddock.v1.FleetService.DeleteRunners).
+pub(crate) async fn delete_one(state: &AppState, caller: &Principal, runner_id: uuid::Uuid, force: bool) -> Result<()> {
+    let runner = access::manage_runner(&state.db, caller, runner_id).await?;
+    if runners::delete(&state.db, runner, force).await? == runners::Deletion::Removed {
         // its tokens stop working here at once (other replicas: within the cache's TTL)
         state.token_cache.forget_runner(runner_id);
     }
-    Ok(pb::DeleteRunnerResponse {})
+    Ok(())
 }
 
 pub(super) async fn create_token(
