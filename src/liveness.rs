@@ -31,6 +31,11 @@ impl LeaseBook {
         }
     }
 
+    /// The runner's lease received here and not yet written.
+    pub fn pending(&self, runner_id: Uuid) -> Option<DateTime<Utc>> {
+        self.pending.lock().ok()?.get(&runner_id).copied()
+    }
+
     /// Writes every pending lease: one statement per `granularity` slice of
     /// lease times (usually one), each stamped with the earliest lease in it,
     /// so no lease is recorded as later than it came nor more than a slice

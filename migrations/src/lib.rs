@@ -13,6 +13,7 @@ mod m20261202_000006_membership_ids;
 mod m20261202_000007_runner_policy_ids;
 mod m20261202_000008_people_and_credentials;
 mod m20261206_000009_fleet_indexes;
+mod m20261206_000010_fleet_regions;
 
 pub struct Migrator;
 
@@ -29,6 +30,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000007_runner_policy_ids::Migration),
             Box::new(m20261202_000008_people_and_credentials::Migration),
             Box::new(m20261206_000009_fleet_indexes::Migration),
+            Box::new(m20261206_000010_fleet_regions::Migration),
         ]
     }
 }

@@ -5,6 +5,7 @@
 pub mod audit;
 pub mod entities;
 pub mod environment_classes;
+pub mod fleet;
 pub mod groups;
 pub mod host_tokens;
 pub mod identity;

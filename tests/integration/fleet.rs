@@ -46,23 +46,50 @@ async fn report(server: &TestServer, token: &str, runner_id: &str, version: &str
         .unwrap();
 }
 
-#[tokio::test]
-async fn the_summary_counts_the_organizations_runners_by_state() {
-    let server = TestServer::start_with(|s| {
+/// A fleet of one runner in each state, plus another organization's.
+struct Mixed {
+    never: String,
+    active: String,
+    active_token: String,
+    degraded: String,
+    stale: String,
+    resting: String,
+    leaving: String,
+    stranger: User,
+}
+
+/// Stale after an hour; stable's release is 1.2.0.
+async fn mixed_fleet_server() -> TestServer {
+    TestServer::start_with(|s| {
         s.stale_after = Duration::from_secs(3600);
         s.runner_releases = paddock::config::runner_releases(&["stable=1.2.0".into()]).unwrap();
     })
-    .await;
+    .await
+}
+
+async fn mixed_fleet(server: &TestServer) -> Mixed {
     let admin = server.admin.clone();
-    // never connected
-    server
+    // never connected, configured for us-east-1
+    let mut request = linux_runner("never");
+    request.spec = Some(pb::RunnerSpec {
+        configuration: Some(pb::RunnerConfiguration {
+            region: "us-east-1".into(),
+            ..Default::default()
+        }),
+        ..Default::default()
+    });
+    let never = server
         .runners(P, &admin.token)
         .await
-        .create_runner(linux_runner("never"))
+        .create_runner(request)
         .await
-        .unwrap();
-    // active, on an old version
-    let (active, active_token, _) = signed_up(&server, P, "active").await;
+        .unwrap()
+        .into_inner()
+        .runner
+        .unwrap()
+        .runner_id;
+    // active, on an old version, reporting eu-west-1
+    let (active, active_token, _) = signed_up(server, P, "active").await;
     server
         .interaction(P, &active_token)
         .await
@@ -71,11 +98,21 @@ async fn the_summary_counts_the_organizations_runners_by_state() {
         })
         .await
         .unwrap();
-    report(&server, &active_token, &active, "1.1.0", None).await;
+    report(server, &active_token, &active, "1.1.0", None).await;
+    server
+        .interaction(P, &active_token)
+        .await
+        .update_runner_status(pb::UpdateRunnerStatusRequest {
+            runner_id: active.clone(),
+            region: Some("eu-west-1".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
     // degraded, up to date
-    let (degraded, degraded_token, _) = signed_up(&server, P, "degraded").await;
+    let (degraded, degraded_token, _) = signed_up(server, P, "Degraded 100%").await;
     report(
-        &server,
+        server,
         &degraded_token,
         &degraded,
         "1.2.0",
@@ -83,18 +120,18 @@ async fn the_summary_counts_the_organizations_runners_by_state() {
     )
     .await;
     // inactive for two hours (stale), and for ten minutes (not yet)
-    let (stale, stale_token, _) = signed_up(&server, P, "stale").await;
-    report(&server, &stale_token, &stale, "0.9.0", None).await;
-    inactive_since(&server, &stale, chrono::Duration::hours(2)).await;
-    let (resting, _, _) = signed_up(&server, P, "resting").await;
-    inactive_since(&server, &resting, chrono::Duration::minutes(10)).await;
+    let (stale, stale_token, _) = signed_up(server, P, "stale").await;
+    report(server, &stale_token, &stale, "0.9.0", None).await;
+    inactive_since(server, &stale, chrono::Duration::hours(2)).await;
+    let (resting, _, _) = signed_up(server, P, "resting").await;
+    inactive_since(server, &resting, chrono::Duration::minutes(10)).await;
     // deleting: waiting for the runner to clean up
-    let (leaving, _, _) = signed_up(&server, P, "leaving").await;
+    let (leaving, _, _) = signed_up(server, P, "leaving").await;
     server
         .runners(P, &admin.token)
         .await
         .delete_runner(pb::DeleteRunnerRequest {
-            runner_id: leaving,
+            runner_id: leaving.clone(),
             force: false,
         })
         .await
@@ -107,6 +144,24 @@ async fn the_summary_counts_the_organizations_runners_by_state() {
         .create_runner(linux_runner("theirs"))
         .await
         .unwrap();
+    Mixed {
+        never,
+        active,
+        active_token,
+        degraded,
+        stale,
+        resting,
+        leaving,
+        stranger,
+    }
+}
+
+#[tokio::test]
+async fn the_summary_counts_the_organizations_runners_by_state() {
+    let server = mixed_fleet_server().await;
+    let Mixed {
+        active_token, stranger, ..
+    } = mixed_fleet(&server).await;
 
     let member = server.member("mia").await;
     let summary = fleet(&server, &member.token)
@@ -128,6 +183,8 @@ async fn the_summary_counts_the_organizations_runners_by_state() {
     // 1.1.0 and 0.9.0 on stable, whose release is 1.2.0
     assert_eq!(summary.outdated, 2, "{summary:?}");
     assert_eq!(summary.stale_after.unwrap().seconds, 3600);
+    // the reported region, or the configured one until one is reported
+    assert_eq!(summary.regions, ["eu-west-1", "us-east-1"]);
 
     let theirs = fleet(&server, &stranger.token)
         .await
@@ -230,6 +287,373 @@ async fn deleting_many_takes_the_ids_named_and_answers_for_each() {
             .get_runner(pb::GetRunnerRequest { runner_id: id.clone() })
             .await;
         assert_eq!(got.is_ok(), exists, "{id}");
+    }
+    server.stop().await;
+}
+
+/// Every page of the fleet list under `filter`, `page_size` at a time.
+async fn list_all(server: &TestServer, token: &str, filter: ppb::FleetFilter, page_size: i32) -> Vec<ppb::FleetRunner> {
+    let mut client = fleet(server, token).await;
+    let mut all = Vec::new();
+    let mut page_token = String::new();
+    loop {
+        let page = client
+            .list_fleet_runners(ppb::ListFleetRunnersRequest {
+                pagination: Some(pb::PaginationRequest {
+                    token: page_token,
+                    page_size,
+                }),
+                filter: Some(filter.clone()),
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        all.extend(page.runners);
+        page_token = page.pagination.unwrap().next_token;
+        if page_token.is_empty() {
+            return all;
+        }
+    }
+}
+
+fn ids(runners: &[ppb::FleetRunner]) -> Vec<&String> {
+    runners.iter().map(|r| &r.runner.as_ref().unwrap().runner_id).collect()
+}
+
+#[tokio::test]
+async fn the_fleet_list_says_what_a_runner_message_does_not() {
+    let server = mixed_fleet_server().await;
+    let m = mixed_fleet(&server).await;
+    let member = server.member("mia").await;
+    let all = list_all(&server, &member.token, ppb::FleetFilter::default(), 0).await;
+    // the organization's six, in creation order; not the other organization's
+    assert_eq!(
+        ids(&all),
+        [&m.never, &m.active, &m.degraded, &m.stale, &m.resting, &m.leaving]
+    );
+    let by_id = |id: &str| all.iter().find(|r| r.runner.as_ref().unwrap().runner_id == id).unwrap();
+    use ppb::{FleetState as S, VersionDrift as D};
+    for (id, state, drift) in [
+        (&m.never, S::NeverConnected, D::Unknown),
+        (&m.active, S::Active, D::Outdated),
+        (&m.degraded, S::Degraded, D::UpToDate),
+        (&m.stale, S::Stale, D::Outdated),
+        (&m.resting, S::Inactive, D::Unknown),
+        (&m.leaving, S::Deleting, D::Unknown),
+    ] {
+        let r = by_id(id);
+        assert_eq!(
+            (r.state(), r.drift()),
+            (state, drift),
+            "{}",
+            r.runner.as_ref().unwrap().name
+        );
+        assert_eq!(r.release_version, "1.2.0");
+    }
+    // the lease MarkRunnerActive took (held by this replica, not yet
+    // written) is the last one; a runner never leased has none
+    let leased = by_id(&m.active).last_lease_at.expect("the active runner's lease");
+    assert!(Utc::now().timestamp() - leased.seconds < 60, "{leased:?}");
+    assert!(by_id(&m.never).last_lease_at.is_none());
+    assert!(by_id(&m.stale).inactive_since.is_some());
+    assert!(by_id(&m.active).inactive_since.is_none());
+    // regions: reported, else configured
+    assert_eq!(by_id(&m.active).region, "eu-west-1");
+    assert_eq!(by_id(&m.never).region, "us-east-1");
+    assert_eq!(by_id(&m.resting).region, "");
+    // each runner's own message comes along, as GetRunner answers it
+    assert_eq!(by_id(&m.active).runner.as_ref().unwrap().name, "active");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn the_fleet_list_filters_on_the_server() {
+    let server = mixed_fleet_server().await;
+    let m = mixed_fleet(&server).await;
+    let mut aws = linux_runner("aws-never");
+    aws.provider = pb::RunnerProvider::AwsEc2 as i32;
+    let aws = server
+        .runners(P, &server.admin.token)
+        .await
+        .create_runner(aws)
+        .await
+        .unwrap()
+        .into_inner()
+        .runner
+        .unwrap()
+        .runner_id;
+    let member = server.member("mia").await;
+    use ppb::{FleetFilter as F, FleetState as S, VersionDrift as D};
+    let cases: Vec<(&str, F, Vec<&String>)> = vec![
+        (
+            "stale, not the runner inactive for ten minutes",
+            F {
+                states: vec![S::Stale as i32],
+                ..Default::default()
+            },
+            vec![&m.stale],
+        ),
+        (
+            "inactive and not yet stale",
+            F {
+                states: vec![S::Inactive as i32],
+                ..Default::default()
+            },
+            vec![&m.resting],
+        ),
+        (
+            "any of several states",
+            F {
+                states: vec![S::NeverConnected as i32, S::Deleting as i32, S::Degraded as i32],
+                ..Default::default()
+            },
+            vec![&m.never, &m.degraded, &m.leaving, &aws],
+        ),
+        (
+            "a provider",
+            F {
+                providers: vec![pb::RunnerProvider::AwsEc2 as i32],
+                ..Default::default()
+            },
+            vec![&aws],
+        ),
+        (
+            "a provider and a state",
+            F {
+                providers: vec![pb::RunnerProvider::LinuxHost as i32],
+                states: vec![S::NeverConnected as i32],
+                ..Default::default()
+            },
+            vec![&m.never],
+        ),
+        (
+            "a reported region and a configured one",
+            F {
+                regions: vec!["eu-west-1".into(), "us-east-1".into()],
+                ..Default::default()
+            },
+            vec![&m.never, &m.active],
+        ),
+        (
+            "outdated",
+            F {
+                drift: D::Outdated as i32,
+                ..Default::default()
+            },
+            vec![&m.active, &m.stale],
+        ),
+        (
+            "up to date",
+            F {
+                drift: D::UpToDate as i32,
+                ..Default::default()
+            },
+            vec![&m.degraded],
+        ),
+        (
+            "no version known",
+            F {
+                drift: D::Unknown as i32,
+                ..Default::default()
+            },
+            vec![&m.never, &m.resting, &m.leaving, &aws],
+        ),
+        (
+            "a part of a name, in any case",
+            F {
+                search: "  NEVER ".into(),
+                ..Default::default()
+            },
+            vec![&m.never, &aws],
+        ),
+        (
+            "% and _ match only themselves",
+            F {
+                search: "100%".into(),
+                ..Default::default()
+            },
+            vec![&m.degraded],
+        ),
+        (
+            "no name has an underscore",
+            F {
+                search: "_".into(),
+                ..Default::default()
+            },
+            vec![],
+        ),
+        (
+            "an id",
+            F {
+                search: m.stale.clone(),
+                ..Default::default()
+            },
+            vec![&m.stale],
+        ),
+    ];
+    for (what, filter, expected) in cases {
+        // a page of one at a time: each page token carries the filter on
+        let got = list_all(&server, &member.token, filter, 1).await;
+        assert_eq!(ids(&got), expected, "{what}");
+    }
+
+    // another organization sees only its own under any filter
+    let theirs = list_all(&server, &m.stranger.token, F::default(), 0).await;
+    assert_eq!(theirs.len(), 1);
+    assert!(
+        list_all(
+            &server,
+            &m.stranger.token,
+            F {
+                search: m.never.clone(),
+                ..Default::default()
+            },
+            0
+        )
+        .await
+        .is_empty()
+    );
+
+    // a page token continues only the listing it came from
+    let mut client = fleet(&server, &member.token).await;
+    let first = client
+        .list_fleet_runners(ppb::ListFleetRunnersRequest {
+            pagination: Some(pb::PaginationRequest {
+                token: String::new(),
+                page_size: 1,
+            }),
+            filter: Some(F {
+                drift: D::Unknown as i32,
+                ..Default::default()
+            }),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let refused = client
+        .list_fleet_runners(ppb::ListFleetRunnersRequest {
+            pagination: Some(pb::PaginationRequest {
+                token: first.pagination.unwrap().next_token,
+                page_size: 1,
+            }),
+            filter: Some(F {
+                drift: D::Outdated as i32,
+                ..Default::default()
+            }),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Code::InvalidArgument, "{refused:?}");
+
+    // runners read no fleet
+    let refused = fleet(&server, &m.active_token)
+        .await
+        .list_fleet_runners(ppb::ListFleetRunnersRequest::default())
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Code::PermissionDenied);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn the_fleet_list_refuses_malformed_filters_naming_the_field() {
+    let server = TestServer::start().await;
+    let mut client = fleet(&server, &server.admin.token).await;
+    use ppb::FleetFilter as F;
+    for (filter, page_size, field) in [
+        (
+            F {
+                states: vec![0],
+                ..Default::default()
+            },
+            0,
+            "filter.states[0]",
+        ),
+        (
+            F {
+                states: vec![1, 99],
+                ..Default::default()
+            },
+            0,
+            "filter.states[1]",
+        ),
+        (
+            F {
+                states: vec![1; 7],
+                ..Default::default()
+            },
+            0,
+            "filter.states",
+        ),
+        (
+            F {
+                providers: vec![77],
+                ..Default::default()
+            },
+            0,
+            "filter.providers[0]",
+        ),
+        (
+            F {
+                regions: vec!["eu".into(), String::new()],
+                ..Default::default()
+            },
+            0,
+            "filter.regions[1]",
+        ),
+        (
+            F {
+                regions: vec!["r".repeat(65)],
+                ..Default::default()
+            },
+            0,
+            "filter.regions[0]",
+        ),
+        (
+            F {
+                regions: vec!["eu".into(); 26],
+                ..Default::default()
+            },
+            0,
+            "filter.regions",
+        ),
+        (
+            F {
+                drift: 4,
+                ..Default::default()
+            },
+            0,
+            "filter.drift",
+        ),
+        (
+            F {
+                search: "x".repeat(129),
+                ..Default::default()
+            },
+            0,
+            "filter.search",
+        ),
+        (
+            F {
+                search: "a\0b".into(),
+                ..Default::default()
+            },
+            0,
+            "filter.search",
+        ),
+        (F::default(), 101, "pagination.page_size"),
+    ] {
+        let refused = client
+            .list_fleet_runners(ppb::ListFleetRunnersRequest {
+                pagination: Some(pb::PaginationRequest {
+                    token: String::new(),
+                    page_size,
+                }),
+                filter: Some(filter),
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(violated_fields(&refused), [field], "{refused:?}");
     }
     server.stop().await;
 }

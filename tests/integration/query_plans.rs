@@ -597,11 +597,22 @@ async fn the_fleet_summary_counts_from_indexes() {
         "ANALYZE"
     };
     db.execute_unprepared(analyze).await.unwrap();
-    let queries = store::runners::fleet_queries(
-        server.admin.organization_id,
-        chrono::Utc::now(),
-        &[(vec![0, 1], "1.2.0"), (vec![2], "1.3.0")],
-    );
+    use store::fleet::{Drift, FleetFilter, FleetView, Release, Search, State};
+    let view = FleetView {
+        organization_id: server.admin.organization_id,
+        stale_before: chrono::Utc::now(),
+        releases: vec![
+            Release {
+                channels: vec![0, 1],
+                version: "1.2.0".into(),
+            },
+            Release {
+                channels: vec![2],
+                version: "1.3.0".into(),
+            },
+        ],
+    };
+    let queries = store::fleet::count_queries(&view);
     let mut statements = vec![
         ("by phase", queries.by_phase.build(backend)),
         ("stale", queries.stale.build(backend)),
@@ -622,6 +633,60 @@ async fn the_fleet_summary_counts_from_indexes() {
             indexes.iter().any(|i| plan.contains(i)),
             "{what} should use one of {indexes:?}: {plan}"
         );
+    }
+    let regions = plan(
+        &server,
+        store::fleet::regions_query(view.organization_id).build(backend),
+    )
+    .await;
+    assert!(regions.contains("idx_runners_org_regions"), "regions: {regions}");
+    assert!(!scans_a_table(&regions), "regions: {regions}");
+
+    // the fleet list under each filter: a range of the organization's, never
+    // the table
+    let filters = [
+        FleetFilter::default(),
+        FleetFilter {
+            states: vec![State::Stale, State::NeverConnected],
+            ..Default::default()
+        },
+        FleetFilter {
+            providers: vec![1, 4],
+            ..Default::default()
+        },
+        FleetFilter {
+            regions: vec!["eu-west-1".into()],
+            ..Default::default()
+        },
+        FleetFilter {
+            drift: Some(Drift::Outdated),
+            ..Default::default()
+        },
+        FleetFilter {
+            drift: Some(Drift::Unknown),
+            ..Default::default()
+        },
+        FleetFilter {
+            search: Some(Search::NameContains("a_b".into())),
+            ..Default::default()
+        },
+        FleetFilter {
+            search: Some(Search::Id(uuid::Uuid::now_v7())),
+            ..Default::default()
+        },
+    ];
+    for filter in filters {
+        for page in [
+            Page { after: None, size: 51 },
+            Page {
+                after: Some(uuid::Uuid::now_v7()),
+                size: 51,
+            },
+        ] {
+            let query = store::fleet::list_query(&view, &filter, page).build(backend);
+            let plan = plan(&server, query).await;
+            assert!(!scans_a_table(&plan), "{filter:?}: {plan}");
+        }
     }
     server.stop().await;
 }

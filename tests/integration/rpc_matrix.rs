@@ -172,6 +172,7 @@ paddock.v1.RunnerTokenService/RevokeRunnerToken                       U    U    
 paddock.v1.RunnerTokenService/RotateRunnerToken                       U    U    U    U    N    P    P    O    O    O    P    O    P    P    N    U
 paddock.v1.FleetService/GetFleetSummary                               U    U    U    U    O    O    O    O    O    O    O    O    O    P    P    U
 paddock.v1.FleetService/DeleteRunners                                 U    U    U    U    N    P    P    O    O    O    P    O    P    P    P    U
+paddock.v1.FleetService/ListFleetRunners                              U    U    U    U    O    O    O    O    O    O    O    O    O    P    P    U
 grpc.health.v1.Health/Check                                           O    O    O    O    O    O    O    O    O    O    O    O    O    O    O    O
 grpc.health.v1.Health/Watch                                           O    O    O    O    O    O    O    O    O    O    O    O    O    O    O    O
 grpc.reflection.v1.ServerReflection/ServerReflectionInfo              O    O    O    O    O    O    O    O    O    O    O    O    O    O    O    O
@@ -1139,6 +1140,10 @@ fn rows() -> Vec<Row> {
         ),
         // paddock.v1.FleetService
         unary!("paddock.v1.FleetService/GetFleetSummary", |w| json!({})),
+        unary!(
+            "paddock.v1.FleetService/ListFleetRunners",
+            |w| json!({"filter": {"states": ["FLEET_STATE_NEVER_CONNECTED"], "search": "a"}})
+        ),
         Row {
             // what became of the one runner named, as DeleteRunner would answer
             rpc: "paddock.v1.FleetService/DeleteRunners",
