@@ -1,5 +1,5 @@
 # paddock — common tasks. `make test` is the README's test command.
-.PHONY: run build test test-sqlite test-postgres compat browser bench bench-quick bench-fleet bench-fleet-quick bench-watch lint fmt fuzz fuzz-quick
+.PHONY: run build test test-sqlite test-postgres compat browser bench bench-quick bench-fleet bench-fleet-quick bench-watch bench-console lint fmt fuzz fuzz-quick
 
 # PostgreSQL that test-postgres creates its throwaway databases in (started
 # by scripts/ensure-postgres when it is not running)
@@ -73,6 +73,14 @@ bench-fleet-quick:
 bench-watch:
 	scripts/ensure-postgres
 	cargo bench --bench watch -- --out docs/performance
+
+# The console's fleet page at 100,000 runners in headless Chromium (benches/console/main.rs,
+# tests/browser/console-bench.mjs): page weight, API answer, answer to screen;
+# docs/performance/console.md. Installs Chromium and the npm packages when missing.
+bench-console:
+	cd tests/browser && ([ -f node_modules/.package-lock.json ] || npm ci --no-audit --no-fund --loglevel=error)
+	[ -x /usr/bin/chromium ] || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium)
+	cargo bench --bench console -- --out docs/performance
 
 # libFuzzer on the stable toolchain (scripts/fuzz, docs/fuzzing.md): every
 # target from its seeds; a crash fails with the input kept in tests/fuzz/artifacts/.

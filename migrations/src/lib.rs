@@ -14,6 +14,7 @@ mod m20261202_000007_runner_policy_ids;
 mod m20261202_000008_people_and_credentials;
 mod m20261206_000009_fleet_indexes;
 mod m20261206_000010_fleet_regions;
+mod m20261206_000011_fleet_state_order;
 
 pub struct Migrator;
 
@@ -31,6 +32,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000008_people_and_credentials::Migration),
             Box::new(m20261206_000009_fleet_indexes::Migration),
             Box::new(m20261206_000010_fleet_regions::Migration),
+            Box::new(m20261206_000011_fleet_state_order::Migration),
         ]
     }
 }

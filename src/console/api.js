@@ -112,3 +112,50 @@ export async function* watch(request, { signal } = {}) {
     buffer = joined;
   }
 }
+
+/**
+ * Calls `refresh` shortly after anything of `resourceType` changes (a burst
+ * of changes: once), until `signal` aborts; when the stream ends (a restart,
+ * a gap in the events) it refreshes and watches again.
+ */
+export async function followChanges(signal, refresh, resourceType = "RESOURCE_TYPE_RUNNER", resourceIds = []) {
+  let pending = null;
+  const request = { organization: true, resourceTypeFilters: [{ resourceType, resourceIds }] };
+  while (!signal.aborted) {
+    try {
+      for await (const _event of watch(request, { signal })) {
+        clearTimeout(pending);
+        pending = setTimeout(refresh, 250);
+      }
+    } catch {
+      if (signal.aborted) return;
+    }
+    refresh();
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+  }
+}
+
+let members = null;
+/**
+ * The organization's members by user id (a Map), fetched once a minute at
+ * most: audit entries and memberships name people by id.
+ */
+export function membersById() {
+  if (!members || members.at < Date.now() - 60_000) {
+    const promise = call("gitpod.v1.IdentityService/GetAuthenticatedIdentity")
+      .then((me) => listAll("gitpod.v1.OrganizationService/ListMembers", { organizationId: me.organizationId }, "members", 5000))
+      .then((list) => new Map(list.map((m) => [m.userId, m])))
+      .catch(() => new Map());
+    members = { at: Date.now(), promise };
+  }
+  return members.promise;
+}
+
+/** Who an audit entry's actor is, in words. */
+export function actorName(entry, people, runnerId = "") {
+  const id = entry.actorId || "";
+  if (entry.actorPrincipal === "PRINCIPAL_RUNNER") return id === runnerId ? "the runner itself" : `runner …${id.slice(-6)}`;
+  if (/^0{8}-/.test(id)) return "paddock";
+  const person = people.get(id);
+  return person ? person.fullName || person.email || id : `user …${id.slice(-6)}`;
+}

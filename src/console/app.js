@@ -3,8 +3,12 @@
 // move without reloading.
 
 import { ApiError, call, session } from "./api.js";
-import { fleetView, runnerView } from "./fleet.js";
+import { auditView } from "./audit.js";
+import { createView } from "./create.js";
+import { fleetView } from "./fleet.js";
 import { h } from "./format.js";
+import { groupView, groupsView, tokensView } from "./people.js";
+import { runnerView } from "./runner.js";
 
 const main = document.getElementById("main");
 const nav = document.getElementById("nav");
@@ -61,10 +65,15 @@ function signInView(next) {
 }
 
 function renderNav(path) {
-  const links = [["/fleet", "Fleet"]];
+  const links = [
+    ["/fleet", "Fleet", ["/fleet", "/runners"]],
+    ["/groups", "Groups", ["/groups"]],
+    ["/audit", "Audit log", ["/audit"]],
+    ["/tokens", "Tokens", ["/tokens"]],
+  ];
   nav.replaceChildren(
-    ...links.map(([href, label]) =>
-      h("a", { href, "aria-current": path.startsWith(href) ? "page" : false }, label),
+    ...links.map(([href, label, owns]) =>
+      h("a", { href, "aria-current": owns.some((p) => path.startsWith(p)) ? "page" : false }, label),
     ),
   );
 }
@@ -86,7 +95,20 @@ function render() {
   const context = { main, signal: leaving.signal, params: new URLSearchParams(search), navigate, announce };
   const runner = pathname.match(/^\/runners\/([0-9a-f-]{36})$/);
   if (runner) return runnerView({ ...context, runnerId: runner[1] });
-  if (pathname === "/" || pathname === "/fleet") return fleetView(context);
+  const group = pathname.match(/^\/groups\/([0-9a-f-]{36})$/);
+  if (group) return groupView({ ...context, groupId: group[1] });
+  const views = {
+    "/": fleetView,
+    "/fleet": fleetView,
+    "/runners/new": createView,
+    "/groups": groupsView,
+    "/audit": auditView,
+    "/tokens": tokensView,
+  };
+  if (views[pathname]) {
+    main.focus({ preventScroll: true });
+    return views[pathname](context);
+  }
   main.replaceChildren(h("p", {}, "Nothing here. ", h("a", { href: "/fleet" }, "Back to the fleet")));
 }
 

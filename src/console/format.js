@@ -42,6 +42,44 @@ export function phase(name) {
   return PHASES[name] || ["unknown", "neutral"];
 }
 
+const STATES = {
+  FLEET_STATE_NEVER_CONNECTED: ["never connected", "neutral", "never-connected"],
+  FLEET_STATE_ACTIVE: ["active", "good", "active"],
+  FLEET_STATE_DEGRADED: ["degraded", "warn", "degraded"],
+  FLEET_STATE_INACTIVE: ["inactive", "neutral", "inactive"],
+  FLEET_STATE_STALE: ["stale", "stale", "stale"],
+  FLEET_STATE_DELETING: ["deleting", "busy", "deleting"],
+};
+
+/** [label, tone, URL word] of a paddock.v1.FleetState. */
+export function fleetState(name) {
+  return STATES[name] || ["unknown", "neutral", ""];
+}
+
+/** The FleetState of a URL word ("stale"), or undefined. */
+export function fleetStateOf(word) {
+  return Object.keys(STATES).find((k) => STATES[k][2] === word);
+}
+
+export const FLEET_STATES = Object.keys(STATES);
+
+const DRIFTS = {
+  VERSION_DRIFT_UP_TO_DATE: ["up to date", "good", "current"],
+  VERSION_DRIFT_OUTDATED: ["outdated", "warn", "outdated"],
+  VERSION_DRIFT_UNKNOWN: ["unknown", "neutral", "unknown"],
+};
+
+/** [label, tone, URL word] of a paddock.v1.VersionDrift. */
+export function drift(name) {
+  return DRIFTS[name] || ["unknown", "neutral", "unknown"];
+}
+
+export function driftOf(word) {
+  return Object.keys(DRIFTS).find((k) => DRIFTS[k][2] === word);
+}
+
+export const DRIFT_NAMES = Object.keys(DRIFTS);
+
 const PROVIDERS = {
   RUNNER_PROVIDER_AWS_EC2: "AWS EC2",
   RUNNER_PROVIDER_LINUX_HOST: "Linux host",
@@ -57,6 +95,31 @@ export function provider(name) {
 
 export const PROVIDER_NAMES = Object.keys(PROVIDERS);
 
+/** The provider of a URL word ("linux-host"), and the word of a provider. */
+export function providerWord(name) {
+  return name.replace("RUNNER_PROVIDER_", "").toLowerCase().replaceAll("_", "-");
+}
+export function providerOf(word) {
+  return PROVIDER_NAMES.find((p) => providerWord(p) === word);
+}
+
+/** "in 23 h 59 min" / "expired", for a countdown. */
+export function remaining(timestamp, now = Date.now()) {
+  const seconds = Math.floor((new Date(timestamp).getTime() - now) / 1000);
+  if (seconds <= 0) return "expired";
+  const hours = Math.floor(seconds / 3600);
+  const minutes = Math.floor((seconds % 3600) / 60);
+  const secs = seconds % 60;
+  if (hours) return `${hours} h ${minutes} min`;
+  if (minutes) return `${minutes} min ${secs} s`;
+  return `${secs} s`;
+}
+
+/** A gitpod.v1 enum value without its prefix, in words ("RUNNER_ROLE_ADMIN" → "admin"). */
+export function words(name, prefix) {
+  return (name || "").replace(prefix, "").toLowerCase().replaceAll("_", " ") || "—";
+}
+
 /** An element with attributes and children (strings become text, never HTML). */
 export function h(tag, attributes = {}, ...children) {
   const element = document.createElement(tag);
@@ -71,4 +134,48 @@ export function h(tag, attributes = {}, ...children) {
     element.append(child instanceof Node ? child : document.createTextNode(String(child)));
   }
   return element;
+}
+
+/** A table with a caption (read by screen readers), column headers and rows (arrays of cells). */
+export function table(caption, headers, rows, empty = "None.") {
+  const body = rows.length
+    ? rows.map((cells) => h("tr", {}, ...cells.map((c) => h("td", {}, c))))
+    : [h("tr", {}, h("td", { colspan: headers.length }, empty))];
+  return h(
+    "div",
+    { class: "scroll" },
+    h(
+      "table",
+      {},
+      h("caption", { class: "visually-hidden" }, caption),
+      h("thead", {}, h("tr", {}, ...headers.map((t) => h("th", { scope: "col" }, t)))),
+      h("tbody", {}, ...body),
+    ),
+  );
+}
+
+/** A secret shown once: the value, a copy button and what to do with it. */
+export function shownOnce(label, value, ...after) {
+  const id = `secret-${Math.random().toString(36).slice(2)}`;
+  const output = h("input", { id, class: "secret", readonly: true, value, spellcheck: "false", autocomplete: "off" });
+  const note = h("span", { class: "help", role: "status" });
+  const copy = h("button", { type: "button" }, "Copy");
+  copy.addEventListener("click", async () => {
+    try {
+      await navigator.clipboard.writeText(value);
+      note.textContent = "Copied.";
+    } catch {
+      output.select();
+      note.textContent = "Selected: copy it with Ctrl+C.";
+    }
+  });
+  return h(
+    "div",
+    { class: "card once" },
+    h("label", { for: id }, label),
+    h("div", { class: "copyable" }, output, copy),
+    note,
+    h("p", { class: "help" }, "Shown only now: paddock keeps only a hash of it."),
+    ...after,
+  );
 }

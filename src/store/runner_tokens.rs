@@ -94,6 +94,32 @@ pub async fn revoke(db: &impl TransactionTrait, runner: &Managed<Runner>, id: Uu
     .await
 }
 
+/// Revokes every credential of the runner that works now (its access tokens
+/// and unused exchange tokens): the runner can no longer call paddock until
+/// it is given a new token. How many were revoked (0 is no error: there was
+/// nothing to revoke).
+pub async fn revoke_all(db: &impl TransactionTrait, runner: &Managed<Runner>) -> Result<u64> {
+    use token::Column as C;
+    let runner_id = runner.get().id;
+    let now = Utc::now();
+    audit::audited(db, runner.actor(), async |txn| {
+        let revoked = token::Entity::update_many()
+            .col_expr(C::RevokedAt, Expr::value(now))
+            .filter(C::RunnerId.eq(runner_id))
+            .filter(C::Kind.is_in(KINDS.map(TokenKind::as_str)))
+            .filter(C::RevokedAt.is_null())
+            .filter(C::UsedAt.is_null())
+            .filter(Condition::any().add(C::ExpiresAt.is_null()).add(C::ExpiresAt.gt(now)))
+            .exec(txn)
+            .await?;
+        Ok((
+            revoked.rows_affected,
+            Change::credential(subject::RUNNER, runner_id, "runner.revoke_all_tokens").of_runner(runner_id),
+        ))
+    })
+    .await
+}
+
 /// The longest grace a rotation gives the earlier tokens.
 pub const MAX_GRACE: chrono::Duration = chrono::Duration::days(30);
 

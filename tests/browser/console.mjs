@@ -1,16 +1,22 @@
-// The console in headless Chromium, against the real binary: signing in, the
-// fleet's counts and table, a runner created through the API appearing live,
-// deleting the one selected behind a confirmation, signing out; the security
-// headers; and screenshots of each page at 1280 and 390 pixels wide into
-// docs/console/. Prints one line per check and, last,
-// `console: N passed, M failed`; exits non-zero on any failure.
+// The console in headless Chromium, against the real binary, as a person
+// uses it: signing in; a runner created by the official SDK appearing live;
+// creating a runner in the console and copying its exchange token; the
+// reference agent started with it turning the runner ACTIVE, and killed,
+// INACTIVE — live; revoking a credential; filtering and paging through
+// 10,000 runners (filters kept in the address bar); a confirmed bulk delete;
+// groups, the audit log and personal access tokens; labels on every control
+// and no sideways scrolling at 390 px; the security headers; and screenshots
+// of each page at 1280 and 390 pixels wide into docs/console/. Prints one
+// line per check and, last, `console: N passed, M failed`; exits non-zero on
+// any failure.
 //
-// Environment: PADDOCK_BIN, CHROMIUM (as test.mjs), CONSOLE_SCREENSHOTS (the
-// directory for the screenshots; default ../../docs/console).
+// Environment: PADDOCK_BIN, CHROMIUM (as test.mjs), SDK_PYTHON (the Python
+// of scripts/sdk-venv, with gitpod-sdk), CONSOLE_SCREENSHOTS (the directory
+// for the screenshots; default ../../docs/console), BROWSER_TEST_PIDFILE.
 
-import { spawn } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { appendFileSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -21,6 +27,13 @@ const PADDOCK_BIN = path.resolve(here, process.env.PADDOCK_BIN || "../../target/
 const CHROMIUM = process.env.CHROMIUM || "/usr/bin/chromium";
 const SHOTS = path.resolve(here, process.env.CONSOLE_SCREENSHOTS || "../../docs/console");
 const WIDTHS = [1280, 390];
+const SDK_PYTHON = process.env.SDK_PYTHON || "python3";
+const PIDFILE = process.env.BROWSER_TEST_PIDFILE || "";
+const BULK = 10_000;
+
+function remember(pid) {
+  if (PIDFILE && pid) appendFileSync(PIDFILE, `${pid}\n`);
+}
 
 let passed = 0;
 let failed = 0;
@@ -35,9 +48,21 @@ function startPaddock(workdir, token) {
   for (const k of ["DATABASE_URL", "PADDOCK_LISTEN", "PADDOCK_SECRET_KEY_FILE"]) delete env[k];
   const child = spawn(
     PADDOCK_BIN,
-    ["--database-url", `sqlite://${path.join(workdir, "p.db")}`, "serve", "--listen", "127.0.0.1:0"],
+    // a short lease: a killed agent's runner goes INACTIVE within seconds
+    [
+      "--database-url",
+      `sqlite://${path.join(workdir, "p.db")}`,
+      "serve",
+      "--runner-lease",
+      "2s",
+      "--runner-lease-grace",
+      "1s",
+      "--listen",
+      "127.0.0.1:0",
+    ],
     { cwd: workdir, env, stdio: ["ignore", "ignore", "pipe"] },
   );
+  remember(child.pid);
   let log = "";
   const url = new Promise((resolve, reject) => {
     child.on("exit", (code) => reject(new Error(`paddock exited (${code}): ${log}`)));
@@ -70,6 +95,76 @@ async function shoot(page, name) {
   await page.setViewportSize({ width: 1280, height: 800 });
 }
 
+/** Creates a runner through the official Python SDK (gitpod-sdk), as a script would. */
+function sdkCreateRunner(url, token, name) {
+  const script = `
+import os
+from gitpod.v1 import runner_pb2, runner_configuration_pb2
+from gitpod.v1.runner_connect import RunnerServiceClientSync
+client = RunnerServiceClientSync(os.environ["PADDOCK_URL"] + "/api")
+answer = client.create_runner(
+    runner_pb2.CreateRunnerRequest(name=os.environ["RUNNER_NAME"], provider=runner_configuration_pb2.RUNNER_PROVIDER_LINUX_HOST),
+    headers={"authorization": "Bearer " + os.environ["PADDOCK_TOKEN"]},
+)
+print(answer.runner.runner_id)
+`;
+  return new Promise((resolve, reject) =>
+    execFile(
+      SDK_PYTHON,
+      ["-c", script],
+      { env: { ...process.env, PADDOCK_URL: url, PADDOCK_TOKEN: token, RUNNER_NAME: name } },
+      (error, stdout, stderr) => (error ? reject(new Error(`${error.message}: ${stderr}`)) : resolve(stdout.trim())),
+    ),
+  );
+}
+
+/** `count` runners through the API, `parallel` calls at a time; every tenth on AWS. */
+async function seed(url, token, count, parallel = 8) {
+  let next = 0;
+  async function worker() {
+    while (next < count) {
+      const i = next++;
+      await api(url, token, "gitpod.v1.RunnerService/CreateRunner", {
+        name: `bulk-${String(i).padStart(5, "0")}`,
+        provider: i % 10 === 0 ? "RUNNER_PROVIDER_AWS_EC2" : "RUNNER_PROVIDER_LINUX_HOST",
+      });
+    }
+  }
+  await Promise.all(Array.from({ length: parallel }, worker));
+}
+
+/** Controls without a name a screen reader could read out. */
+async function unlabelled(page) {
+  return page.evaluate(() =>
+    [...document.querySelectorAll("input, select, textarea, button, a[href]")]
+      .filter((e) => e.offsetParent !== null || e.type === "checkbox")
+      .filter((e) => {
+        if (e.getAttribute("aria-label") || e.getAttribute("aria-labelledby")) return false;
+        if (["INPUT", "SELECT", "TEXTAREA"].includes(e.tagName)) return !(e.labels && e.labels.length);
+        return !e.textContent.trim();
+      })
+      .map((e) => e.outerHTML.slice(0, 80)),
+  );
+}
+
+/** Whether the page scrolls sideways at 390 px (tables scroll inside their own box). */
+async function overflowsNarrow(page) {
+  await page.setViewportSize({ width: 390, height: 844 });
+  const wide = await page.evaluate(() => document.documentElement.scrollWidth > window.innerWidth + 1);
+  await page.setViewportSize({ width: 1280, height: 800 });
+  return wide;
+}
+
+async function accessible(page, name) {
+  const missing = await unlabelled(page);
+  check(`${name}: every control has a name`, missing.length === 0, missing.join(" | "));
+  check(`${name}: no sideways scrolling at 390 px`, !(await overflowsNarrow(page)));
+}
+
+async function rowsShown(page) {
+  return page.$$eval("tbody tr[data-runner]", (rows) => rows.map((r) => r.getAttribute("data-runner")));
+}
+
 async function main() {
   const workdir = mkdtempSync(path.join(tmpdir(), "paddock-console-"));
   const token = `console-${randomBytes(12).toString("hex")}`;
@@ -83,6 +178,12 @@ async function main() {
     const csp = home.headers.get("content-security-policy") || "";
     check("the console is served at / with a strict CSP", home.ok && csp.includes("default-src 'none'") && csp.includes("script-src 'self'"), csp);
     check("and nosniff, no framing", home.headers.get("x-content-type-options") === "nosniff" && home.headers.get("x-frame-options") === "DENY");
+    const script = await fetch(`${url}/assets/app.js`, { headers: { "accept-encoding": "gzip" } });
+    const plain = await fetch(`${url}/assets/app.js`, { headers: { "accept-encoding": "identity" } });
+    check(
+      "its scripts gzipped for browsers that take it, plain for those that do not",
+      script.headers.get("content-encoding") === "gzip" && !plain.headers.get("content-encoding") && (await script.text()) === (await plain.text()),
+    );
     const apiStill = await fetch(`${url}/gitpod.v1.RunnerService/ListRunners`, {
       method: "POST",
       headers: { "content-type": "application/json" },
@@ -91,7 +192,9 @@ async function main() {
     check("API paths are the API's still", apiStill.status === 401);
 
     browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ["--no-sandbox", "--disable-gpu"] });
-    const page = await (await browser.newContext({ viewport: { width: 1280, height: 800 } })).newPage();
+    const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+    await context.grantPermissions(["clipboard-read", "clipboard-write"], { origin: url });
+    const page = await context.newPage();
     const errors = [];
     page.on("pageerror", (e) => errors.push(String(e)));
     page.on("console", (m) => m.type() === "error" && errors.push(m.text()));
@@ -110,43 +213,206 @@ async function main() {
     await page.click("button[type=submit]");
     await page.waitForSelector(".tiles .tile");
     check("signed in, the fleet shows", new URL(page.url()).pathname === "/fleet");
-    check("the token is in no URL", !page.url().includes(token));
+    check("the personal access token is in no URL", !page.url().includes(token));
     check("the token is in this tab's sessionStorage", (await page.evaluate(() => sessionStorage.getItem("paddock.token"))) === token);
 
-    // a runner created elsewhere appears without a reload
-    const created = await api(url, token, "gitpod.v1.RunnerService/CreateRunner", {
-      name: "appears-live",
-      provider: "RUNNER_PROVIDER_LINUX_HOST",
-    });
-    const runnerId = created.runner.runnerId;
-    const row = await page.waitForSelector(`tr[data-runner="${runnerId}"]`, { timeout: 10_000 }).catch(() => null);
-    check("a runner created through the API appears live", !!row);
+    // a runner created by the SDK appears without a reload
+    const sdkRunner = await sdkCreateRunner(url, token, "appears-live");
+    const row = await page.waitForSelector(`tr[data-runner="${sdkRunner}"]`, { timeout: 10_000 }).catch(() => null);
+    check("a runner created by the SDK appears live", !!row);
     const total = await page.textContent(".tiles .tile .count");
     check("the counts follow", total === "1", total);
-    await shoot(page, "fleet");
+    check("never connected: 'never' for its last heartbeat", (await page.textContent(`tr[data-runner="${sdkRunner}"]`)).includes("never"));
+    await accessible(page, "the fleet");
 
     const deleteButton = page.locator("button.danger", { hasText: "Delete" }).first();
     check("nothing selected: deleting is not offered", await deleteButton.isDisabled());
-    await page.check(`tr[data-runner="${runnerId}"] input[type=checkbox]`);
+    await page.check(`tr[data-runner="${sdkRunner}"] input[type=checkbox]`);
     check("one selected: 'Delete 1 runner'", (await deleteButton.textContent()) === "Delete 1 runner");
     await deleteButton.click();
     await page.waitForSelector("dialog[open]");
     await shoot(page, "fleet-confirm-delete");
     await page.click("dialog[open] button.danger");
-    await page.waitForSelector(`tr[data-runner="${runnerId}"]`, { state: "detached", timeout: 10_000 });
+    await page.waitForSelector(`tr[data-runner="${sdkRunner}"]`, { state: "detached", timeout: 10_000 });
     const left = await api(url, token, "gitpod.v1.RunnerService/ListRunners", {});
     check("the confirmed deletion deleted exactly that runner", (left.runners || []).length === 0);
 
-    // the runner page
-    const second = await api(url, token, "gitpod.v1.RunnerService/CreateRunner", {
-      name: "detailed",
-      provider: "RUNNER_PROVIDER_LINUX_HOST",
-    });
-    await page.waitForSelector(`tr[data-runner="${second.runner.runnerId}"] a`);
-    await page.click(`tr[data-runner="${second.runner.runnerId}"] a`);
+    // a runner created in the console: its exchange token shown once, copied
+    await page.click("a[href='/runners/new']");
+    await page.waitForSelector("#name");
+    await accessible(page, "new runner");
+    await shoot(page, "runner-new");
+    await page.fill("#name", "agent-host");
+    await page.fill("#region", "eu-central-1");
+    await page.click("button[type=submit]");
+    await page.waitForSelector(".once input.secret");
+    const shownToken = await page.inputValue(".once input.secret");
+    await page.click(".once button");
+    await page.waitForSelector(".once [role=status]:has-text('Copied')");
+    const copied = await page.evaluate(() => navigator.clipboard.readText());
+    check("the exchange token is shown and copied", copied === shownToken && shownToken.startsWith("pdk_"), shownToken.slice(0, 8));
+    const countdown = await page.textContent("#expires");
+    check("with its expiry counting down", /^23 h 5\d min$/.test(countdown), countdown);
+    const command = await page.textContent("pre.command");
+    check("and the agent command line to paste", command.includes(`--server '${url}'`) && command.includes(copied) && command.includes("--region 'eu-central-1'"), command);
+    check("the token is in no URL", !page.url().includes(copied));
+    await shoot(page, "runner-created");
+
+    // the agent started with the copied token: ACTIVE, then killed: INACTIVE
+    await page.click("a:has-text('Go to agent-host')");
     await page.waitForSelector(".details dd");
-    check("a runner's page shows it", (await page.textContent("h1")) === "detailed");
+    const agentRunnerId = new URL(page.url()).pathname.split("/").pop();
+    const agent = spawn(
+      PADDOCK_BIN,
+      ["agent", "--server", url, "--exchange-token", copied, "--state-file", path.join(workdir, "agent.json"), "--name", "console-test", "--region", "eu-central-1", "--environment-class", "small,large"],
+      { cwd: workdir, stdio: "ignore", env: { ...process.env, NO_COLOR: "1" } },
+    );
+    remember(agent.pid);
+    const active = await page
+      .waitForSelector(".details .badge.good:has-text('active')", { timeout: 20_000 })
+      .catch(() => null);
+    check("the agent started: the runner turns ACTIVE live", !!active);
+    const classes = await page
+      .waitForSelector("section[aria-label='Environment classes'] td:has-text('large')", { timeout: 10_000 })
+      .catch(() => null);
+    check("with the environment classes it offers", !!classes);
+    await page.waitForSelector("[data-token]");
     await shoot(page, "runner");
+    await accessible(page, "a runner");
+    agent.kill("SIGKILL");
+    const inactive = await page
+      .waitForSelector(".details .badge:has-text('inactive')", { timeout: 20_000 })
+      .catch(() => null);
+    check("the agent killed: the runner turns INACTIVE live", !!inactive);
+
+    // revoking a credential: the agent's access token
+    const before = await api(url, token, "paddock.v1.RunnerTokenService/ListRunnerTokens", { runnerId: agentRunnerId });
+    const access = (before.tokens || []).find((t) => t.kind === "RUNNER_TOKEN_KIND_ACCESS" && t.active);
+    check("the runner holds an active access token", !!access);
+    await page.click(`button[data-token="${access?.id}"]`);
+    await page.waitForSelector("dialog[open]");
+    await page.click("dialog[open] button.danger");
+    await page.waitForSelector(`button[data-token="${access?.id}"]`, { state: "detached" });
+    const after = await api(url, token, "paddock.v1.RunnerTokenService/ListRunnerTokens", { runnerId: agentRunnerId, includeInactive: true });
+    const revoked = (after.tokens || []).find((t) => t.id === access?.id);
+    check("a revoked credential is revoked", !!revoked?.revokedAt && !revoked.active);
+    // and a new access token, the old ones overlapping for the grace chosen
+    await page.selectOption("#grace", "600s");
+    await page.click("button:has-text('Rotate access token')");
+    await page.waitForSelector("dialog[open]");
+    await page.click("dialog[open] button.danger");
+    await page.waitForSelector(".once input.secret");
+    const rotated = await page.inputValue(".once input.secret");
+    const itself = await fetch(`${url}/gitpod.v1.RunnerService/GetRunner`, {
+      method: "POST",
+      headers: { "content-type": "application/json", authorization: `Bearer ${rotated}` },
+      body: JSON.stringify({ runnerId: agentRunnerId }),
+    });
+    check("a rotated access token is shown once, and works", itself.ok && rotated.startsWith("pdk_"));
+    await shoot(page, "runner-credentials");
+
+    // 10,000 runners: filtered and paged through
+    const seeded = Date.now();
+    await seed(url, token, BULK);
+    console.log(`# seeded ${BULK} runners in ${((Date.now() - seeded) / 1000).toFixed(1)} s`);
+    await page.goto(`${url}/fleet?provider=aws-ec2`);
+    await page.waitForSelector("tbody tr[data-runner]");
+    const seen = new Set();
+    let pages = 0;
+    for (;;) {
+      const ids = await rowsShown(page);
+      ids.forEach((id) => seen.add(id));
+      pages++;
+      if (await page.isDisabled("button:has-text('Next')")) break;
+      const first = ids[0];
+      await page.click("button:has-text('Next')");
+      await page.waitForFunction((id) => !document.querySelector(`tr[data-runner="${id}"]`), first);
+      await page.waitForSelector("tbody tr[data-runner]");
+    }
+    check("paging a filter through 10,000 runners shows each match once", seen.size === BULK / 10 && pages === BULK / 10 / 50, `${seen.size} in ${pages} pages`);
+    const aws = await api(url, token, "gitpod.v1.RunnerService/ListRunners", { filter: { providers: ["RUNNER_PROVIDER_AWS_EC2"] }, pagination: { pageSize: 100 } });
+    check("and only the matches", (aws.runners || []).every((r) => seen.has(r.runnerId)));
+    await page.click("button:has-text('Previous')");
+    await page.waitForSelector("tbody tr[data-runner]");
+    check("Previous goes back a page", (await page.isEnabled("button:has-text('Next')")) && new URL(page.url()).searchParams.get("provider") === "aws-ec2");
+    await page.reload();
+    await page.waitForSelector("tbody tr[data-runner]");
+    check("a reload keeps the filter", (await page.inputValue("#provider")) === "aws-ec2");
+    await page.fill("#search", "BULK-0424");
+    await page.press("#search", "Enter");
+    await page.waitForFunction(() => new URL(location.href).searchParams.get("q") === "BULK-0424");
+    await page.waitForFunction(() => document.querySelectorAll("tbody tr[data-runner]").length === 1);
+    const found = await page.textContent("tbody tr[data-runner] a");
+    check("search and provider together: bulk-04240 only", found === "bulk-04240", found);
+    await page.goto(`${url}/fleet?state=never-connected`);
+    await page.waitForSelector("tbody tr[data-runner]");
+    check("the state filter from the address bar", (await page.inputValue("#state")) === "never-connected" && (await page.$$("tbody .badge:has-text('never connected')")).length === 50);
+    // revoking the credentials of the runners selected, behind a confirmation
+    const [one, two] = await rowsShown(page);
+    await page.check(`tr[data-runner="${one}"] input[type=checkbox]`);
+    await page.check(`tr[data-runner="${two}"] input[type=checkbox]`);
+    await page.click("button:has-text('Revoke credentials of 2 runners')");
+    await page.waitForSelector("dialog[open]");
+    await page.click("dialog[open] button.danger");
+    await page.waitForSelector("[role=status]:has-text('2 revoked')");
+    let working = 0;
+    for (const runnerId of [one, two]) {
+      working += ((await api(url, token, "paddock.v1.RunnerTokenService/ListRunnerTokens", { runnerId })).tokens || []).length;
+    }
+    check("revoking the credentials of 2 selected runners leaves them none", working === 0, `${working} still work`);
+    await page.goto(`${url}/fleet`);
+    await page.waitForSelector("tbody tr[data-runner]");
+    await shoot(page, "fleet");
+
+    // groups, the audit log and tokens
+    await page.click("nav a[href='/groups']");
+    await page.fill("#group-name", "platform");
+    await page.fill("#group-description", "The platform team");
+    await page.click("button:has-text('Create group')");
+    await page.waitForFunction(() => /^\/groups\/[0-9a-f-]{36}$/.test(location.pathname));
+    await page.waitForSelector("h1:has-text('platform')");
+    check("a group is created", true);
+    await accessible(page, "a group");
+    await shoot(page, "group");
+    // who may use a runner: a group granted a role on its page
+    await page.goto(`${url}/runners/${agentRunnerId}`);
+    await page.waitForSelector("#policy-group");
+    await page.selectOption("#policy-role", "RUNNER_ROLE_USER");
+    await page.click("button:has-text('Grant')");
+    await page.waitForSelector("section[aria-label='Who may use it'] td a:has-text('platform')");
+    const granted = await api(url, token, "gitpod.v1.RunnerService/ListRunnerPolicies", { runnerId: agentRunnerId });
+    check("a group granted a role on the runner", (granted.policies || []).some((p) => p.role === "RUNNER_ROLE_USER"));
+    await page.goto(`${url}/groups`);
+    await page.waitForSelector("td a:has-text('platform')");
+    await accessible(page, "groups");
+    await shoot(page, "groups");
+
+    await page.click("nav a[href='/audit']");
+    await page.waitForSelector("tbody tr td");
+    check("the audit log lists what happened", (await page.textContent("tbody")).includes("runner.create"));
+    await page.fill("#subject", agentRunnerId);
+    await page.click("button:has-text('Filter')");
+    await page.waitForFunction((id) => new URL(location.href).searchParams.get("subject") === id, agentRunnerId);
+    await page.waitForFunction(() => document.querySelectorAll("tbody tr").length > 0 && !document.querySelector("tbody").textContent.includes("bulk"));
+    const subjects = await page.$$eval("tbody tr td:nth-child(3)", (cells) => cells.map((c) => c.textContent));
+    check("filtered to one runner's trail", subjects.length > 0 && subjects.every((t) => t.includes(agentRunnerId)), subjects.join(","));
+    await accessible(page, "the audit log");
+    await shoot(page, "audit");
+
+    await page.click("nav a[href='/tokens']");
+    await page.fill("#token-description", "laptop scripts");
+    await page.click("button:has-text('Create token')");
+    await page.waitForSelector(".once input.secret");
+    const pat = await page.inputValue(".once input.secret");
+    const me = await fetch(`${url}/gitpod.v1.UserService/GetAuthenticatedUser`, {
+      method: "POST",
+      headers: { "content-type": "application/json", authorization: `Bearer ${pat}` },
+      body: "{}",
+    });
+    check("a personal access token is made, shown once, and works", me.ok);
+    await page.waitForSelector("td:has-text('laptop scripts')");
+    await accessible(page, "tokens");
+    await shoot(page, "tokens");
 
     await page.click("#sign-out");
     await page.waitForSelector("#token");

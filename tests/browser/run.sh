@@ -7,8 +7,10 @@
 # Usage: tests/browser/run.sh   (from anywhere; needs target/debug/paddock,
 # or PADDOCK_BIN=/path/to/paddock). Installs what is missing: Debian's
 # chromium, the pinned npm packages (npm ci), then generates and bundles.
-# Then console.mjs: the console served at / (sign in, the fleet live, a
-# confirmed bulk delete, screenshots into docs/console/).
+# Then console.mjs: the console served at / as a person uses it (the fleet
+# live, a runner created and its agent started and killed, a credential
+# revoked, 10,000 runners filtered and paged, groups, audit log, tokens;
+# screenshots into docs/console/).
 # Last lines: `browser: N passed, M failed` and `console: N passed, M
 # failed`; exit status non-zero on any failure.
 set -euo pipefail
@@ -76,7 +78,9 @@ node_pid=
 
 # the console (src/console/) in the same Chromium: its own paddock, and the
 # screenshots in docs/console/
-timeout -k 10 180 node console.mjs &
+# (the official SDK creates one of its runners: the venv of the compatibility tests)
+export SDK_PYTHON="${SDK_PYTHON:-$("$here/../../scripts/sdk-venv")/bin/python}"
+timeout -k 10 420 node console.mjs &
 node_pid=$!
 wait "$node_pid" || status=$?
 node_pid=

@@ -657,3 +657,114 @@ async fn the_fleet_list_refuses_malformed_filters_naming_the_field() {
     }
     server.stop().await;
 }
+
+#[tokio::test]
+async fn revoking_many_stops_the_credentials_of_each_runner_named() {
+    let server = TestServer::start().await;
+    let cara = server.member("cara").await;
+    // cara's: one holding an access token, one never connected (its exchange
+    // token unused)
+    let (connected, access) = server.runner_with_token(P, &cara, "connected").await;
+    let created = server
+        .runners(P, &cara.token)
+        .await
+        .create_runner(linux_runner("waiting"))
+        .await
+        .unwrap()
+        .into_inner();
+    let waiting = created.runner.unwrap().runner_id;
+    let (admins, admins_access) = server.runner_with_token(P, &server.admin, "the admin's").await;
+    let unknown = uuid::Uuid::now_v7().to_string();
+    let mut as_cara = fleet(&server, &cara.token).await;
+
+    for (ids, field) in [
+        (vec![], "runner_ids"),
+        (vec![waiting.clone(), waiting.clone()], "runner_ids[1]"),
+        (vec!["x".into()], "runner_ids[0]"),
+        (vec![unknown.clone(); 101], "runner_ids"),
+    ] {
+        let refused = as_cara
+            .revoke_runner_credentials(ppb::RevokeRunnerCredentialsRequest { runner_ids: ids })
+            .await
+            .unwrap_err();
+        assert_eq!(violated_fields(&refused), [field], "{refused:?}");
+    }
+    // a runner's own token acts on no runner
+    let refused = fleet(&server, &access)
+        .await
+        .revoke_runner_credentials(ppb::RevokeRunnerCredentialsRequest {
+            runner_ids: vec![connected.clone()],
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Code::PermissionDenied);
+
+    // (the access token has just worked: the server holds it verified)
+    server
+        .runners(P, &access)
+        .await
+        .get_runner(pb::GetRunnerRequest {
+            runner_id: connected.clone(),
+        })
+        .await
+        .unwrap();
+    let answer = as_cara
+        .revoke_runner_credentials(ppb::RevokeRunnerCredentialsRequest {
+            runner_ids: vec![connected.clone(), admins.clone(), unknown.clone(), waiting.clone()],
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let outcomes: Vec<(String, Code, i32)> = answer
+        .revocations
+        .iter()
+        .map(|r| (r.runner_id.clone(), Code::from(r.code), r.revoked))
+        .collect();
+    assert_eq!(
+        outcomes,
+        [
+            (connected.clone(), Code::Ok, 1),
+            (admins.clone(), Code::PermissionDenied, 0),
+            (unknown, Code::NotFound, 0),
+            (waiting.clone(), Code::Ok, 1),
+        ]
+    );
+    // the connected runner is locked out at once; the exchange token trades
+    // for nothing; the admin's runner is untouched
+    let locked_out = server
+        .runners(P, &access)
+        .await
+        .get_runner(pb::GetRunnerRequest {
+            runner_id: connected.clone(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(locked_out.code(), Code::Unauthenticated, "{locked_out:?}");
+    let traded = server
+        .identity(P, None)
+        .await
+        .exchange_token(pb::ExchangeTokenRequest {
+            exchange_token: created.exchange_token,
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(traded.code(), Code::Unauthenticated, "{traded:?}");
+    server
+        .runners(P, &admins_access)
+        .await
+        .get_runner(pb::GetRunnerRequest {
+            runner_id: admins.clone(),
+        })
+        .await
+        .unwrap();
+    // nothing left to revoke is no error
+    let again = as_cara
+        .revoke_runner_credentials(ppb::RevokeRunnerCredentialsRequest {
+            runner_ids: vec![connected.clone()],
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!((again.revocations[0].code, again.revocations[0].revoked), (0, 0));
+    server.stop().await;
+}

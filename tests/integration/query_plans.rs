@@ -651,6 +651,10 @@ async fn the_fleet_summary_counts_from_indexes() {
             ..Default::default()
         },
         FleetFilter {
+            states: vec![State::Degraded],
+            ..Default::default()
+        },
+        FleetFilter {
             providers: vec![1, 4],
             ..Default::default()
         },
@@ -676,6 +680,12 @@ async fn the_fleet_summary_counts_from_indexes() {
         },
     ];
     for filter in filters {
+        // one state: a range of (organization, phase, id), in page order
+        if filter.states.len() == 1 {
+            let first = store::fleet::list_query(&view, &filter, Page { after: None, size: 51 }).build(backend);
+            let plan = plan(&server, first).await;
+            assert!(plan.contains("idx_runners_org_phase_id"), "{filter:?}: {plan}");
+        }
         for page in [
             Page { after: None, size: 51 },
             Page {
@@ -686,6 +696,9 @@ async fn the_fleet_summary_counts_from_indexes() {
             let query = store::fleet::list_query(&view, &filter, page).build(backend);
             let plan = plan(&server, query).await;
             assert!(!scans_a_table(&plan), "{filter:?}: {plan}");
+            if std::env::var("SHOW_PLANS").is_ok() {
+                eprintln!("{filter:?}:\n{plan}");
+            }
         }
     }
     server.stop().await;

@@ -173,6 +173,7 @@ paddock.v1.RunnerTokenService/RotateRunnerToken                       U    U    
 paddock.v1.FleetService/GetFleetSummary                               U    U    U    U    O    O    O    O    O    O    O    O    O    P    P    U
 paddock.v1.FleetService/DeleteRunners                                 U    U    U    U    N    P    P    O    O    O    P    O    P    P    P    U
 paddock.v1.FleetService/ListFleetRunners                              U    U    U    U    O    O    O    O    O    O    O    O    O    P    P    U
+paddock.v1.FleetService/RevokeRunnerCredentials                       U    U    U    U    N    P    P    O    O    O    P    O    P    P    P    U
 grpc.health.v1.Health/Check                                           O    O    O    O    O    O    O    O    O    O    O    O    O    O    O    O
 grpc.health.v1.Health/Watch                                           O    O    O    O    O    O    O    O    O    O    O    O    O    O    O    O
 grpc.reflection.v1.ServerReflection/ServerReflectionInfo              O    O    O    O    O    O    O    O    O    O    O    O    O    O    O    O
@@ -1154,6 +1155,21 @@ fn rows() -> Vec<Row> {
                     let rpc = "paddock.v1.FleetService/DeleteRunners";
                     match w.connect_answer(who, Some(&scene), rpc, body).await {
                         Ok(answer) => Code::from(answer["deletions"][0]["code"].as_i64().unwrap_or(0) as i32),
+                        Err(code) => code,
+                    }
+                })
+            },
+        },
+        Row {
+            // what became of the one runner named, as RevokeRunnerToken would answer
+            rpc: "paddock.v1.FleetService/RevokeRunnerCredentials",
+            call: |w, who| {
+                Box::pin(async move {
+                    let scene = w.fresh_runner().await;
+                    let body = json!({"runnerIds": [scene.runner_id]});
+                    let rpc = "paddock.v1.FleetService/RevokeRunnerCredentials";
+                    match w.connect_answer(who, Some(&scene), rpc, body).await {
+                        Ok(answer) => Code::from(answer["revocations"][0]["code"].as_i64().unwrap_or(0) as i32),
                         Err(code) => code,
                     }
                 })
