@@ -124,5 +124,11 @@ document.addEventListener("click", (event) => {
   event.preventDefault();
   navigate(link.getAttribute("href"));
 });
+// "Skip to content" focuses the page without touching the address bar (a
+// #fragment would re-render the view)
+document.querySelector(".skip").addEventListener("click", (event) => {
+  event.preventDefault();
+  main.focus();
+});
 addEventListener("popstate", render);
 render();

@@ -155,9 +155,46 @@ async function overflowsNarrow(page) {
   return wide;
 }
 
+/**
+ * Text whose contrast with what is behind it is under WCAG AA: 4.5:1, or 3:1
+ * for large text (24 px, or 18.66 px bold). Disabled controls are exempt.
+ */
+async function lowContrast(page) {
+  return page.evaluate(() => {
+    const rgb = (c) => (c.match(/[\d.]+/g) || []).map(Number);
+    const luminance = ([r, g, b]) => {
+      const lin = (v) => ((v /= 255) <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4);
+      return 0.2126 * lin(r) + 0.7152 * lin(g) + 0.0722 * lin(b);
+    };
+    const background = (element) => {
+      for (let e = element; e; e = e.parentElement) {
+        const c = rgb(getComputedStyle(e).backgroundColor);
+        if (c.length === 3 || (c.length === 4 && c[3] > 0.5)) return c.slice(0, 3);
+      }
+      return [255, 255, 255];
+    };
+    const failures = [];
+    const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+    for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+      const element = node.parentElement;
+      if (!node.textContent.trim() || !element || element.offsetParent === null) continue;
+      if (element.closest("[disabled], .visually-hidden, option")) continue;
+      const style = getComputedStyle(element);
+      const [a, b] = [luminance(rgb(style.color)), luminance(background(element))];
+      const ratio = (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+      const size = parseFloat(style.fontSize);
+      const large = size >= 24 || (size >= 18.66 && Number(style.fontWeight) >= 700);
+      if (ratio < (large ? 3 : 4.5)) failures.push(`${node.textContent.trim().slice(0, 30)} (${ratio.toFixed(2)})`);
+    }
+    return [...new Set(failures)];
+  });
+}
+
 async function accessible(page, name) {
   const missing = await unlabelled(page);
   check(`${name}: every control has a name`, missing.length === 0, missing.join(" | "));
+  const faint = await lowContrast(page);
+  check(`${name}: text contrast at least WCAG AA`, faint.length === 0, faint.slice(0, 5).join(" | "));
   check(`${name}: no sideways scrolling at 390 px`, !(await overflowsNarrow(page)));
 }
 
@@ -225,8 +262,26 @@ async function main() {
     check("never connected: 'never' for its last heartbeat", (await page.textContent(`tr[data-runner="${sdkRunner}"]`)).includes("never"));
     await accessible(page, "the fleet");
 
+    // the keyboard: "Skip to content", first in the tab order, moves focus to the page
+    await page.focus("a.brand");
+    await page.keyboard.press("Shift+Tab");
+    const skip = await page.evaluate(() => document.activeElement?.textContent);
+    await page.keyboard.press("Enter");
+    const landed = await page.evaluate(() => document.activeElement?.id);
+    check("keyboard: Skip to content, then Enter, lands on the page", skip === "Skip to content" && landed === "main", `${skip} → ${landed}`);
+
     const deleteButton = page.locator("button.danger", { hasText: "Delete" }).first();
     check("nothing selected: deleting is not offered", await deleteButton.isDisabled());
+    // selected with the keyboard, and a confirmation dismissed with Escape deletes nothing
+    await page.focus(`tr[data-runner="${sdkRunner}"] input[type=checkbox]`);
+    await page.keyboard.press("Space");
+    await deleteButton.click();
+    await page.waitForSelector("dialog[open]");
+    await page.keyboard.press("Escape");
+    await page.waitForSelector("dialog[open]", { state: "detached" });
+    const kept = await api(url, token, "gitpod.v1.RunnerService/ListRunners", {});
+    check("Escape on the confirmation deletes nothing", (kept.runners || []).length === 1);
+    await page.uncheck(`tr[data-runner="${sdkRunner}"] input[type=checkbox]`);
     await page.check(`tr[data-runner="${sdkRunner}"] input[type=checkbox]`);
     check("one selected: 'Delete 1 runner'", (await deleteButton.textContent()) === "Delete 1 runner");
     await deleteButton.click();
