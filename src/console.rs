@@ -37,19 +37,24 @@ fn gzip(body: &[u8]) -> Bytes {
     Bytes::from(encoder.finish().unwrap_or_default())
 }
 
-/// Whether the request's Accept-Encoding takes gzip (any q but 0).
+/// Whether the request's Accept-Encoding takes gzip: named with a quality
+/// above 0, or not named and `*` is (an explicit `gzip;q=0` refuses it).
 fn accepts_gzip(accept_encoding: Option<&HeaderValue>) -> bool {
     let Some(value) = accept_encoding.and_then(|v| v.to_str().ok()) else {
         return false;
     };
-    value.split(',').any(|part| {
-        let mut pieces = part.split(';').map(str::trim);
-        let coding = pieces.next().unwrap_or_default();
-        let quality = pieces
-            .find_map(|p| p.strip_prefix("q="))
-            .map_or(1.0, |q| q.trim().parse::<f32>().unwrap_or(0.0));
-        (coding.eq_ignore_ascii_case("gzip") || coding == "*") && quality > 0.0
-    })
+    let quality_of = |wanted: &str| {
+        value.split(',').find_map(|part| {
+            let mut pieces = part.split(';').map(str::trim);
+            let coding = pieces.next().unwrap_or_default();
+            coding.eq_ignore_ascii_case(wanted).then(|| {
+                pieces
+                    .find_map(|p| p.strip_prefix("q="))
+                    .map_or(1.0, |q| q.trim().parse::<f32>().unwrap_or(0.0))
+            })
+        })
+    };
+    quality_of("gzip").or_else(|| quality_of("*")).is_some_and(|q| q > 0.0)
 }
 
 macro_rules! asset {
@@ -223,6 +228,8 @@ mod tests {
             ("br;q=1.0, gzip;q=0.5", true),
             ("*", true),
             ("gzip;q=0", false),
+            ("gzip;q=0, *", false),
+            ("br, *;q=0.1", true),
             ("gzip; q=0.0", false),
             ("identity", false),
             ("", false),

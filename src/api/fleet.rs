@@ -157,7 +157,7 @@ fn fleet_filter(filter: pb::FleetFilter, v: &mut Violations) -> FleetFilter {
     if !search.is_empty() {
         out.search = Some(match uuid::Uuid::try_parse(search) {
             Ok(id) => Search::Id(id),
-            Err(_) => Search::NameContains(search.to_lowercase()),
+            Err(_) => Search::NameContains(search.to_owned()),
         });
     }
     out.canonical()

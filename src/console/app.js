@@ -92,6 +92,7 @@ function render() {
     return signInView(next && next.startsWith("/") && !next.startsWith("//") ? next : "/fleet");
   }
   renderNav(pathname);
+  main.focus({ preventScroll: true });
   const context = { main, signal: leaving.signal, params: new URLSearchParams(search), navigate, announce };
   const runner = pathname.match(/^\/runners\/([0-9a-f-]{36})$/);
   if (runner) return runnerView({ ...context, runnerId: runner[1] });
@@ -105,10 +106,7 @@ function render() {
     "/audit": auditView,
     "/tokens": tokensView,
   };
-  if (views[pathname]) {
-    main.focus({ preventScroll: true });
-    return views[pathname](context);
-  }
+  if (views[pathname]) return views[pathname](context);
   main.replaceChildren(h("p", {}, "Nothing here. ", h("a", { href: "/fleet" }, "Back to the fleet")));
 }
 

@@ -2,7 +2,7 @@
 // who acted, on what, and when; the filters live in the address bar.
 
 import { actorName, call, membersById } from "./api.js";
-import { ago, exact, h, table, words } from "./format.js";
+import { ago, exact, h, table, urlWith, words } from "./format.js";
 
 const SUBJECT_TYPES = [
   "RESOURCE_TYPE_RUNNER",
@@ -14,6 +14,7 @@ const SUBJECT_TYPES = [
   "RESOURCE_TYPE_GROUP_MEMBERSHIP_CHANGED",
   "RESOURCE_TYPE_USER",
   "RESOURCE_TYPE_PERSONAL_ACCESS_TOKEN",
+  "RESOURCE_TYPE_ROLE_ASSIGNMENT",
 ];
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -35,14 +36,7 @@ export function auditView({ main, signal, params, navigate }) {
   const first = h("button", { type: "button", disabled: !pageToken }, "Newest");
   let nextToken = "";
 
-  function go(change) {
-    const p = new URLSearchParams(location.search);
-    for (const [key, value] of Object.entries(change)) {
-      if (value) p.set(key, value);
-      else p.delete(key);
-    }
-    navigate(`/audit${p.toString() ? `?${p}` : ""}`);
-  }
+  const go = (change) => navigate(urlWith("/audit", change));
   const form = h(
     "form",
     {

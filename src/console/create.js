@@ -62,16 +62,8 @@ export function createView({ main, signal, announce }) {
   );
 
   async function showToken({ runner, exchangeToken }) {
-    // the token's own expiry, as paddock recorded it
-    const { tokens = [] } = await call("paddock.v1.RunnerTokenService/ListRunnerTokens", { runnerId: runner.runnerId });
-    const expiresAt = tokens.find((t) => t.kind === "RUNNER_TOKEN_KIND_EXCHANGE" && t.active)?.expiresAt;
-    const countdown = h("strong", { id: "expires", title: exact(expiresAt) });
-    const tick = () => {
-      countdown.textContent = expiresAt ? remaining(expiresAt) : "unknown";
-    };
-    tick();
-    const timer = setInterval(tick, 1000);
-    signal.addEventListener("abort", () => clearInterval(timer));
+    // the token first (it is shown only now), then its expiry as recorded
+    const countdown = h("strong", { id: "expires" }, "24 hours");
     const command = [
       "paddock agent",
       `--server ${shellQuote(location.origin)}`,
@@ -94,6 +86,18 @@ export function createView({ main, signal, announce }) {
     );
     announce(`${runner.name} is created; its exchange token is shown once`);
     result.querySelector("button")?.focus();
+    try {
+      const { tokens = [] } = await call("paddock.v1.RunnerTokenService/ListRunnerTokens", { runnerId: runner.runnerId }, { signal });
+      const expiresAt = tokens.find((t) => t.kind === "RUNNER_TOKEN_KIND_EXCHANGE" && t.active)?.expiresAt;
+      if (!expiresAt) return;
+      countdown.title = exact(expiresAt);
+      const tick = () => (countdown.textContent = remaining(expiresAt));
+      tick();
+      const timer = setInterval(tick, 1000);
+      signal.addEventListener("abort", () => clearInterval(timer));
+    } catch {
+      // the countdown stays at its 24 hours; the token is shown all the same
+    }
   }
 
   main.replaceChildren(h("p", {}, h("a", { href: "/fleet" }, "← Fleet")), h("h1", {}, "New runner"), form, result);

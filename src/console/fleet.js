@@ -11,6 +11,7 @@ import {
   FLEET_STATES,
   PROVIDER_NAMES,
   ago,
+  confirmFirst,
   drift,
   driftOf,
   exact,
@@ -20,6 +21,7 @@ import {
   provider,
   providerOf,
   providerWord,
+  urlWith,
 } from "./format.js";
 
 const PAGE_SIZE = 50;
@@ -104,15 +106,7 @@ export function fleetView({ main, signal, params, navigate, announce }) {
   const next = h("button", { type: "button", disabled: true }, "Next");
   let nextToken = "";
 
-  function setParams(change) {
-    const p = new URLSearchParams(location.search);
-    for (const [key, value] of Object.entries(change)) {
-      if (value) p.set(key, value);
-      else p.delete(key);
-    }
-    const query = p.toString();
-    navigate(`/fleet${query ? `?${query}` : ""}`);
-  }
+  const setParams = (change) => navigate(urlWith("/fleet", change));
   // a new filter starts from the first page
   const refilter = (change) => setParams({ ...change, page: "", before: "" });
   stateSelect.addEventListener("change", () => refilter({ state: stateSelect.value }));
@@ -157,33 +151,27 @@ export function fleetView({ main, signal, params, navigate, announce }) {
   function bulk({ title, explanation, action, method, body, outcomes, done }) {
     const ids = [...selected];
     if (ids.length === 0) return;
-    const confirmButton = h("button", { type: "button", class: "danger" }, action(ids.length));
-    const cancel = h("button", { type: "button" }, "Cancel");
-    cancel.addEventListener("click", () => dialog.close());
-    confirmButton.addEventListener("click", async () => {
-      dialog.close();
-      try {
-        const answer = await call(method, body(ids));
-        const refused = (answer[outcomes] || []).filter((d) => d.code);
-        selected.clear();
-        updateSelection();
-        const text = refused.length
-          ? `${ids.length - refused.length} ${done}; ${refused.length} refused: ${refused.map((d) => d.message).join("; ")}`
-          : `${ids.length} ${done}`;
-        status.textContent = text;
-        announce(text);
-        refresh();
-      } catch (e) {
-        status.textContent = e.message;
-      }
+    confirmFirst(dialog, {
+      title: title(ids.length),
+      explanation,
+      action: action(ids.length),
+      then: async () => {
+        try {
+          const answer = await call(method, body(ids));
+          const refused = (answer[outcomes] || []).filter((d) => d.code);
+          selected.clear();
+          updateSelection();
+          const text = refused.length
+            ? `${ids.length - refused.length} ${done}; ${refused.length} refused: ${refused.map((d) => d.message).join("; ")}`
+            : `${ids.length} ${done}`;
+          status.textContent = text;
+          announce(text);
+          refresh();
+        } catch (e) {
+          status.textContent = e.message;
+        }
+      },
     });
-    dialog.replaceChildren(
-      h("h2", { id: "confirm-title" }, title(ids.length)),
-      h("p", {}, explanation),
-      h("div", { class: "actions" }, cancel, confirmButton),
-    );
-    dialog.showModal();
-    cancel.focus();
   }
   deleteButton.addEventListener("click", () =>
     bulk({
@@ -199,7 +187,7 @@ export function fleetView({ main, signal, params, navigate, announce }) {
   revokeButton.addEventListener("click", () =>
     bulk({
       title: (n) => `Revoke the credentials of ${plural(n)}?`,
-      explanation: "Their access and exchange tokens stop working at once; each runner needs a new token (rotate it on its page) to call paddock again.",
+      explanation: "Their access and exchange tokens stop working (on every replica within seconds); each runner needs a new token (rotate it on its page) to call paddock again.",
       action: (n) => `Revoke credentials of ${plural(n)}`,
       method: "paddock.v1.FleetService/RevokeRunnerCredentials",
       body: (runnerIds) => ({ runnerIds }),
@@ -251,7 +239,8 @@ export function fleetView({ main, signal, params, navigate, announce }) {
       tiles.replaceChildren(
         tile("total", summary.total, "", "/fleet"),
         tile("active", summary.active, "good", link("active")),
-        tile("inactive", summary.inactive, "", link("inactive")),
+        // inactive and stale split the INACTIVE runners, as their lists do
+        tile("inactive", summary.inactive - summary.stale, "", link("inactive")),
         tile("degraded", summary.degraded, "warn", link("degraded")),
         tile("deleting", summary.deleting, "busy", link("deleting")),
         tile("never connected", summary.neverConnected, "", link("never-connected")),
@@ -267,6 +256,11 @@ export function fleetView({ main, signal, params, navigate, announce }) {
       const runners = page.runners || [];
       nextToken = page.pagination?.nextToken || "";
       next.disabled = !nextToken;
+      // what is selected stays on screen: a runner gone from the page (deleted,
+      // or no longer matching) is not acted on unseen
+      const shown = new Set(runners.map((f) => f.runner.runnerId));
+      for (const id of selected) if (!shown.has(id)) selected.delete(id);
+      updateSelection();
       table.replaceChildren(...runners.map(row));
       if (runners.length === 0) table.replaceChildren(h("tr", {}, h("td", { colspan: 7 }, "No runners match.")));
       // for `make bench-console`: the answer in the DOM, and on screen (the

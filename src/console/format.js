@@ -28,20 +28,6 @@ export function exact(timestamp) {
   return timestamp ? new Date(timestamp).toLocaleString() : "never";
 }
 
-const PHASES = {
-  RUNNER_PHASE_CREATED: ["never connected", "neutral"],
-  RUNNER_PHASE_INACTIVE: ["inactive", "neutral"],
-  RUNNER_PHASE_ACTIVE: ["active", "good"],
-  RUNNER_PHASE_DELETING: ["deleting", "busy"],
-  RUNNER_PHASE_DELETED: ["deleted", "neutral"],
-  RUNNER_PHASE_DEGRADED: ["degraded", "warn"],
-};
-
-/** [label, tone] of a runner's phase. */
-export function phase(name) {
-  return PHASES[name] || ["unknown", "neutral"];
-}
-
 const STATES = {
   FLEET_STATE_NEVER_CONNECTED: ["never connected", "neutral", "never-connected"],
   FLEET_STATE_ACTIVE: ["active", "good", "active"],
@@ -178,4 +164,32 @@ export function shownOnce(label, value, ...after) {
     h("p", { class: "help" }, "Shown only now: paddock keeps only a hash of it."),
     ...after,
   );
+}
+
+/** `path` with the address bar's query changed: empty values removed. */
+export function urlWith(path, change) {
+  const params = new URLSearchParams(location.search);
+  for (const [key, value] of Object.entries(change)) {
+    if (value) params.set(key, value);
+    else params.delete(key);
+  }
+  const query = params.toString();
+  return query ? `${path}?${query}` : path;
+}
+
+/**
+ * Asks in `dialog` (a modal, focus on Cancel; Escape cancels) before
+ * something that cannot be undone; runs `then` on yes.
+ */
+export function confirmFirst(dialog, { title, explanation, action, then }) {
+  const yes = h("button", { type: "button", class: "danger" }, action);
+  const no = h("button", { type: "button" }, "Cancel");
+  no.addEventListener("click", () => dialog.close());
+  yes.addEventListener("click", () => {
+    dialog.close();
+    then();
+  });
+  dialog.replaceChildren(h("h2", { id: "confirm-title" }, title), h("p", {}, explanation), h("div", { class: "actions" }, no, yes));
+  dialog.showModal();
+  no.focus();
 }

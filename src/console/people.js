@@ -1,7 +1,7 @@
 // Groups and their members, and the signed-in person's own personal access
 // tokens.
 
-import { call, listAll } from "./api.js";
+import { call, listAll, membersById } from "./api.js";
 import { ago, exact, h, shownOnce, table, words } from "./format.js";
 
 function problem(status, e) {
@@ -91,9 +91,7 @@ export function groupView({ main, signal, groupId, announce }) {
       const [{ group }, memberships, people] = await Promise.all([
         call("gitpod.v1.GroupService/GetGroup", { id: groupId }, { signal }),
         listAll("gitpod.v1.GroupService/ListMemberships", { groupId }, "members"),
-        call("gitpod.v1.IdentityService/GetAuthenticatedIdentity").then((me) =>
-          listAll("gitpod.v1.OrganizationService/ListMembers", { organizationId: me.organizationId }, "members"),
-        ),
+        membersById().then((byId) => [...byId.values()]),
       ]);
       title.textContent = group.name;
       const inGroup = new Set(memberships.map((m) => m.subject?.id));

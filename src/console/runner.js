@@ -3,7 +3,7 @@
 // rotated with an overlap) and its audit trail.
 
 import { actorName, call, followChanges, listAll, membersById } from "./api.js";
-import { ago, drift, exact, h, provider, shownOnce, table, words } from "./format.js";
+import { ago, confirmFirst, drift, exact, h, provider, shownOnce, table, words } from "./format.js";
 import { stateBadge } from "./fleet.js";
 
 const GRACES = [
@@ -35,32 +35,16 @@ export function runnerView({ main, signal, runnerId, announce }) {
   const dialog = h("dialog", { "aria-labelledby": "confirm-title" });
 
   function confirm(question, explanation, action, then) {
-    const yes = h("button", { type: "button", class: "danger" }, action);
-    const no = h("button", { type: "button" }, "Cancel");
-    no.addEventListener("click", () => dialog.close());
-    yes.addEventListener("click", async () => {
-      dialog.close();
-      try {
-        await then();
-      } catch (e) {
-        status.textContent = e.message;
-      }
+    confirmFirst(dialog, {
+      title: question,
+      explanation,
+      action,
+      then: () => then().catch((e) => (status.textContent = e.message)),
     });
-    dialog.replaceChildren(
-      h("h2", { id: "confirm-title" }, question),
-      h("p", {}, explanation),
-      h("div", { class: "actions" }, no, yes),
-    );
-    dialog.showModal();
-    no.focus();
   }
 
   async function showCredentials() {
-    const { tokens = [] } = await call(
-      "paddock.v1.RunnerTokenService/ListRunnerTokens",
-      { runnerId, includeInactive: true, pagination: { pageSize: 100 } },
-      { signal },
-    );
+    const tokens = await listAll("paddock.v1.RunnerTokenService/ListRunnerTokens", { runnerId, includeInactive: true }, "tokens");
     const grace = h(
       "select",
       { id: "grace" },
@@ -82,15 +66,15 @@ export function runnerView({ main, signal, runnerId, announce }) {
             ),
           );
           announce("A new access token was made");
-          await showCredentials();
+          await refresh();
         },
       ),
     );
     const kind = (k) => words(k, "RUNNER_TOKEN_KIND_");
     const state = (t) =>
       t.active ? h("span", { class: "badge good" }, "active")
-      : t.revokedAt ? h("span", { class: "badge" }, "revoked")
       : t.exchangedAt ? h("span", { class: "badge" }, "exchanged")
+      : t.revokedAt ? h("span", { class: "badge" }, "revoked")
       : h("span", { class: "badge" }, "expired");
     credentials.replaceChildren(
       h("div", { class: "toolbar" }, h("label", { for: "grace" }, "Overlap"), grace, rotate),
@@ -104,12 +88,12 @@ export function runnerView({ main, signal, runnerId, announce }) {
             revoke.addEventListener("click", () =>
               confirm(
                 `Revoke this ${kind(t.kind)} token?`,
-                "Calls made with it fail from now on; this cannot be undone.",
+                "Calls made with it fail from now on (on every replica within seconds); this cannot be undone.",
                 "Revoke",
                 async () => {
                   await call("paddock.v1.RunnerTokenService/RevokeRunnerToken", { tokenId: t.id });
                   announce("Token revoked");
-                  await showCredentials();
+                  await refresh();
                 },
               ),
             );

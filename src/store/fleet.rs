@@ -8,8 +8,9 @@
 //! clause over the organization's index ranges, never a scan in memory.
 
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::{Expr, Func, LikeExpr};
-use sea_orm::{ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect};
+use sea_orm::sea_query::extension::postgres::PgExpr;
+use sea_orm::sea_query::{Expr, LikeExpr};
+use sea_orm::{ColumnTrait, Condition, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QuerySelect};
 use uuid::Uuid;
 
 use super::entities::runner;
@@ -106,23 +107,18 @@ impl FleetView {
     }
 
     fn drift_condition(&self, drift: Drift) -> Condition {
-        let of_release = |release: &Release| C::ReleaseChannel.is_in(release.channels.iter().copied());
         match drift {
             Drift::UpToDate => self.releases.iter().fold(Condition::any(), |any, release| {
                 any.add(
                     Condition::all()
-                        .add(of_release(release))
+                        .add(C::ReleaseChannel.is_in(release.channels.iter().copied()))
                         .add(C::StatusVersion.eq(release.version.as_str())),
                 )
             }),
-            Drift::Outdated => self.releases.iter().fold(Condition::any(), |any, release| {
-                any.add(
-                    Condition::all()
-                        .add(of_release(release))
-                        .add(C::StatusVersion.ne(""))
-                        .add(C::StatusVersion.ne(release.version.as_str())),
-                )
-            }),
+            Drift::Outdated => self
+                .releases
+                .iter()
+                .fold(Condition::any(), |any, release| any.add(outdated_for(release))),
             Drift::Unknown => {
                 let followed = self.releases.iter().flat_map(|r| r.channels.iter().copied());
                 Condition::any()
@@ -133,13 +129,22 @@ impl FleetView {
     }
 }
 
+/// Runners of the release's channels reporting another version: the
+/// `outdated` count and the OUTDATED filter alike.
+fn outdated_for(release: &Release) -> Condition {
+    Condition::all()
+        .add(C::ReleaseChannel.is_in(release.channels.iter().copied()))
+        .add(C::StatusVersion.ne(""))
+        .add(C::StatusVersion.ne(release.version.as_str()))
+}
+
 /// The region a runner reports, or the one configured until it reports one.
 pub fn region_of(r: &Runner) -> &str {
-    if r.status_region.is_empty() {
-        &r.region
-    } else {
-        &r.status_region
-    }
+    region(&r.status_region, &r.region)
+}
+
+fn region<'a>(reported: &'a str, configured: &'a str) -> &'a str {
+    if reported.is_empty() { configured } else { reported }
 }
 
 /// Which runners a fleet list shows; empty fields do not narrow it. Its
@@ -157,7 +162,8 @@ pub struct FleetFilter {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Search {
     Id(Uuid),
-    /// Lower-cased: matched against the lower-cased name.
+    /// A part of the name, ignoring case (SQLite's LIKE: the case of ASCII
+    /// letters only; PostgreSQL's ILIKE: of every letter).
     NameContains(String),
 }
 
@@ -187,8 +193,13 @@ fn like_contains(text: &str) -> String {
     pattern
 }
 
-/// The query behind `list` (the query-plan test explains it).
-pub fn list_query(view: &FleetView, filter: &FleetFilter, page: Page) -> sea_orm::Select<runner::Entity> {
+/// The query behind `list` (the query-plan test explains it), for `backend`.
+pub fn list_query(
+    view: &FleetView,
+    filter: &FleetFilter,
+    page: Page,
+    backend: DbBackend,
+) -> sea_orm::Select<runner::Entity> {
     let mut query = runner::Entity::find().filter(C::OrganizationId.eq(view.organization_id));
     if !filter.states.is_empty() {
         let any = filter
@@ -216,12 +227,16 @@ pub fn list_query(view: &FleetView, filter: &FleetFilter, page: Page) -> sea_orm
     match &filter.search {
         Some(Search::Id(id)) => query = query.filter(C::Id.eq(*id)),
         Some(Search::NameContains(text)) => {
-            // LOWER on both sides: SQLite's LIKE ignores ASCII case,
-            // PostgreSQL's does not
-            query = query.filter(
-                Expr::expr(Func::lower(Expr::col((runner::Entity, C::Name))))
-                    .like(LikeExpr::new(like_contains(text)).escape('\\')),
-            )
+            // SQLite's LIKE ignores ASCII case; PostgreSQL's LIKE ignores
+            // none, its ILIKE every letter's. (PostgreSQL's escape character
+            // is the backslash already — and sea-query would parenthesize an
+            // ESCAPE after ILIKE into a syntax error.)
+            let name = Expr::col((runner::Entity, C::Name));
+            let pattern = like_contains(text);
+            query = query.filter(match backend {
+                DbBackend::Postgres => name.ilike(LikeExpr::new(pattern)),
+                _ => name.like(LikeExpr::new(pattern).escape('\\')),
+            })
         }
         None => {}
     }
@@ -236,7 +251,9 @@ pub async fn list(
     filter: &FleetFilter,
     page: Page,
 ) -> Result<Vec<Runner>> {
-    Ok(list_query(view, filter, page).all(db).await?)
+    Ok(list_query(view, filter, page, db.get_database_backend())
+        .all(db)
+        .await?)
 }
 
 /// The regions of the organization's runners (as `region_of`), sorted: read
@@ -245,7 +262,7 @@ pub async fn regions(db: &impl ConnectionTrait, organization_id: Uuid) -> Result
     let pairs: Vec<(String, String)> = regions_query(organization_id).into_tuple().all(db).await?;
     let mut regions: Vec<String> = pairs
         .into_iter()
-        .map(|(reported, configured)| if reported.is_empty() { configured } else { reported })
+        .map(|(reported, configured)| region(&reported, &configured).to_owned())
         .filter(|r| !r.is_empty())
         .collect();
     regions.sort_unstable();
@@ -302,13 +319,7 @@ pub fn count_queries(view: &FleetView) -> FleetQueries {
         outdated: view
             .releases
             .iter()
-            .map(|release| {
-                of_org
-                    .clone()
-                    .filter(C::ReleaseChannel.is_in(release.channels.iter().copied()))
-                    .filter(C::StatusVersion.ne(""))
-                    .filter(C::StatusVersion.ne(release.version.as_str()))
-            })
+            .map(|release| of_org.clone().filter(outdated_for(release)))
             .collect(),
     }
 }

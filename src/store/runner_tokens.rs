@@ -26,6 +26,15 @@ pub fn is_active(t: &RunnerToken, now: DateTime<Utc>) -> bool {
     t.revoked_at.is_none() && t.used_at.is_none() && t.expires_at.is_none_or(|e| e > now)
 }
 
+/// `is_active` as SQL.
+fn active_at(now: DateTime<Utc>) -> Condition {
+    use token::Column as C;
+    Condition::all()
+        .add(C::RevokedAt.is_null())
+        .add(C::UsedAt.is_null())
+        .add(Condition::any().add(C::ExpiresAt.is_null()).add(C::ExpiresAt.gt(now)))
+}
+
 pub fn list_query(
     runner_id: Uuid,
     include_inactive: bool,
@@ -37,10 +46,7 @@ pub fn list_query(
         .filter(C::RunnerId.eq(runner_id))
         .filter(C::Kind.is_in(KINDS.map(TokenKind::as_str)));
     if !include_inactive {
-        query = query
-            .filter(C::RevokedAt.is_null())
-            .filter(C::UsedAt.is_null())
-            .filter(Condition::any().add(C::ExpiresAt.is_null()).add(C::ExpiresAt.gt(now)));
+        query = query.filter(active_at(now));
     }
     keyset(query, C::Id, page)
 }
@@ -107,9 +113,7 @@ pub async fn revoke_all(db: &impl TransactionTrait, runner: &Managed<Runner>) ->
             .col_expr(C::RevokedAt, Expr::value(now))
             .filter(C::RunnerId.eq(runner_id))
             .filter(C::Kind.is_in(KINDS.map(TokenKind::as_str)))
-            .filter(C::RevokedAt.is_null())
-            .filter(C::UsedAt.is_null())
-            .filter(Condition::any().add(C::ExpiresAt.is_null()).add(C::ExpiresAt.gt(now)))
+            .filter(active_at(now))
             .exec(txn)
             .await?;
         Ok((

@@ -28,15 +28,19 @@ async function api(method, body) {
   return res.json();
 }
 
-/** The page token of the fleet's last page of 50 (walking there 100 at a time). */
+/** The page token of the fleet's last page of 50: walked 100 at a time, then 50. */
 async function lastPageToken() {
+  const page = (token, pageSize) => api("paddock.v1.FleetService/ListFleetRunners", { pagination: { pageSize, token } });
   let token = "";
-  let previous = "";
   for (;;) {
-    const page = await api("paddock.v1.FleetService/ListFleetRunners", { pagination: { pageSize: 100, token } });
-    const next = page.pagination?.nextToken || "";
-    if (!next) return previous || token;
-    previous = token;
+    const next = (await page(token, 100)).pagination?.nextToken || "";
+    if (!next) break;
+    token = next;
+  }
+  // `token` starts the last page of 100 (or fewer): its last 50 start at most one page of 50 on
+  for (;;) {
+    const next = (await page(token, 50)).pagination?.nextToken || "";
+    if (!next) return token;
     token = next;
   }
 }

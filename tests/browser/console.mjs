@@ -306,6 +306,7 @@ async function main() {
     await page.waitForSelector(".once [role=status]:has-text('Copied')");
     const copied = await page.evaluate(() => navigator.clipboard.readText());
     check("the exchange token is shown and copied", copied === shownToken && shownToken.startsWith("pdk_"), shownToken.slice(0, 8));
+    await page.waitForFunction(() => /^23 h/.test(document.getElementById("expires")?.textContent || ""), null, { timeout: 5000 }).catch(() => null);
     const countdown = await page.textContent("#expires");
     check("with its expiry counting down", /^23 h 5\d min$/.test(countdown), countdown);
     const command = await page.textContent("pre.command");
@@ -364,6 +365,10 @@ async function main() {
       body: JSON.stringify({ runnerId: agentRunnerId }),
     });
     check("a rotated access token is shown once, and works", itself.ok && rotated.startsWith("pdk_"));
+    const trail = await page
+      .waitForSelector("section[aria-label='Audit trail'] td:has-text('runner.rotate_token')", { timeout: 5000 })
+      .catch(() => null);
+    check("the audit trail shows the revocation and the rotation", !!trail && (await page.textContent("section[aria-label='Audit trail']")).includes("runner.revoke_token"));
     await shoot(page, "runner-credentials");
 
     // 10,000 runners: filtered and paged through

@@ -768,3 +768,32 @@ async fn revoking_many_stops_the_credentials_of_each_runner_named() {
     assert_eq!((again.revocations[0].code, again.revocations[0].revoked), (0, 0));
     server.stop().await;
 }
+
+#[tokio::test]
+async fn a_name_search_finds_the_name_as_written_whatever_its_letters() {
+    let server = TestServer::start().await;
+    let mut runners = server.runners(P, &server.admin.token).await;
+    let eclair = runners
+        .create_runner(linux_runner("Éclair-7"))
+        .await
+        .unwrap()
+        .into_inner()
+        .runner
+        .unwrap()
+        .runner_id;
+    runners.create_runner(linux_runner("tart-8")).await.unwrap();
+    for search in ["Éclair", "ÉCLAIR-7", "clair"] {
+        let found = list_all(
+            &server,
+            &server.admin.token,
+            ppb::FleetFilter {
+                search: search.into(),
+                ..Default::default()
+            },
+            0,
+        )
+        .await;
+        assert_eq!(ids(&found), [&eclair], "{search}");
+    }
+    server.stop().await;
+}

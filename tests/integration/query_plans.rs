@@ -682,7 +682,8 @@ async fn the_fleet_summary_counts_from_indexes() {
     for filter in filters {
         // one state: a range of (organization, phase, id), in page order
         if filter.states.len() == 1 {
-            let first = store::fleet::list_query(&view, &filter, Page { after: None, size: 51 }).build(backend);
+            let first =
+                store::fleet::list_query(&view, &filter, Page { after: None, size: 51 }, backend).build(backend);
             let plan = plan(&server, first).await;
             assert!(plan.contains("idx_runners_org_phase_id"), "{filter:?}: {plan}");
         }
@@ -693,7 +694,7 @@ async fn the_fleet_summary_counts_from_indexes() {
                 size: 51,
             },
         ] {
-            let query = store::fleet::list_query(&view, &filter, page).build(backend);
+            let query = store::fleet::list_query(&view, &filter, page, backend).build(backend);
             let plan = plan(&server, query).await;
             assert!(!scans_a_table(&plan), "{filter:?}: {plan}");
             if std::env::var("SHOW_PLANS").is_ok() {
