@@ -146,6 +146,16 @@ impl Violations {
         }
     }
 
+    /// `repeated { max_items: max, items { enum { defined_only: true } } }`,
+    /// the rule of every enum filter: each item named by its index.
+    pub fn defined_enums<E: TryFrom<i32>>(&mut self, field: &str, values: &[i32], max: usize) {
+        if self.max_items(field, values, max) {
+            for (i, value) in values.iter().enumerate() {
+                self.defined_enum::<E>(&format!("{field}[{i}]"), *value);
+            }
+        }
+    }
+
     /// `repeated.max_items`.
     pub fn max_items<T>(&mut self, field: &str, items: &[T], max: usize) -> bool {
         if items.len() > max {

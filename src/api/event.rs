@@ -202,16 +202,8 @@ async fn list_audit_logs(
     let f = req.filter.unwrap_or_default();
     let actor_ids = v.id_filter("filter.actor_ids", &f.actor_ids);
     let subject_ids = v.id_filter("filter.subject_ids", &f.subject_ids);
-    if v.max_items("filter.actor_principals", &f.actor_principals, 25) {
-        for (i, p) in f.actor_principals.iter().enumerate() {
-            v.defined_enum::<pb::Principal>(&format!("filter.actor_principals[{i}]"), *p);
-        }
-    }
-    if v.max_items("filter.subject_types", &f.subject_types, 25) {
-        for (i, t) in f.subject_types.iter().enumerate() {
-            v.defined_enum::<pb::ResourceType>(&format!("filter.subject_types[{i}]"), *t);
-        }
-    }
+    v.defined_enums::<pb::Principal>("filter.actor_principals", &f.actor_principals, 25);
+    v.defined_enums::<pb::ResourceType>("filter.subject_types", &f.subject_types, 25);
     let from = time("filter.from", &mut v, &f.from);
     let to = time("filter.to", &mut v, &f.to);
     let sort = req.sort.unwrap_or_default();

@@ -129,12 +129,8 @@ fn fleet_filter(filter: pb::FleetFilter, v: &mut Violations) -> FleetFilter {
             }
         }
     }
-    if v.max_items("filter.providers", &filter.providers, MAX_FILTER_VALUES) {
-        for (i, provider) in filter.providers.iter().enumerate() {
-            v.defined_enum::<gitpod::RunnerProvider>(&format!("filter.providers[{i}]"), *provider);
-        }
-        out.providers = filter.providers;
-    }
+    v.defined_enums::<gitpod::RunnerProvider>("filter.providers", &filter.providers, MAX_FILTER_VALUES);
+    out.providers = filter.providers;
     if v.max_items("filter.regions", &filter.regions, MAX_FILTER_VALUES) {
         for (i, region) in filter.regions.iter().enumerate() {
             v.length(&format!("filter.regions[{i}]"), region, 1, 64);

@@ -152,16 +152,8 @@ pub(super) async fn list(
         req.pagination.as_ref().map_or(0, |p| p.page_size),
     );
     let creator_ids = v.id_filter("filter.creator_ids", &filter.creator_ids);
-    if v.max_items("filter.kinds", &filter.kinds, 25) {
-        for (i, kind) in filter.kinds.iter().enumerate() {
-            v.defined_enum::<pb::RunnerKind>(&format!("filter.kinds[{i}]"), *kind);
-        }
-    }
-    if v.max_items("filter.providers", &filter.providers, 25) {
-        for (i, provider) in filter.providers.iter().enumerate() {
-            v.defined_enum::<pb::RunnerProvider>(&format!("filter.providers[{i}]"), *provider);
-        }
-    }
+    v.defined_enums::<pb::RunnerKind>("filter.kinds", &filter.kinds, 25);
+    v.defined_enums::<pb::RunnerProvider>("filter.providers", &filter.providers, 25);
     v.finish(())?;
 
     let mut store_filter = runners::RunnerFilter {
