@@ -1,40 +1,21 @@
 //! paddock: a self-hostable control plane for dev-environment runners that
 //! speaks Gitpod/Ona's gitpod.v1 Runner APIs.
+//!
+//! The folders are the layers, top to bottom (each may import only those
+//! below it; tests/integration/architecture.rs checks):
+//! `server` (the running process) → `api` (the services) → `auth` (who may)
+//! → `fleet` (leases, sweeps) → `store` (the database) → `base` (errors,
+//! principals, capabilities, pages, secrets, events) → `protocol` (the wire).
+//! `agent` is the runner's side, a client of the public API.
 
-pub mod admin;
 pub mod agent;
 pub mod api;
-pub mod audit_retention;
 pub mod auth;
-pub mod capability;
-pub mod config;
-pub mod configuration_schema;
-pub mod connection;
-/// The browser console (src/console/), served at `/`.
-pub mod console;
-pub mod error;
-pub mod events;
-/// Entry points for the fuzz targets in tests/fuzz (not an API).
-#[doc(hidden)]
-pub mod fuzzing;
-pub mod health;
-pub mod limits;
-pub mod liveness;
-pub mod log_writer;
-pub mod metrics;
-pub mod pagination;
-pub mod periodic;
-pub mod principal;
-pub mod proto;
+pub mod base;
+pub mod fleet;
 pub mod protocol;
-pub mod scm;
-pub mod secrets;
 pub mod server;
-pub mod signing;
-pub mod state;
 pub mod store;
-pub mod telemetry;
-pub mod validate;
 
 /// The organization that CLI-created users and the bootstrap admin join
 /// unless told otherwise.

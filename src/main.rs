@@ -2,17 +2,48 @@
 
 use std::process::ExitCode;
 
-use clap::Parser;
-use paddock::config::{
-    AdminCommand, Cli, Command, GroupCommand, RunnerTokenCommand, SecretKeyCommand, Settings, SigningKeyCommand,
-    UserCommand,
+use clap::{Parser, Subcommand};
+use paddock::server::cli::{
+    AdminCommand, DEFAULT_DATABASE_URL, GroupCommand, RunnerTokenCommand, SecretKeyCommand, ServeArgs,
+    SigningKeyCommand, UserCommand,
 };
-use paddock::{admin, server, store};
+use paddock::server::{admin, settings};
+use paddock::{server, store};
 use serde_json::json;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "paddock",
+    version,
+    about = "Control plane for dev-environment runners (gitpod.v1 Runner APIs)"
+)]
+pub struct Cli {
+    /// sqlite://FILE, sqlite:///ABS/FILE, sqlite::memory: or postgres://USER@HOST/DB
+    #[arg(long, global = true, env = "DATABASE_URL", default_value = DEFAULT_DATABASE_URL)]
+    pub database_url: String,
+    /// Log filter: a level (info, debug, …) or per-target directives such as
+    /// `paddock=debug,info`.
+    #[arg(long, global = true, env = "PADDOCK_LOG", default_value = "info")]
+    pub log: String,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve gRPC, gRPC-Web, Connect, reflection and health on one port.
+    // boxed: serve's many flags would make every Command as large
+    Serve(Box<ServeArgs>),
+    /// Run the reference runner agent against a paddock server.
+    Agent(paddock::agent::AgentArgs),
+    /// Manage users and groups directly in the database.
+    #[command(subcommand)]
+    Admin(AdminCommand),
+}
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let log = match paddock::telemetry::init_logging(&cli.log) {
+    let log = match paddock::server::call_log::init_logging(&cli.log) {
         Ok(guard) => guard,
         Err(e) => {
             eprintln!("paddock: {e:#}");
@@ -43,7 +74,7 @@ fn main() -> ExitCode {
 async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(args) => {
-            let settings = Settings::from_args(cli.database_url, args)?;
+            let settings = args.into_settings(cli.database_url)?;
             server::run(settings, server::shutdown_signal()).await
         }
         Command::Agent(args) => {
@@ -52,7 +83,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Admin(command) => {
-            paddock::config::check_database_url(&cli.database_url)?;
+            settings::check_database_url(&cli.database_url)?;
             let db = store::connect(&cli.database_url).await?;
             println!("{}", run_admin(&db, &cli.database_url, command).await?);
             Ok(())
@@ -93,12 +124,12 @@ async fn run_admin(db: &store::Db, database_url: &str, command: AdminCommand) ->
             secret_key_file,
             new_key_file,
         }) => {
-            let old = paddock::config::load_secret_key(secret_key_file.as_deref(), database_url)?;
-            let new = paddock::secrets::SecretKey::read(&new_key_file)?;
+            let old = settings::load_secret_key(secret_key_file.as_deref(), database_url)?;
+            let new = paddock::base::secrets::SecretKey::read(&new_key_file)?;
             json!({"resealed": admin::rotate_secret_key(db, &old, &new).await?})
         }
         AdminCommand::SigningKey(SigningKeyCommand::Rotate { secret_key_file }) => {
-            let key = paddock::config::load_secret_key(secret_key_file.as_deref(), database_url)?;
+            let key = settings::load_secret_key(secret_key_file.as_deref(), database_url)?;
             json!({"key_id": admin::rotate_signing_key(db, &key).await?.to_string()})
         }
     })

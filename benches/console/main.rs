@@ -25,10 +25,12 @@ use std::time::Instant;
 use anyhow::{Context, bail};
 use chrono::{Duration, Utc};
 use paddock::auth::{self, Principal, access};
-use paddock::proto::gitpod::v1 as pb;
+use paddock::base::secrets::SecretKey;
+use paddock::protocol::proto::gitpod::v1 as pb;
+use paddock::server::{self, admin, settings as config};
 use paddock::store::entities::runner;
 use paddock::store::runners::{self, NewRunner, phase};
-use paddock::{admin, config, secrets::SecretKey, server};
+
 use procs::{LogKind, Server, free_port};
 use sea_orm::{ActiveModelTrait, ConnectionTrait, EntityTrait, IntoActiveModel, TransactionTrait};
 use uuid::Uuid;

@@ -7,7 +7,7 @@
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use paddock::proto::gitpod::v1 as pb;
+use paddock::protocol::proto::gitpod::v1 as pb;
 use pb::runner_interaction_service_client::RunnerInteractionServiceClient;
 use tokio::sync::mpsc;
 use tonic::metadata::{Ascii, MetadataValue};

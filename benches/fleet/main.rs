@@ -29,7 +29,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use drive::LoadResult;
-use paddock::proto::gitpod::v1 as pb;
+use paddock::protocol::proto::gitpod::v1 as pb;
 use procs::{LogKind, Server, free_port};
 use serde_json::json;
 

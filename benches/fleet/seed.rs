@@ -8,10 +8,12 @@ use std::time::Instant;
 use anyhow::Context;
 use chrono::Utc;
 use paddock::auth::{self, Principal, access};
-use paddock::proto::gitpod::v1 as pb;
+use paddock::base::secrets::SecretKey;
+use paddock::protocol::proto::gitpod::v1 as pb;
+use paddock::server::{self, admin, settings as config};
 use paddock::store::entities::{runner, token};
 use paddock::store::runners::{self, NewRunner, phase};
-use paddock::{admin, config, secrets::SecretKey, server};
+
 use sea_orm::{ActiveModelTrait, ConnectionTrait, DbBackend, EntityTrait, IntoActiveModel, TransactionTrait};
 use uuid::Uuid;
 

@@ -33,7 +33,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use load::{Protocol, Request};
-use paddock::proto::gitpod::v1 as pb;
+use paddock::protocol::proto::gitpod::v1 as pb;
 use procs::{LogKind, Server, free_port};
 use prost::Message;
 use report::{Backend, BackendReport, Row, Target};
@@ -952,13 +952,13 @@ pub fn metrics_cost_ns() -> f64 {
     const CALLS: u32 = 1_000_000;
     let started = Instant::now();
     for i in 0..CALLS {
-        paddock::metrics::record_call(
+        paddock::base::metrics::record_call(
             "/gitpod.v1.RunnerService/GetRunner",
             "grpc",
             "OK",
             f64::from(i % 1000) / 1e6,
         );
-        paddock::metrics::record_token_cache(true);
+        paddock::base::metrics::record_token_cache(true);
     }
     started.elapsed().as_nanos() as f64 / f64::from(CALLS)
 }

@@ -16,7 +16,7 @@ use std::net::SocketAddr;
 
 use anyhow::Context;
 use chrono::Utc;
-use paddock::proto::gitpod::v1 as pb;
+use paddock::protocol::proto::gitpod::v1 as pb;
 use paddock::store::entities::{audit_log, runner, token};
 use pb::runner_service_server::{RunnerService, RunnerServiceServer};
 use prost::Message;
@@ -153,7 +153,7 @@ impl Storage {
             .map_err(internal)?;
         if txn.get_database_backend() == sea_orm::DbBackend::Postgres {
             // the event as paddock announces it (its JSON, its size)
-            let event = paddock::events::Event {
+            let event = paddock::base::events::Event {
                 operation: pb::ResourceOperation::Create as i32,
                 resource_type: pb::ResourceType::Runner as i32,
                 resource_id: runner.id,
@@ -166,7 +166,7 @@ impl Storage {
             txn.execute(sea_orm::Statement::from_sql_and_values(
                 sea_orm::DbBackend::Postgres,
                 "SELECT pg_notify($1, $2)",
-                [paddock::events::CHANNEL.into(), payload.into()],
+                [paddock::base::events::CHANNEL.into(), payload.into()],
             ))
             .await
             .map_err(internal)?;

@@ -14,11 +14,13 @@ use std::time::Instant;
 
 use anyhow::Context;
 use paddock::auth::{Principal, access};
-use paddock::proto::gitpod::v1 as pb;
+use paddock::base::secrets::SecretKey;
+use paddock::protocol::proto::gitpod::v1 as pb;
+use paddock::server::{self, admin, settings as config};
 use paddock::store::entities::{environment_class, runner, runner_policy, token};
 use paddock::store::environment_classes::{self, NewEnvironmentClass};
 use paddock::store::runners::{self, NewRunner};
-use paddock::{admin, auth, config, secrets::SecretKey, server, store};
+use paddock::{auth, store};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait, IntoActiveModel,
     QueryFilter, TransactionTrait,

@@ -27,7 +27,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use paddock::proto::gitpod::v1 as pb;
+use paddock::protocol::proto::gitpod::v1 as pb;
 use procs::{LogKind, Server, free_port};
 use tokio::sync::mpsc;
 use tonic::transport::{Channel, Endpoint};

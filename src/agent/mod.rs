@@ -4,8 +4,11 @@
 //! and honours deletion. It is a client of the public API only, like any
 //! runner a user writes; nothing here touches the server's internals.
 
+mod args;
 mod backoff;
 mod state_file;
+
+pub use args::AgentArgs;
 
 use std::future::Future;
 use std::path::PathBuf;
@@ -18,7 +21,7 @@ use tonic::{Code, Request, Status};
 
 use self::backoff::{Backoff, jittered};
 use self::state_file::AgentState;
-use crate::proto::gitpod::v1 as pb;
+use crate::protocol::proto::gitpod::v1 as pb;
 use pb::identity_service_client::IdentityServiceClient;
 use pb::runner_interaction_service_client::RunnerInteractionServiceClient;
 

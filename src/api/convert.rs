@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::proto::gitpod::v1 as pb;
+use crate::protocol::proto::gitpod::v1 as pb;
 use crate::store::policies::Policy;
 use crate::store::runners::Runner;
 

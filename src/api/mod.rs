@@ -1,10 +1,10 @@
-//! One module per gitpod.v1 service. Each service is a table (`service!`)
-//! from its RPCs to handler functions; a handler is
-//! `async fn(&AppState, Principal, Request) -> Result<Response>` and does, in
-//! this order: validate → authorize (a capability from `auth::access`) →
-//! store → map to protos.
+//! The services, one folder each: its `mod.rs` is a table (`service!`) from
+//! its RPCs to handler functions, its resources are files of their own; a
+//! handler is `async fn(&AppState, Principal, Request) -> Result<Response>`
+//! and does, in this order: validate → authorize (a capability from
+//! `auth::access`) → store → map to protos (`convert`).
+//! May import: auth, fleet, store, base, protocol.
 
-pub mod context;
 pub mod convert;
 pub mod event;
 pub mod fleet;
@@ -15,16 +15,18 @@ pub mod runner;
 pub mod runner_configuration;
 pub mod runner_interaction;
 pub mod runner_tokens;
+pub mod state;
 pub mod user;
+pub mod validate;
 
 use tonic::{Request, Status};
 
+use crate::api::validate::Violations;
 use crate::auth::Principal;
-use crate::error::{Error, Result};
-use crate::pagination::{Page, PageTokens};
-use crate::proto::gitpod::v1::{PaginationRequest, PaginationResponse};
-use crate::secrets::Secrets;
-use crate::validate::Violations;
+use crate::base::error::{Error, Result};
+use crate::base::pagination::{Page, PageTokens};
+use crate::base::secrets::Secrets;
+use crate::protocol::proto::gitpod::v1::{PaginationRequest, PaginationResponse};
 
 /// The caller, as the auth layer put it into the request.
 pub(crate) fn principal<T>(request: &Request<T>) -> Result<Principal, Status> {
@@ -132,11 +134,11 @@ macro_rules! service {
     ) => {
         $(#[$doc])*
         pub struct $api {
-            state: $crate::state::AppState,
+            state: $crate::api::state::AppState,
         }
 
         impl $api {
-            pub fn new(state: $crate::state::AppState) -> Self {
+            pub fn new(state: $crate::api::state::AppState) -> Self {
                 $api { state }
             }
         }
@@ -146,8 +148,8 @@ macro_rules! service {
             $(
                 async fn $rpc(
                     &self,
-                    request: tonic::Request<$crate::proto::$pkg::$ver::$req>,
-                ) -> Result<tonic::Response<$crate::proto::$pkg::$ver::$resp>, tonic::Status> {
+                    request: tonic::Request<$crate::protocol::proto::$pkg::$ver::$req>,
+                ) -> Result<tonic::Response<$crate::protocol::proto::$pkg::$ver::$resp>, tonic::Status> {
                     let response = $crate::api::service!(@call [$($public)?] $handler, &self.state, request);
                     Ok(tonic::Response::new(response))
                 }
@@ -155,8 +157,8 @@ macro_rules! service {
             $(
                 async fn $srpc(
                     &self,
-                    request: tonic::Request<$crate::proto::$pkg::$ver::$sreq>,
-                ) -> Result<tonic::Response<$crate::api::ServerStream<$crate::proto::$pkg::$ver::$sresp>>, tonic::Status> {
+                    request: tonic::Request<$crate::protocol::proto::$pkg::$ver::$sreq>,
+                ) -> Result<tonic::Response<$crate::api::ServerStream<$crate::protocol::proto::$pkg::$ver::$sresp>>, tonic::Status> {
                     let caller = $crate::api::principal(&request)?;
                     let credential = $crate::api::credential(&request)?;
                     let response = $shandler(&self.state, caller, credential, request.into_inner()).await?;

@@ -1,14 +1,14 @@
 //! Who may see and who may change what. Each check hands back a capability
-//! (`crate::capability`) — a value that only exists when the check passed —
+//! (`crate::base::capability`) — a value that only exists when the check passed —
 //! and the store's writes take it, so a handler cannot forget the check.
 //! This is the only module that grants capabilities.
 
 use uuid::Uuid;
 
 use super::Principal;
-use crate::capability::{Actor, Managed, Visible};
-use crate::error::{Error, Result};
-use crate::principal::PRINCIPAL_USER;
+use crate::base::capability::{Actor, Managed, Visible};
+use crate::base::error::{Error, Result};
+use crate::base::principal::PRINCIPAL_USER;
 use crate::store::groups::Groups;
 use crate::store::host_tokens::{self, Holder, HostToken};
 use crate::store::runners::{Itself, Owner, Runner};

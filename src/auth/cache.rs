@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use crate::principal::Principal;
+use crate::base::principal::Principal;
 
 pub const DEFAULT_TTL: Duration = Duration::from_secs(5);
 pub const DEFAULT_CAPACITY: usize = 10_000;

@@ -19,8 +19,8 @@ use prost::Message;
 use super::cache::TokenCache;
 use super::usage::UsageBook;
 use super::{Principal, tokens};
-use crate::error::Error;
-use crate::limits::{Limits, OverLimit};
+use crate::auth::limits::{Limits, OverLimit};
+use crate::base::error::Error;
 use crate::store::{self, Db};
 
 const EXCHANGE_TOKEN: &str = "/gitpod.v1.IdentityService/ExchangeToken";
@@ -36,7 +36,7 @@ fn needs_authentication(path: &str) -> bool {
 /// (NO_SIDE_EFFECTS), and watches (server streams that only read).
 fn read_methods() -> &'static HashSet<String> {
     static METHODS: LazyLock<HashSet<String>> = LazyLock::new(|| {
-        let Ok(set) = prost_types::FileDescriptorSet::decode(crate::proto::FILE_DESCRIPTOR_SET) else {
+        let Ok(set) = prost_types::FileDescriptorSet::decode(crate::protocol::proto::FILE_DESCRIPTOR_SET) else {
             return HashSet::new();
         };
         let mut methods = HashSet::new();
@@ -99,7 +99,7 @@ async fn authenticate(
     hash: Option<[u8; 32]>,
 ) -> Result<(Principal, Option<RunnerAsAuthenticated>), Error> {
     if let Some(known) = hash.and_then(|h| cache.get(&h)) {
-        crate::metrics::record_token_cache(true);
+        crate::base::metrics::record_token_cache(true);
         return Ok((known, None));
     }
     let over = |limited: Result<(), OverLimit>| {
@@ -128,7 +128,7 @@ async fn authenticate(
     let Some(hash) = hash else {
         return Err(failed("missing bearer token"));
     };
-    crate::metrics::record_token_cache(false);
+    crate::base::metrics::record_token_cache(false);
     let now = Utc::now();
     let found = store::tokens::authenticate(db, &hash, now)
         .await?
@@ -214,7 +214,7 @@ where
         let usage = self.usage.clone();
         let limits = self.limits.clone();
         Box::pin(async move {
-            let client = crate::limits::client_address(request.extensions());
+            let client = crate::auth::limits::client_address(request.extensions());
             if request.uri().path() == EXCHANGE_TOKEN
                 && let Some(client) = client
                 && let Err(over) = limits.exchange_by_address.spend(&client)

@@ -11,7 +11,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use crate::periodic::Beat;
+use crate::base::beat::Beat;
 use crate::store::{self, Db};
 
 /// A recorded last use younger than this is left as it is.
@@ -44,7 +44,7 @@ impl UsageBook {
     }
 
     /// Writes the notes taken since the last flush, as used now.
-    pub async fn flush(&self, db: &Db) -> crate::error::Result<()> {
+    pub async fn flush(&self, db: &Db) -> crate::base::error::Result<()> {
         let ids = self.take();
         if ids.is_empty() {
             return Ok(());

@@ -1,12 +1,15 @@
-//! Protocol translation in front of the tonic services: Connect ⇄ gRPC, the
-//! `/api` base-path form, and CORS for browsers.
+//! The wire, from the accepted connection to a gRPC call: the generated
+//! gitpod.v1 and paddock.v1 types, connections (idle timeout, calls in
+//! flight), Connect ⇄ gRPC with its `/api` base-path form, CORS, header limits.
+//! May import: nothing of paddock (a leaf: it knows no server, store or auth).
 
 pub mod answered;
 pub mod codes;
 pub mod connect;
+pub mod connection;
 pub mod cors;
 pub mod header_limit;
-pub mod well_known;
+pub mod proto;
 
 /// The largest request message accepted (after decompression) on every
 /// protocol: tonic's limit for gRPC and gRPC-Web, the translator's for Connect.

@@ -11,10 +11,10 @@ use uuid::Uuid;
 
 use super::entities::audit_log;
 use super::query::beyond_in_scope;
-use crate::capability::Actor;
-use crate::error::Result;
-use crate::events::Event;
-use crate::pagination::Page;
+use crate::base::capability::Actor;
+use crate::base::error::Result;
+use crate::base::events::Event;
+use crate::base::pagination::Page;
 
 pub use audit_log::Model as AuditEntry;
 
@@ -59,7 +59,7 @@ impl Change {
     /// A resource created, changed or deleted; the operation watchers hear
     /// follows from the action's verb.
     pub fn resource(subject_type: i32, subject_id: Uuid, action: &'static str) -> Change {
-        use crate::events::operation as op;
+        use crate::base::events::operation as op;
         let watched = !matches!(
             subject_type,
             subject::USER | subject::GROUP | subject::GROUP_MEMBERSHIP_CHANGED
@@ -141,7 +141,7 @@ pub struct Pending(Vec<Event>);
 impl Pending {
     pub fn committed(self) {
         for event in self.0 {
-            crate::events::publish(event);
+            crate::base::events::publish(event);
         }
     }
 
@@ -161,7 +161,7 @@ pub async fn announce(db: &impl ConnectionTrait, event: Event) -> Result<Pending
         db.execute(Statement::from_sql_and_values(
             DbBackend::Postgres,
             "SELECT pg_notify($1, $2)",
-            [crate::events::CHANNEL.into(), payload.into()],
+            [crate::base::events::CHANNEL.into(), payload.into()],
         ))
         .await?;
         return Ok(Pending::default());

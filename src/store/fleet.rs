@@ -16,8 +16,8 @@ use uuid::Uuid;
 use super::entities::runner;
 use super::query::keyset_scoped;
 use super::runners::{Runner, phase};
-use crate::error::Result;
-use crate::pagination::Page;
+use crate::base::error::Result;
+use crate::base::pagination::Page;
 
 use runner::Column as C;
 

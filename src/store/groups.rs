@@ -15,9 +15,9 @@ use super::audit::{self, Change, subject};
 use super::entities::{group, membership, runner_policy, user};
 use super::not_found;
 use super::query::{Patch, keyset, keyset_scoped};
-use crate::capability::{Managed, Visible};
-use crate::error::Result;
-use crate::pagination::Page;
+use crate::base::capability::{Managed, Visible};
+use crate::base::error::Result;
+use crate::base::pagination::Page;
 
 pub use group::Model as Group;
 
@@ -224,7 +224,7 @@ pub async fn add_member(
         let membership = match membership::Entity::insert(row).exec_with_returning(txn).await {
             Ok(m) => m,
             Err(e) if super::is_unique_violation(&e) => {
-                return Err(crate::error::Error::AlreadyExists(
+                return Err(crate::base::error::Error::AlreadyExists(
                     "the user is a member of the group already".into(),
                 ));
             }

@@ -9,9 +9,9 @@ use super::audit::{self, Change, subject};
 use super::entities::host_authentication_token;
 use super::is_unique_violation;
 use super::query::{Patch, keyset_scoped};
-use crate::capability::Managed;
-use crate::error::{Error, Result};
-use crate::pagination::Page;
+use crate::base::capability::Managed;
+use crate::base::error::{Error, Result};
+use crate::base::pagination::Page;
 
 pub use host_authentication_token::Model as HostToken;
 

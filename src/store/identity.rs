@@ -5,8 +5,8 @@ use sea_orm::TransactionTrait;
 use uuid::Uuid;
 
 use super::audit::{self, Change, subject};
-use crate::capability::Managed;
-use crate::error::Result;
+use crate::base::capability::Managed;
+use crate::base::error::Result;
 
 /// The caller's own identity (what the capability is for): an ID token can
 /// only be had for oneself.

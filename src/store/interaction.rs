@@ -14,8 +14,8 @@ use super::leases;
 use super::not_found;
 use super::query::Patch;
 use super::runners::{GatewayInfo, Itself, phase};
-use crate::capability::Managed;
-use crate::error::{Error, Result};
+use crate::base::capability::Managed;
+use crate::base::error::{Error, Result};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Signup {
@@ -57,8 +57,8 @@ pub async fn signup(
             for class in classes {
                 let class = environment_classes::insert(&txn, me, class).await?;
                 // part of the sign-up's entry, but watchers hear of each class
-                let event = crate::events::Event {
-                    operation: crate::events::operation::CREATE,
+                let event = crate::base::events::Event {
+                    operation: crate::base::events::operation::CREATE,
                     resource_type: subject::ENVIRONMENT_CLASS,
                     resource_id: class.id,
                     organization_id: me.organization_id,

@@ -20,8 +20,8 @@ use uuid::Uuid;
 use super::audit::{self, Change, Pending};
 use super::entities::runner;
 use super::runners::phase;
-use crate::error::Result;
-use crate::events::{Event, operation};
+use crate::base::error::Result;
+use crate::base::events::{Event, operation};
 
 /// Phases a lease keeps alive; only these can run out.
 const ALIVE: [i32; 2] = [phase::ACTIVE, phase::DEGRADED];
@@ -236,7 +236,7 @@ enum Effect {
     /// An event for watchers.
     Announce(Event),
     /// An audit entry (and the event it implies).
-    Record(crate::capability::Actor, Change),
+    Record(crate::base::capability::Actor, Change),
 }
 
 impl Effect {

@@ -9,9 +9,9 @@ use super::audit::{self, Change, subject};
 use super::entities::llm_integration;
 use super::query::{Patch, RunnerScope, keyset_scoped};
 use super::runners::Runner;
-use crate::capability::Managed;
-use crate::error::Result;
-use crate::pagination::Page;
+use crate::base::capability::Managed;
+use crate::base::error::Result;
+use crate::base::pagination::Page;
 
 pub use llm_integration::Model as LlmIntegration;
 

@@ -11,9 +11,9 @@ use uuid::Uuid;
 use super::audit::{self, Change, subject};
 use super::entities::{membership, organization, user};
 use super::not_found;
-use crate::capability::Managed;
-use crate::error::{Error, Result};
-use crate::pagination::Page;
+use crate::base::capability::Managed;
+use crate::base::error::{Error, Result};
+use crate::base::pagination::Page;
 
 pub use user::Model as Member;
 

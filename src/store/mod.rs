@@ -35,7 +35,7 @@ use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbErr, SqlErr};
 
 pub use sea_orm::DatabaseConnection as Db;
 
-use crate::error::Error;
+use crate::base::error::Error;
 
 /// Opens the database named by `url` and brings its schema up to date.
 ///

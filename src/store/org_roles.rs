@@ -13,9 +13,9 @@ use super::entities::{group, membership, org_role_assignment, runner_policy};
 use super::groups::Groups;
 use super::query::keyset_scoped;
 use super::{is_unique_violation, not_found};
-use crate::capability::Managed;
-use crate::error::{Error, Result};
-use crate::pagination::Page;
+use crate::base::capability::Managed;
+use crate::base::error::{Error, Result};
+use crate::base::pagination::Page;
 
 pub use org_role_assignment::Model as OrgRole;
 

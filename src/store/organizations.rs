@@ -7,7 +7,7 @@ use uuid::Uuid;
 use super::audit::{self, Change, subject};
 use super::entities::{group, organization, token, user};
 use super::{is_unique_violation, not_found};
-use crate::error::{Error, Result};
+use crate::base::error::{Error, Result};
 
 /// The organization of that name, created when it does not exist yet.
 pub async fn ensure(db: &impl ConnectionTrait, name: &str) -> Result<organization::Model> {

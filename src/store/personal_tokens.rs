@@ -12,9 +12,9 @@ use super::entities::token;
 use super::not_found;
 use super::query::keyset_scoped;
 use super::tokens::{self, NewToken, TokenKind};
-use crate::capability::Managed;
-use crate::error::Result;
-use crate::pagination::Page;
+use crate::base::capability::Managed;
+use crate::base::error::Result;
+use crate::base::pagination::Page;
 
 pub use token::Model as PersonalToken;
 

@@ -10,9 +10,9 @@ use super::entities::{group, membership, runner_policy};
 use super::query::keyset;
 use super::runners::Runner;
 use super::{is_unique_violation, not_found};
-use crate::capability::{Managed, Visible};
-use crate::error::{Error, Result};
-use crate::pagination::Page;
+use crate::base::capability::{Managed, Visible};
+use crate::base::error::{Error, Result};
+use crate::base::pagination::Page;
 
 pub use runner_policy::Model as Policy;
 

@@ -9,8 +9,8 @@ use sea_orm::{
 use uuid::Uuid;
 
 use super::not_found;
-use crate::error::Result;
-use crate::pagination::Page;
+use crate::base::error::Result;
+use crate::base::pagination::Page;
 
 /// One page of `query` in the order of its unique key `key` (UUIDv7 ids, so
 /// creation order), plus one extra row when a further page exists.

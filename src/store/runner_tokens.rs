@@ -13,9 +13,9 @@ use super::not_found;
 use super::query::keyset;
 use super::runners::Runner;
 use super::tokens::{self, NewToken, TokenKind};
-use crate::capability::Managed;
-use crate::error::{Error, Result};
-use crate::pagination::Page;
+use crate::base::capability::Managed;
+use crate::base::error::{Error, Result};
+use crate::base::pagination::Page;
 
 pub use token::Model as RunnerToken;
 
@@ -145,7 +145,7 @@ pub async fn rotate(
     grace: chrono::Duration,
 ) -> Result<Rotated> {
     if grace < chrono::Duration::zero() || grace > MAX_GRACE {
-        return Err(Error::InvalidArgument(vec![crate::error::FieldViolation {
+        return Err(Error::InvalidArgument(vec![crate::base::error::FieldViolation {
             field: "grace".into(),
             description: "must be between 0s and 30d".into(),
         }]));

@@ -12,9 +12,9 @@ use super::entities::{runner, runner_policy};
 use super::not_found;
 use super::query::{Patch, keyset_scoped};
 use super::tokens::{self, NewToken, TokenKind};
-use crate::capability::Managed;
-use crate::error::Result;
-use crate::pagination::Page;
+use crate::base::capability::Managed;
+use crate::base::error::Result;
+use crate::base::pagination::Page;
 
 pub use runner::Model as Runner;
 
@@ -296,7 +296,7 @@ pub async fn delete(
     // a runner being deleted is still there, DELETING, until it confirms
     let change = match outcome {
         Deletion::Removed => change,
-        Deletion::Deleting => change.heard_as(crate::events::operation::UPDATE_STATUS),
+        Deletion::Deleting => change.heard_as(crate::base::events::operation::UPDATE_STATUS),
     };
     let pending = audit::record(&txn, runner.actor(), change).await?;
     txn.commit().await?;

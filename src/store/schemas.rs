@@ -4,7 +4,7 @@ use sea_orm::{ConnectionTrait, EntityTrait};
 use uuid::Uuid;
 
 use super::entities::runner_configuration_schema;
-use crate::error::Result;
+use crate::base::error::Result;
 
 /// The encoded schema the runner published, if it published one.
 pub async fn published(db: &impl ConnectionTrait, runner_id: Uuid) -> Result<Option<Vec<u8>>> {

@@ -9,9 +9,9 @@ use super::entities::scm_integration;
 use super::is_unique_violation;
 use super::query::{Patch, RunnerScope, keyset_scoped};
 use super::runners::Runner;
-use crate::capability::Managed;
-use crate::error::{Error, Result};
-use crate::pagination::Page;
+use crate::base::capability::Managed;
+use crate::base::error::{Error, Result};
+use crate::base::pagination::Page;
 
 pub use scm_integration::Model as ScmIntegration;
 

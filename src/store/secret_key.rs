@@ -7,9 +7,9 @@ use sea_orm::{ActiveValue::Set, ConnectionTrait, EntityTrait, TransactionTrait};
 use super::Db;
 use super::entities::secret_key_check;
 use super::is_unique_violation;
-use crate::secrets::{Secrets, purpose};
+use crate::base::secrets::{Secrets, purpose};
 
-const PURPOSE: &str = crate::secrets::purpose::KEY_CHECK;
+const PURPOSE: &str = crate::base::secrets::purpose::KEY_CHECK;
 const CANARY: &[u8] = b"paddock secret key check v1";
 
 /// Fails when the database holds data sealed with a different key; records

@@ -1,4 +1,4 @@
-//! The keys paddock signs JWTs with (see `crate::signing`). Not of any one
+//! The keys paddock signs JWTs with (see `crate::auth::signing`). Not of any one
 //! organization: they are the server's, like its secret key.
 
 use chrono::{DateTime, Utc};
@@ -10,7 +10,7 @@ use sea_orm::{
 use uuid::Uuid;
 
 use super::entities::signing_key;
-use crate::error::Result;
+use crate::base::error::Result;
 
 pub use signing_key::Model as SigningKey;
 

@@ -10,8 +10,8 @@ use uuid::Uuid;
 
 use super::entities::{runner, token, user};
 use super::query::Prepared;
-use crate::error::Result;
-use crate::principal::Principal;
+use crate::base::error::Result;
+use crate::base::principal::Principal;
 
 /// What a token is for, as stored in `tokens.kind`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -235,9 +235,9 @@ pub async fn exchange(
     )
     .await?;
     // the exchange token is the credential of the call: its runner acts
-    let runner = crate::capability::Actor {
+    let runner = crate::base::capability::Actor {
         id: runner_id,
-        principal: crate::principal::PRINCIPAL_RUNNER,
+        principal: crate::base::principal::PRINCIPAL_RUNNER,
         organization_id: token.organization_id,
     };
     let pending = super::audit::record(

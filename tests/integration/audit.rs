@@ -507,7 +507,7 @@ async fn every_change_by_users_runners_and_the_cli_leaves_one_entry() {
         (&bob_id, T::User),
         CHANGE,
     );
-    paddock::admin::add_member(&server.state.db, group.parse().unwrap(), bob.id)
+    paddock::server::admin::add_member(&server.state.db, group.parse().unwrap(), bob.id)
         .await
         .unwrap();
     check(
@@ -517,7 +517,7 @@ async fn every_change_by_users_runners_and_the_cli_leaves_one_entry() {
         (&group, T::GroupMembershipChanged),
         CHANGE,
     );
-    paddock::admin::add_member(&server.state.db, group.parse().unwrap(), bob.id)
+    paddock::server::admin::add_member(&server.state.db, group.parse().unwrap(), bob.id)
         .await
         .unwrap();
     follow.none(&server).await;
@@ -767,7 +767,7 @@ async fn only_organization_admins_read_the_log_and_bad_input_names_the_field(pro
 #[tokio::test]
 async fn retention_prunes_old_entries_in_batches() {
     let server = TestServer::start().await;
-    let actor = paddock::capability::Actor {
+    let actor = paddock::base::capability::Actor {
         id: server.admin.id,
         principal: USER,
         organization_id: server.admin.organization_id,
@@ -784,12 +784,12 @@ async fn retention_prunes_old_entries_in_batches() {
     }
     let existing = log(&server).await.len() as u64;
     // nothing is a day old yet
-    let removed = paddock::audit_retention::prune(&server.state.db, std::time::Duration::from_secs(86_400))
+    let removed = paddock::fleet::audit_retention::prune(&server.state.db, std::time::Duration::from_secs(86_400))
         .await
         .unwrap();
     assert_eq!(removed, 0);
     tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    let removed = paddock::audit_retention::prune(&server.state.db, std::time::Duration::from_millis(10))
+    let removed = paddock::fleet::audit_retention::prune(&server.state.db, std::time::Duration::from_millis(10))
         .await
         .unwrap();
     assert_eq!(removed, existing, "the admin's and the three above");

@@ -32,7 +32,7 @@ async fn admin_cli_creates_users_groups_and_memberships() {
         "--org-admin",
     ]);
     let user_id = user["user_id"].as_str().unwrap();
-    assert!(paddock::validate::is_uuid(user_id));
+    assert!(paddock::api::validate::is_uuid(user_id));
     assert!(user["token"].as_str().unwrap().starts_with("pdk_pat_"));
     let group = run_json(&[
         "admin",
@@ -44,7 +44,7 @@ async fn admin_cli_creates_users_groups_and_memberships() {
         &db.url,
     ]);
     let group_id = group["group_id"].as_str().unwrap();
-    assert!(paddock::validate::is_uuid(group_id));
+    assert!(paddock::api::validate::is_uuid(group_id));
     let added = run_json(&[
         "admin",
         "--database-url",
@@ -310,7 +310,7 @@ async fn secrets_are_never_stored_or_logged_in_plaintext_and_need_their_key() {
     } else {
         std::path::PathBuf::from(format!("{}.key", db.url.trim_start_matches("sqlite://")))
     };
-    let secrets = paddock::secrets::Secrets::new(&paddock::secrets::SecretKey::read(&key_file).unwrap());
+    let secrets = paddock::base::secrets::Secrets::new(&paddock::base::secrets::SecretKey::read(&key_file).unwrap());
     let (child, url, _) = spawn_serve_logged(dir.path(), &db.url, admin_token, &[]);
     let channel = tonic::transport::Endpoint::from_shared(url)
         .unwrap()

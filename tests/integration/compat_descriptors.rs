@@ -249,7 +249,9 @@ fn reference_descriptors() -> Option<Vec<u8>> {
 fn our_protos_are_wire_identical_to_the_sdk() {
     let Some(bytes) = reference_descriptors() else { return };
     let reference = Index::new(&FileDescriptorSet::decode(bytes.as_slice()).expect("reference set"));
-    let ours = Index::new(&FileDescriptorSet::decode(paddock::proto::FILE_DESCRIPTOR_SET).expect("our descriptor set"));
+    let ours = Index::new(
+        &FileDescriptorSet::decode(paddock::protocol::proto::FILE_DESCRIPTOR_SET).expect("our descriptor set"),
+    );
     // Only our gitpod.v1 declarations are held to the reference (google.protobuf
     // comes from protox), and of those not paddock's own definition of a
     // service the SDK does not ship (RunnerInteractionService).

@@ -70,7 +70,7 @@ impl ConnectClient {
             http: Client::builder(TokioExecutor::new()).build_http(),
             base,
             codec,
-            descriptors: DescriptorPool::decode(paddock::proto::FILE_DESCRIPTOR_SET)?,
+            descriptors: DescriptorPool::decode(paddock::protocol::proto::FILE_DESCRIPTOR_SET)?,
         })
     }
 

@@ -62,7 +62,7 @@ struct Mixed {
 async fn mixed_fleet_server() -> TestServer {
     TestServer::start_with(|s| {
         s.stale_after = Duration::from_secs(3600);
-        s.runner_releases = paddock::config::runner_releases(&["stable=1.2.0".into()]).unwrap();
+        s.runner_releases = paddock::fleet::releases::parse(&["stable=1.2.0".into()]).unwrap();
     })
     .await
 }

@@ -390,7 +390,7 @@ fn tokens_in(haystack: &[u8]) -> Vec<String> {
 #[ignore = "run after the suite, with PADDOCK_TEST_HYGIENE_DIR (make test-sqlite)"]
 fn secrets_never_leak() {
     let dir = dir().expect("PADDOCK_TEST_HYGIENE_DIR names the suite's records");
-    let pool = DescriptorPool::decode(paddock::proto::FILE_DESCRIPTOR_SET).unwrap();
+    let pool = DescriptorPool::decode(paddock::protocol::proto::FILE_DESCRIPTOR_SET).unwrap();
     let methods: HashMap<String, (MessageDescriptor, MessageDescriptor)> = pool
         .services()
         .flat_map(|s| {

@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use paddock::secrets::SecretKey;
+use paddock::base::secrets::SecretKey;
 use sea_orm::ConnectionTrait;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;

@@ -2,7 +2,7 @@
 //! filters (EXPLAIN on the real database; PostgreSQL with sequential scans
 //! discouraged, so that a small table still shows whether an index fits).
 
-use paddock::pagination::Page;
+use paddock::base::pagination::Page;
 use paddock::store;
 use sea_orm::{ConnectionTrait, DatabaseBackend, QueryTrait, Statement, TransactionTrait};
 use uuid::Uuid;

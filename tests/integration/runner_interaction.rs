@@ -489,7 +489,7 @@ protocol_tests!(the_runner_publishes_its_schema_and_learns_its_release);
 async fn the_runner_publishes_its_schema_and_learns_its_release(protocol: Protocol) {
     let server = TestServer::start_with(|s| {
         s.runner_releases =
-            paddock::config::runner_releases(&["stable=2026.12.1,ghcr.io/acme/runner:2026.12.1".into()]).unwrap();
+            paddock::fleet::releases::parse(&["stable=2026.12.1,ghcr.io/acme/runner:2026.12.1".into()]).unwrap();
     })
     .await;
     let (runner_id, token, _) = signed_up(&server, protocol, "versioned").await;

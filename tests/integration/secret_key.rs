@@ -2,7 +2,7 @@
 //! secret-key rotate` seals every one again under the new key; the server
 //! then starts only with the new key, and every secret reads as before.
 
-use paddock::secrets::SecretKey;
+use paddock::base::secrets::SecretKey;
 
 use crate::harness::*;
 use crate::processes::BIN;
@@ -95,7 +95,7 @@ async fn a_rotated_key_opens_every_secret_and_the_old_one_no_longer_starts_the_s
     assert!(report["resealed"].as_u64().unwrap() >= 5, "{report}");
 
     // the old key no longer starts a server on this database
-    let mut settings = paddock::config::Settings::for_tests(&db.url, old);
+    let mut settings = paddock::server::settings::Settings::for_tests(&db.url, old);
     settings.listen = "127.0.0.1:0".parse().unwrap();
     let stale = paddock::server::prepare(&settings).await.unwrap_err();
     assert!(format!("{stale:#}").contains("does not match"), "{stale:#}");

@@ -229,7 +229,8 @@ async fn a_restarted_server_has_all_its_data() {
 async fn a_server_refuses_to_start_with_another_secret_key() {
     let server = TestServer::start().await;
     let (db, _key, _admin) = server.stop().await;
-    let settings = paddock::config::Settings::for_tests(&db.url, paddock::secrets::SecretKey::generate().unwrap());
+    let settings =
+        paddock::server::settings::Settings::for_tests(&db.url, paddock::base::secrets::SecretKey::generate().unwrap());
     let err = paddock::server::prepare(&settings).await.unwrap_err();
     assert!(format!("{err:#}").contains("secret key does not match"), "{err:#}");
 }

@@ -220,7 +220,7 @@ async fn a_rotated_key_stays_published_while_its_tokens_live() {
     let old_kid = jsonwebtoken::decode_header(&before).unwrap().kid.unwrap();
 
     // rotate as the admin CLI does, then reload as every replica does on its beat
-    let new_kid = paddock::admin::rotate_signing_key(&server.state.db, &server.key)
+    let new_kid = paddock::server::admin::rotate_signing_key(&server.state.db, &server.key)
         .await
         .unwrap()
         .to_string();

@@ -1,16 +1,17 @@
 //! gitpod.v1.RunnerService: runners, their tokens and their policies, and the
 //! source-host RPCs (`api::context`).
 
+pub mod context;
 mod policies;
 mod runners;
+pub mod scm;
 
 pub(crate) use runners::delete_one;
 
-use crate::api::context;
 use crate::api::service;
 
 service! {
-    RunnerApi: crate::proto::gitpod::v1::runner_service_server::RunnerService {
+    RunnerApi: crate::protocol::proto::gitpod::v1::runner_service_server::RunnerService {
         create_runner(CreateRunnerRequest) -> CreateRunnerResponse = runners::create;
         get_runner(GetRunnerRequest) -> GetRunnerResponse = runners::get;
         list_runners(ListRunnersRequest) -> ListRunnersResponse = runners::list;

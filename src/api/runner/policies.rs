@@ -2,13 +2,13 @@
 
 use uuid::Uuid;
 
+use crate::api::state::AppState;
+use crate::api::validate::Violations;
 use crate::api::{convert, keyset_page};
 use crate::auth::{Principal, access};
-use crate::error::Result;
-use crate::proto::gitpod::v1 as pb;
-use crate::state::AppState;
+use crate::base::error::Result;
+use crate::protocol::proto::gitpod::v1 as pb;
 use crate::store::policies as store;
-use crate::validate::Violations;
 
 /// Checks a policy request's runner, group and (when it has one) role.
 fn policy_request(runner_id: &str, group_id: &str, role: Option<i32>) -> Result<(Uuid, Uuid)> {

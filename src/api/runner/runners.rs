@@ -2,19 +2,21 @@
 
 use chrono::{Duration, Utc};
 
+use crate::api::state::AppState;
+use crate::api::validate::Violations;
 use crate::api::{convert, keyset_page, require_uuid};
 use crate::auth::{Principal, access, tokens};
-use crate::error::{Error, Result};
-use crate::proto::gitpod::v1 as pb;
-use crate::state::AppState;
+use crate::base::error::{Error, Result};
+use crate::protocol::proto::gitpod::v1 as pb;
 use crate::store::runners;
-use crate::validate::Violations;
 
 /// How long an exchange token may wait to be traded (per the reference).
 const EXCHANGE_TOKEN_TTL: Duration = Duration::hours(24);
 
 /// Column-level purposes of sealed values (see `Secrets::seal`).
-use crate::secrets::purpose::{RUNNER_HONEYCOMB_KEY as HONEYCOMB_KEY, RUNNER_METRICS_PASSWORD as METRICS_PASSWORD};
+use crate::base::secrets::purpose::{
+    RUNNER_HONEYCOMB_KEY as HONEYCOMB_KEY, RUNNER_METRICS_PASSWORD as METRICS_PASSWORD,
+};
 
 /// A secret sealed for its column; an empty one is no secret.
 fn seal(state: &AppState, purpose: &str, secret: &str) -> Result<Option<Vec<u8>>> {

@@ -2,13 +2,13 @@
 
 use super::owned;
 use super::schema::{check_environment_class, of_runner};
+use crate::api::state::AppState;
+use crate::api::validate::Violations;
 use crate::api::{convert, keyset_page};
 use crate::auth::{Principal, access};
-use crate::error::{Error, FieldViolation, Result};
-use crate::proto::gitpod::v1 as pb;
-use crate::state::AppState;
+use crate::base::error::{Error, FieldViolation, Result};
+use crate::protocol::proto::gitpod::v1 as pb;
 use crate::store::environment_classes::{self as store, EnvironmentClassChanges, EnvironmentClassFilter};
-use crate::validate::Violations;
 
 pub(super) async fn create(
     state: &AppState,

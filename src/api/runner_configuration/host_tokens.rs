@@ -4,18 +4,18 @@
 
 use chrono::{DateTime, Utc};
 
+use crate::api::runner_configuration::schemas::is_valid_host;
+use crate::api::state::AppState;
+use crate::api::validate::Violations;
 use crate::api::{convert, keyset_page, require_uuid};
 use crate::auth::{Principal, access};
-use crate::configuration_schema::is_valid_host;
-use crate::error::{Error, Result};
-use crate::principal::PRINCIPAL_USER;
-use crate::proto::gitpod::v1 as pb;
-use crate::state::AppState;
+use crate::base::error::{Error, Result};
+use crate::base::principal::PRINCIPAL_USER;
+use crate::protocol::proto::gitpod::v1 as pb;
 use crate::store::host_tokens::{self as store, HostTokenChanges, HostTokenFilter};
 use crate::store::scm_integrations;
-use crate::validate::Violations;
 
-use crate::secrets::purpose::{HOST_TOKEN as TOKEN, HOST_TOKEN_REFRESH as REFRESH_TOKEN};
+use crate::base::secrets::purpose::{HOST_TOKEN as TOKEN, HOST_TOKEN_REFRESH as REFRESH_TOKEN};
 
 fn timestamp(field: &str, t: &prost_types::Timestamp, v: &mut Violations) -> Option<DateTime<Utc>> {
     let parsed = u32::try_from(t.nanos)

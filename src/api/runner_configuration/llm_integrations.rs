@@ -2,16 +2,16 @@
 //! once and only ever leave sealed.
 
 use super::owned;
+use crate::api::state::AppState;
+use crate::api::validate::Violations;
 use crate::api::{convert, require_uuid};
 use crate::auth::{Principal, access};
-use crate::error::Result;
-use crate::proto::gitpod::v1 as pb;
-use crate::state::AppState;
+use crate::base::error::Result;
+use crate::protocol::proto::gitpod::v1 as pb;
 use crate::store::llm_integrations::{self as store, LlmIntegrationChanges, RequestHeader};
-use crate::validate::Violations;
 
 /// Purpose of sealed API keys (see `Secrets::seal`).
-pub(crate) const API_KEY: &str = crate::secrets::purpose::LLM_API_KEY;
+pub(crate) const API_KEY: &str = crate::base::secrets::purpose::LLM_API_KEY;
 
 /// Whose models these are: OpenAI's when all are, Anthropic's otherwise.
 fn provider_of(models: &[i32]) -> i32 {

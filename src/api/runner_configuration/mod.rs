@@ -7,13 +7,14 @@ mod host_tokens;
 mod llm_integrations;
 mod owned;
 mod schema;
+pub mod schemas;
 mod scm_integrations;
 
 use crate::api::service;
 
 service! {
     RunnerConfigurationApi:
-        crate::proto::gitpod::v1::runner_configuration_service_server::RunnerConfigurationService {
+        crate::protocol::proto::gitpod::v1::runner_configuration_service_server::RunnerConfigurationService {
         create_host_authentication_token(CreateHostAuthenticationTokenRequest) -> CreateHostAuthenticationTokenResponse
             = host_tokens::create;
         get_host_authentication_token(GetHostAuthenticationTokenRequest) -> GetHostAuthenticationTokenResponse

@@ -5,15 +5,15 @@ use std::future::Future;
 
 use uuid::Uuid;
 
+use crate::api::state::AppState;
+use crate::api::validate::Violations;
 use crate::api::{keyset_page, require_uuid};
 use crate::auth::{Principal, access};
-use crate::error::Result;
-use crate::pagination::Page;
-use crate::proto::gitpod::v1::{PaginationRequest, PaginationResponse};
-use crate::state::AppState;
+use crate::base::error::Result;
+use crate::base::pagination::Page;
+use crate::protocol::proto::gitpod::v1::{PaginationRequest, PaginationResponse};
 use crate::store::RunnerOwned;
 use crate::store::query::RunnerScope;
-use crate::validate::Violations;
 
 /// The row whose id the request's `field` holds, when the caller may see its
 /// runner: INVALID_ARGUMENT for an id that is no UUID, NOT_FOUND naming

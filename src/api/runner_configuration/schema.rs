@@ -3,13 +3,13 @@
 use prost::Message;
 use uuid::Uuid;
 
+use crate::api::runner_configuration::schemas::{self, ScmIntegrationDraft};
+use crate::api::state::AppState;
+use crate::api::validate::{Violations, is_uuid};
 use crate::auth::{Principal, access};
-use crate::configuration_schema::{self, ScmIntegrationDraft};
-use crate::error::{Error, Result};
-use crate::proto::gitpod::v1::{self as pb, validate_runner_configuration_request as request};
-use crate::state::AppState;
+use crate::base::error::{Error, Result};
+use crate::protocol::proto::gitpod::v1::{self as pb, validate_runner_configuration_request as request};
 use crate::store::{self, runners::Runner};
-use crate::validate::{Violations, is_uuid};
 
 /// The schema of a runner: what it published for itself, else its provider's.
 pub(super) async fn of_runner(state: &AppState, runner: &Runner) -> Result<pb::RunnerConfigurationSchema> {
@@ -19,7 +19,7 @@ pub(super) async fn of_runner(state: &AppState, runner: &Runner) -> Result<pb::R
         return Ok(schema);
     }
     let provider = pb::RunnerProvider::try_from(runner.provider).unwrap_or_default();
-    Ok(configuration_schema::default_for(provider, &state.public_url))
+    Ok(schemas::default_for(provider, &state.public_url))
 }
 
 pub(super) async fn get(
@@ -46,7 +46,7 @@ pub(super) fn check_environment_class(
         (!(3..=max).contains(&n)).then(|| format!("must be 3 to {max} characters long, not {n}"))
     };
     let configuration_errors: Vec<pb::FieldValidationError> =
-        configuration_schema::check_environment_class(schema, &class.configuration)
+        schemas::check_environment_class(schema, &class.configuration)
             .into_iter()
             .map(|(key, error)| pb::FieldValidationError { key, error })
             .collect();
@@ -89,7 +89,7 @@ pub(super) async fn validate(
                 }
                 None => false,
             };
-            let problems = configuration_schema::check_scm_integration(
+            let problems = schemas::check_scm_integration(
                 &schema,
                 &ScmIntegrationDraft {
                     scm_id: &scm.scm_id,

@@ -3,16 +3,16 @@
 
 use super::owned;
 use super::schema::of_runner;
+use crate::api::runner_configuration::schemas::{self, ScmIntegrationDraft, ScmProblems};
+use crate::api::state::AppState;
+use crate::api::validate::Violations;
 use crate::api::{convert, require_uuid};
 use crate::auth::{Principal, access};
-use crate::configuration_schema::{self, ScmIntegrationDraft, ScmProblems};
-use crate::error::{Error, FieldViolation, Result};
-use crate::proto::gitpod::v1 as pb;
-use crate::state::AppState;
+use crate::base::error::{Error, FieldViolation, Result};
+use crate::protocol::proto::gitpod::v1 as pb;
 use crate::store::scm_integrations::{self as store, ScmIntegrationChanges};
-use crate::validate::Violations;
 
-use crate::secrets::purpose::SCM_CLIENT_SECRET as CLIENT_SECRET;
+use crate::base::secrets::purpose::SCM_CLIENT_SECRET as CLIENT_SECRET;
 
 fn into_violations(problems: ScmProblems, oauth_field: &str) -> Result<()> {
     let mut violations = Vec::new();
@@ -60,7 +60,7 @@ pub(super) async fn create(
     let schema = of_runner(state, runner.get()).await?;
     let host = req.host.trim().to_ascii_lowercase();
     let secret = nonempty(req.oauth_plaintext_client_secret);
-    let problems = configuration_schema::check_scm_integration(
+    let problems = schemas::check_scm_integration(
         &schema,
         &ScmIntegrationDraft {
             scm_id: &req.scm_id,
@@ -158,7 +158,7 @@ pub(super) async fn update(
         None => current.issuer_url.clone(),
     };
     let schema = of_runner(state, runner.get()).await?;
-    let problems = configuration_schema::check_scm_integration(
+    let problems = schemas::check_scm_integration(
         &schema,
         &ScmIntegrationDraft {
             scm_id: &current.scm_id,
