@@ -3,6 +3,7 @@
 //! up, holds the lease, reports its status, fetches its environment classes
 //! and honours deletion. It is a client of the public API only, like any
 //! runner a user writes; nothing here touches the server's internals.
+//! May import: base, protocol.
 
 mod args;
 mod backoff;

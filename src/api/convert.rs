@@ -1,10 +1,18 @@
-//! Store models → gitpod.v1 messages.
+//! Store models → gitpod.v1 and paddock.v1 messages: every mapping of a
+//! store value to a proto, in one place.
 
 use chrono::{DateTime, Utc};
 
 use crate::protocol::proto::gitpod::v1 as pb;
+use crate::protocol::proto::paddock::v1 as paddock;
+use crate::store::audit::AuditEntry;
+use crate::store::fleet::{Drift, State};
+use crate::store::groups::{Group, Member};
+use crate::store::personal_tokens::PersonalToken;
 use crate::store::policies::Policy;
+use crate::store::runner_tokens::RunnerToken;
 use crate::store::runners::Runner;
+use crate::store::tokens::TokenKind;
 
 pub fn timestamp(t: DateTime<Utc>) -> prost_types::Timestamp {
     prost_types::Timestamp {
@@ -174,4 +182,174 @@ pub fn llm_integration(l: crate::store::llm_integrations::LlmIntegration) -> pb:
         phase_reason: l.phase_reason,
         provider: l.provider,
     }
+}
+
+pub fn group(g: Group, members: i64) -> pb::Group {
+    pb::Group {
+        id: g.id.to_string(),
+        organization_id: g.organization_id.to_string(),
+        name: g.name,
+        system_managed: false,
+        created_at: Some(timestamp(g.created_at)),
+        updated_at: Some(timestamp(g.updated_at.unwrap_or(g.created_at))),
+        description: g.description,
+        member_count: members.clamp(0, i32::MAX as i64) as i32,
+        direct_share: false,
+    }
+}
+
+pub fn group_membership(m: Member) -> pb::GroupMembership {
+    pb::GroupMembership {
+        id: m.membership.id.to_string(),
+        subject: Some(pb::Subject {
+            id: m.membership.user_id.to_string(),
+            principal: pb::Principal::User as i32,
+        }),
+        group_id: m.membership.group_id.to_string(),
+        name: m.name,
+        avatar_url: String::new(),
+    }
+}
+
+pub fn org_role_assignment(r: crate::store::org_roles::OrgRole) -> pb::RoleAssignment {
+    pb::RoleAssignment {
+        id: r.id.to_string(),
+        group_id: r.group_id.to_string(),
+        organization_id: r.organization_id.to_string(),
+        resource_id: r.organization_id.to_string(),
+        resource_type: pb::ResourceType::Organization as i32,
+        resource_role: r.role,
+        derived_from_org_role: None,
+    }
+}
+
+pub fn runner_role_assignment(p: crate::store::policies::Policy, organization_id: uuid::Uuid) -> pb::RoleAssignment {
+    pb::RoleAssignment {
+        id: p.id.to_string(),
+        group_id: p.group_id.to_string(),
+        organization_id: organization_id.to_string(),
+        resource_id: p.runner_id.to_string(),
+        resource_type: pb::ResourceType::Runner as i32,
+        resource_role: resource_role_of(p.role),
+        derived_from_org_role: None,
+    }
+}
+
+pub fn audit_log_entry(e: AuditEntry) -> pb::list_audit_logs_response::AuditLogEntry {
+    pb::list_audit_logs_response::AuditLogEntry {
+        id: e.id.to_string(),
+        actor_id: e.actor_id.to_string(),
+        actor_principal: e.actor_principal,
+        subject_id: e.subject_id.to_string(),
+        subject_type: e.subject_type,
+        action: e.action,
+        created_at: Some(timestamp(e.created_at)),
+        kind: e.kind,
+    }
+}
+
+pub fn fleet_state(s: State) -> paddock::FleetState {
+    match s {
+        State::NeverConnected => paddock::FleetState::NeverConnected,
+        State::Active => paddock::FleetState::Active,
+        State::Degraded => paddock::FleetState::Degraded,
+        State::Inactive => paddock::FleetState::Inactive,
+        State::Stale => paddock::FleetState::Stale,
+        State::Deleting => paddock::FleetState::Deleting,
+    }
+}
+
+pub fn version_drift(d: Drift) -> paddock::VersionDrift {
+    match d {
+        Drift::UpToDate => paddock::VersionDrift::UpToDate,
+        Drift::Outdated => paddock::VersionDrift::Outdated,
+        Drift::Unknown => paddock::VersionDrift::Unknown,
+    }
+}
+
+pub fn organization_member(u: crate::store::members::Member) -> pb::OrganizationMember {
+    pb::OrganizationMember {
+        user_id: u.id.to_string(),
+        role: if u.org_admin {
+            pb::OrganizationRole::Admin
+        } else {
+            pb::OrganizationRole::Member
+        } as i32,
+        member_since: Some(timestamp(u.created_at)),
+        avatar_url: String::new(),
+        full_name: u.name,
+        email: String::new(),
+        status: pb::UserStatus::Active as i32,
+        login_provider: String::new(),
+    }
+}
+
+pub fn runner_token(t: RunnerToken) -> paddock::RunnerToken {
+    let now = Utc::now();
+    let kind = match TokenKind::parse(&t.kind) {
+        Some(TokenKind::RunnerAccess) => paddock::RunnerTokenKind::Access,
+        Some(TokenKind::RunnerExchange) => paddock::RunnerTokenKind::Exchange,
+        _ => paddock::RunnerTokenKind::Unspecified,
+    };
+    paddock::RunnerToken {
+        active: crate::store::runner_tokens::is_active(&t, now),
+        id: t.id.to_string(),
+        runner_id: t.runner_id.map(|r| r.to_string()).unwrap_or_default(),
+        kind: kind as i32,
+        created_at: Some(timestamp(t.created_at)),
+        last_used_at: t.last_used_at.map(timestamp),
+        expires_at: t.expires_at.map(timestamp),
+        exchanged_at: t.used_at.map(timestamp),
+        revoked_at: t.revoked_at.map(timestamp),
+    }
+}
+
+pub fn user(u: crate::store::members::Member) -> pb::User {
+    pb::User {
+        id: u.id.to_string(),
+        organization_id: u.organization_id.to_string(),
+        name: u.name,
+        avatar_url: String::new(),
+        created_at: Some(timestamp(u.created_at)),
+        // paddock's users are active while they exist
+        status: pb::UserStatus::Active as i32,
+        email: String::new(),
+    }
+}
+
+pub fn personal_access_token(t: PersonalToken) -> pb::PersonalAccessToken {
+    let user_id = t.user_id.map(|u| u.to_string()).unwrap_or_default();
+    pb::PersonalAccessToken {
+        id: t.id.to_string(),
+        creator: Some(pb::Subject {
+            id: user_id.clone(),
+            principal: pb::Principal::User as i32,
+        }),
+        user_id,
+        description: t.description,
+        created_at: Some(timestamp(t.created_at)),
+        expires_at: t.expires_at.map(timestamp),
+        last_used: t.last_used_at.map(timestamp),
+        read_only: t.read_only,
+    }
+}
+
+/// gitpod.v1.RunnerRole ⇄ gitpod.v1.ResourceRole of a runner's role assignment.
+pub const RUNNER_ROLES: [(pb::RunnerRole, pb::ResourceRole); 2] = [
+    (pb::RunnerRole::Admin, pb::ResourceRole::RunnerAdmin),
+    (pb::RunnerRole::User, pb::ResourceRole::RunnerUser),
+];
+
+pub fn runner_role_of(resource_role: i32) -> Option<i32> {
+    RUNNER_ROLES
+        .iter()
+        .find(|(_, r)| *r as i32 == resource_role)
+        .map(|(runner, _)| *runner as i32)
+}
+
+pub fn resource_role_of(runner_role: i32) -> i32 {
+    RUNNER_ROLES
+        .iter()
+        .find(|(r, _)| *r as i32 == runner_role)
+        .map_or(0, |(_, resource)| *resource as i32)
 }

@@ -11,7 +11,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use crate::base::beat::Beat;
+use crate::base::beat::flush_on_beat;
 use crate::store::{self, Db};
 
 /// A recorded last use younger than this is left as it is.
@@ -60,16 +60,7 @@ pub async fn run_flusher(
     every: Duration,
     stop: impl std::future::Future<Output = ()>,
 ) {
-    let mut beat = Beat::new(every);
-    tokio::pin!(stop);
-    while beat.next(&mut stop).await {
-        if let Err(e) = book.flush(&db).await {
-            tracing::warn!(error = %e, "recording token use failed; it is retried with the next uses");
-        }
-    }
-    if let Err(e) = book.flush(&db).await {
-        tracing::warn!(error = %e, "recording token use at shutdown failed");
-    }
+    flush_on_beat("recording token use", every, stop, || book.flush(&db)).await
 }
 
 #[cfg(test)]

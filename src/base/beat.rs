@@ -26,3 +26,25 @@ impl Beat {
         }
     }
 }
+
+/// Work kept in memory and written in batches (leases, token use): `flush`
+/// on every beat of `every` until `stop` resolves, then once more, so that
+/// nothing noted before the shutdown is lost. A failed flush is retried with
+/// the next beat (the book keeps what it could not write).
+pub async fn flush_on_beat<F, Fut, T, E>(what: &str, every: Duration, stop: impl Future<Output = ()>, mut flush: F)
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, E>>,
+    E: std::fmt::Display,
+{
+    let mut beat = Beat::new(every);
+    tokio::pin!(stop);
+    while beat.next(&mut stop).await {
+        if let Err(e) = flush().await {
+            tracing::warn!(error = %e, "{what} failed; retrying at the next beat");
+        }
+    }
+    if let Err(e) = flush().await {
+        tracing::warn!(error = %e, "{what} at shutdown failed");
+    }
+}

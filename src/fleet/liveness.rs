@@ -10,7 +10,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use crate::base::beat::Beat;
+use crate::base::beat::{Beat, flush_on_beat};
 use crate::store::{self, Db};
 
 /// Leases received on this replica and not yet written.
@@ -102,16 +102,7 @@ pub async fn run_flusher(
     every: Duration,
     stop: impl std::future::Future<Output = ()>,
 ) {
-    let mut beat = Beat::new(every);
-    tokio::pin!(stop);
-    while beat.next(&mut stop).await {
-        if let Err(e) = book.flush(&db, every).await {
-            tracing::warn!(error = %e, "writing runner leases failed; retrying at the next flush");
-        }
-    }
-    if let Err(e) = book.flush(&db, every).await {
-        tracing::warn!(error = %e, "writing runner leases at shutdown failed");
-    }
+    flush_on_beat("writing runner leases", every, stop, || book.flush(&db, every)).await
 }
 
 /// When a runner stops counting as alive, and when it is forgotten.

@@ -13,20 +13,17 @@ use crate::store::Db;
 /// How often the database is probed.
 pub const PROBE_EVERY: Duration = Duration::from_secs(1);
 
-/// Probes `db` every `every` until `stopping` turns true, and reports the
+/// Probes `db` every `every` until `stop` resolves, and reports the
 /// outcome for the overall status ("") and each of `services`.
 pub async fn follow_database(
     db: Db,
     reporter: HealthReporter,
     services: Vec<&'static str>,
     every: Duration,
-    mut stopping: tokio::sync::watch::Receiver<bool>,
+    stop: impl std::future::Future<Output = ()>,
 ) {
     let mut beat = crate::base::beat::Beat::new(every);
     let mut serving = true;
-    let stop = async move {
-        let _ = stopping.wait_for(|stopping| *stopping).await;
-    };
     tokio::pin!(stop);
     while beat.next(&mut stop).await {
         // the probe waits no longer than a call would (the pool's checkout timeout)

@@ -174,3 +174,17 @@ where
         }
     }
 }
+
+/// /metrics on a port of its own (`--metrics-listen`) until `stop`, with
+/// gRPC health beside it.
+pub async fn serve_apart(listener: tokio::net::TcpListener, layer: MetricsLayer, stop: impl Future<Output = ()>) {
+    let (_, health) = tonic_health::server::health_reporter();
+    let served = tonic::transport::Server::builder()
+        .accept_http1(true)
+        .layer(layer)
+        .add_service(health)
+        .serve_with_incoming_shutdown(tonic::transport::server::TcpIncoming::from(listener), stop);
+    if let Err(e) = served.await {
+        tracing::error!(error = %e, "serving /metrics failed");
+    }
+}

@@ -1,6 +1,7 @@
 //! Storage: SeaORM entities and the queries and transactions over them.
 //! Store functions take `&impl ConnectionTrait`, so they run on the pool or
 //! inside a transaction unchanged. Nothing here knows about gRPC.
+//! May import: base.
 
 pub mod audit;
 pub mod entities;

@@ -76,7 +76,7 @@ status=0
 wait "$node_pid" || status=$?
 node_pid=
 
-# the console (src/console/) in the same Chromium: its own paddock, and the
+# the console (src/server/console/) in the same Chromium: its own paddock, and the
 # screenshots in docs/console/
 # (the official SDK creates one of its runners: the venv of the compatibility tests)
 export SDK_PYTHON="${SDK_PYTHON:-$("$here/../../scripts/sdk-venv")/bin/python}"

@@ -1,3 +1,3 @@
 #![no_main]
-// paddock::fuzzing::connect_get says what the input is and what is checked.
-libfuzzer_sys::fuzz_target!(|data: &[u8]| paddock::fuzzing::connect_get(data));
+// paddock_fuzz::connect_get says what the input is and what is checked.
+libfuzzer_sys::fuzz_target!(|data: &[u8]| paddock_fuzz::connect_get(data));

@@ -1,3 +1,3 @@
 #![no_main]
-// paddock::fuzzing::connect_post says what the input is and what is checked.
-libfuzzer_sys::fuzz_target!(|data: &[u8]| paddock::fuzzing::connect_post(data));
+// paddock_fuzz::connect_post says what the input is and what is checked.
+libfuzzer_sys::fuzz_target!(|data: &[u8]| paddock_fuzz::connect_post(data));

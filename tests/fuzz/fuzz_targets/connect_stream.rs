@@ -1,3 +1,3 @@
 #![no_main]
-// paddock::fuzzing::connect_stream says what the input is and what is checked.
-libfuzzer_sys::fuzz_target!(|data: &[u8]| paddock::fuzzing::connect_stream(data));
+// paddock_fuzz::connect_stream says what the input is and what is checked.
+libfuzzer_sys::fuzz_target!(|data: &[u8]| paddock_fuzz::connect_stream(data));

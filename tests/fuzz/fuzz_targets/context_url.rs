@@ -1,3 +1,3 @@
 #![no_main]
-// paddock::fuzzing::context_url says what the input is and what is checked.
-libfuzzer_sys::fuzz_target!(|data: &[u8]| paddock::fuzzing::context_url(data));
+// paddock_fuzz::context_url says what the input is and what is checked.
+libfuzzer_sys::fuzz_target!(|data: &[u8]| paddock_fuzz::context_url(data));

@@ -10,7 +10,7 @@
 //! from the host it names, and so on. docs/fuzzing.md says how to run them.
 //!
 //! Each entry's input layout is documented on it; the seeds under
-//! tests/fuzz/seeds/<entry>/ are examples, and the tests below replay them.
+//! tests/fuzz/seeds/<entry>/ are examples, and tests/integration/fuzz_seeds.rs replays them in `cargo test`.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -26,34 +26,28 @@ use tonic::body::Body;
 use tower::{Layer, Service, ServiceExt};
 use uuid::Uuid;
 
-use crate::auth::cache::TokenCache;
-use crate::auth::tokens::TokenKind;
-use crate::pagination::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, PageTokens};
-use crate::principal::Principal;
-use crate::protocol::connect::{ConnectLayer, Routes};
-use crate::scm::context_url;
-use crate::scm::{AZURE_DEVOPS, BITBUCKET, GITHUB, GITLAB, ScmHost};
-use crate::secrets::{SecretKey, Secrets};
+use paddock::api::runner::scm::context_url;
+use paddock::api::runner::scm::{AZURE_DEVOPS, BITBUCKET, GITHUB, GITLAB, ScmHost};
+use paddock::auth::cache::TokenCache;
+use paddock::auth::tokens::TokenKind;
+use paddock::base::pagination::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, PageTokens};
+use paddock::base::principal::Principal;
+use paddock::base::secrets::{SecretKey, Secrets};
+use paddock::protocol::connect::{ConnectLayer, Routes};
 
-/// The descriptor sets of the services the server registers (server.rs
-/// gives the same list to its ConnectLayer).
-const DESCRIPTOR_SETS: &[&[u8]] = &[
-    crate::proto::FILE_DESCRIPTOR_SET,
-    tonic_reflection::pb::v1::FILE_DESCRIPTOR_SET,
-    tonic_reflection::pb::v1alpha::FILE_DESCRIPTOR_SET,
-    tonic_health::pb::FILE_DESCRIPTOR_SET,
-];
+/// The descriptor sets of everything the server serves.
+use paddock::server::services::DESCRIPTOR_SETS;
 
 /// The routes of those services, sorted, so that an input byte picks one.
-struct RouteLists {
-    all: Vec<String>,
+pub struct RouteLists {
+    pub all: Vec<String>,
     /// Neither client nor server streaming: what the unary protocol may call.
-    unary: Vec<String>,
+    pub unary: Vec<String>,
     /// Unary and NO_SIDE_EFFECTS: what GET may call.
-    get: Vec<String>,
+    pub get: Vec<String>,
 }
 
-static ROUTES: LazyLock<RouteLists> = LazyLock::new(|| {
+pub static ROUTES: LazyLock<RouteLists> = LazyLock::new(|| {
     let mut pool = prost_reflect::DescriptorPool::new();
     for set in DESCRIPTOR_SETS {
         pool.decode_file_descriptor_set(*set)
@@ -117,7 +111,7 @@ fn gzip(data: &[u8]) -> Vec<u8> {
     encoder.finish().expect("gzip into memory")
 }
 
-fn gunzip(data: &[u8]) -> std::io::Result<Vec<u8>> {
+pub fn gunzip(data: &[u8]) -> std::io::Result<Vec<u8>> {
     let mut out = Vec::new();
     flate2::read::GzDecoder::new(data).read_to_end(&mut out)?;
     Ok(out)
@@ -371,7 +365,7 @@ pub fn connect_get(data: &[u8]) {
 /// Gzips the message of every envelope flagged compressed (0x01), fixing
 /// its length: the fuzzer writes the plaintext, the layer gets real gzip.
 /// A last envelope cut short is passed on as it is.
-fn compress_envelopes(mut body: &[u8]) -> Vec<u8> {
+pub fn compress_envelopes(mut body: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(body.len());
     while let [flags, a, b, c, d, rest @ ..] = body {
         let length = u32::from_be_bytes([*a, *b, *c, *d]) as usize;
@@ -519,7 +513,7 @@ pub fn connect_answer(data: &[u8]) {
 /// The hosts the context URL entry knows: the vendors' clouds and one
 /// self-hosted server of each SCM (Azure DevOps Server under `tfs/`).
 static SCM_HOSTS: LazyLock<Vec<ScmHost>> = LazyLock::new(|| {
-    let mut hosts = crate::scm::well_known_hosts();
+    let mut hosts = paddock::api::runner::scm::well_known_hosts();
     for (scm_id, host, virtual_directory) in [
         (GITHUB, "ghe.example.com", None),
         (GITLAB, "gitlab.example.com", None),
@@ -660,7 +654,7 @@ static TOKEN_CACHE: LazyLock<TokenCache> = LazyLock::new(|| {
         org_admin: false,
         read_only: true,
     };
-    cache.put(crate::auth::tokens::hash(KNOWN_TOKEN), principal, None);
+    cache.put(paddock::auth::tokens::hash(KNOWN_TOKEN), principal, None);
     cache
 });
 
@@ -675,7 +669,7 @@ pub fn bearer_token(data: &[u8]) {
             headers.append(AUTHORIZATION, value);
         }
     }
-    if let Some(token) = crate::auth::layer::bearer(&headers) {
+    if let Some(token) = paddock::auth::layer::bearer(&headers) {
         assert!(!token.is_empty() && token.trim() == token, "{token:?}");
         let first = header(&headers, "authorization");
         let (scheme, rest) = first.split_once(' ').unwrap_or_default();
@@ -684,7 +678,7 @@ pub fn bearer_token(data: &[u8]) {
             "{first:?} read with scheme {scheme:?}"
         );
         assert_eq!(rest.trim(), token);
-        let hash = crate::auth::tokens::hash(token);
+        let hash = paddock::auth::tokens::hash(token);
         assert_eq!(TOKEN_CACHE.get(&hash).is_some(), token == KNOWN_TOKEN, "{token:?}");
     }
     if let Ok(text) = std::str::from_utf8(data)
@@ -708,127 +702,3 @@ pub const ENTRIES: &[(&str, Entry)] = &[
     ("page_token", page_token),
     ("bearer_token", bearer_token),
 ];
-
-#[cfg(test)]
-#[allow(clippy::unwrap_used)]
-mod tests {
-    use super::*;
-
-    fn seeds_dir() -> std::path::PathBuf {
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fuzz/seeds")
-    }
-
-    /// Every committed seed runs through its entry (and holds its checks).
-    #[test]
-    fn every_seed_replays() {
-        for (name, entry) in ENTRIES {
-            let dir = seeds_dir().join(name);
-            let mut seeds: Vec<_> = std::fs::read_dir(&dir)
-                .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
-                .map(|e| e.unwrap().path())
-                .collect();
-            seeds.sort();
-            assert!(!seeds.is_empty(), "no seeds for {name}");
-            for seed in seeds {
-                let data = std::fs::read(&seed).unwrap();
-                if let Err(panic) = std::panic::catch_unwind(|| entry(&data)) {
-                    std::panic::resume_unwind(panic);
-                }
-            }
-        }
-    }
-
-    /// Every fuzz target has seeds, and every seed directory a target.
-    #[test]
-    fn seed_directories_match_the_entries() {
-        let mut dirs: Vec<String> = std::fs::read_dir(seeds_dir())
-            .unwrap()
-            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-            .collect();
-        dirs.sort();
-        let mut names: Vec<String> = ENTRIES.iter().map(|(n, _)| (*n).to_owned()).collect();
-        names.sort();
-        assert_eq!(dirs, names);
-    }
-
-    /// The route lists as JSON, for tests/fuzz/tools/make_seeds.py:
-    /// `cargo test --lib fuzzing::tests::route_lists -- --ignored --nocapture`.
-    #[test]
-    #[ignore]
-    fn route_lists() {
-        let json = serde_json::json!({"all": ROUTES.all, "unary": ROUTES.unary, "get": ROUTES.get});
-        println!("{json}");
-    }
-
-    #[test]
-    fn the_route_lists_are_the_servers() {
-        assert!(ROUTES.get.contains(&"/gitpod.v1.RunnerService/ListRunners".to_owned()));
-        assert!(
-            ROUTES
-                .unary
-                .contains(&"/gitpod.v1.RunnerService/UpdateRunner".to_owned())
-        );
-        assert!(!ROUTES.get.contains(&"/gitpod.v1.RunnerService/UpdateRunner".to_owned()));
-        assert!(ROUTES.all.contains(&"/gitpod.v1.EventService/WatchEvents".to_owned()));
-        assert!(!ROUTES.unary.contains(&"/gitpod.v1.EventService/WatchEvents".to_owned()));
-    }
-
-    fn from_hex(hex: &str) -> Vec<u8> {
-        (0..hex.len())
-            .step_by(2)
-            .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap())
-            .collect()
-    }
-
-    /// Finding 1 (connect_answer): a unary gRPC answer whose one frame is
-    /// gzip-compressed (`grpc-encoding: gzip`, frame flag 1) panics in
-    /// `unframe` → `decompress(encoding, message, usize::MAX)`:
-    /// `limit as u64 + 1` overflows (src/protocol/connect.rs, "attempt to add
-    /// with overflow"); without overflow checks it wraps to `take(0)` and
-    /// the message comes out empty. Fails until that is fixed.
-    #[test]
-    fn regression_a_compressed_unary_grpc_answer() {
-        // byte 1 (0x3b, GetRunner when found) picks the route; any unary route fails
-        let mut data = from_hex(
-            "003b677270632d656e636f64696e673a20677a69700a7e677270632d7374617475733a20300a0a\
-             01000000191f8b0800000000000203e3624e4c4a060082d8425405000000",
-        );
-        data[1] = ROUTES
-            .unary
-            .iter()
-            .position(|r| r == "/gitpod.v1.RunnerService/GetRunner")
-            .unwrap() as u8;
-        connect_answer(&data);
-    }
-
-    /// Finding 1, the streaming way: a compressed frame of a gRPC stream
-    /// answer (`grpc-encoding: gzip`) panics the same way, through
-    /// `ResponseEnvelopes::poll_frame` → `decompress(&this.grpc_encoding,
-    /// message, usize::MAX)` (src/protocol/connect/stream.rs). Fails until
-    /// that is fixed.
-    #[test]
-    fn regression_a_compressed_grpc_stream_answer() {
-        // byte 1 (0x02, WatchEvents when found) picks the route
-        let mut data = from_hex(
-            "0302677270632d656e636f64696e673a20677a69700a7e677270632d7374617475733a20300a0a\
-             01000000141f8b080000000000020303000000000000000000",
-        );
-        data[1] = ROUTES
-            .all
-            .iter()
-            .position(|r| r == "/gitpod.v1.EventService/WatchEvents")
-            .unwrap() as u8;
-        connect_answer(&data);
-    }
-
-    #[test]
-    fn envelopes_flagged_compressed_are_gzipped_by_the_harness() {
-        let mut body = vec![1, 0, 0, 0, 3];
-        body.extend_from_slice(b"abc");
-        body.extend_from_slice(&[0, 0, 0, 0, 9, b'x']);
-        let out = compress_envelopes(&body);
-        let length = u32::from_be_bytes([out[1], out[2], out[3], out[4]]) as usize;
-        assert_eq!(gunzip(&out[5..5 + length]).unwrap(), b"abc");
-        assert_eq!(&out[5 + length..], &[0, 0, 0, 0, 9, b'x']);
-    }
-}
