@@ -43,7 +43,7 @@ pub enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let log = match paddock::server::call_log::init_logging(&cli.log) {
+    let log = match paddock::server::log_writer::init_logging(&cli.log) {
         Ok(guard) => guard,
         Err(e) => {
             eprintln!("paddock: {e:#}");

@@ -13,31 +13,6 @@ use tower::{Layer, Service};
 
 use crate::protocol::connect::{CallCode, StreamCallCode};
 
-/// Logs to stderr through `filter` (`--log`): a level, or directives such as
-/// `paddock=debug,info`, through `log_writer` so that no call waits for
-/// stderr. Keep the guard until the end: dropping it writes what is left.
-pub fn init_logging(filter: &str) -> anyhow::Result<crate::server::log_writer::FlushGuard> {
-    use tracing_subscriber::filter::Targets;
-    use tracing_subscriber::prelude::*;
-    let targets: Targets = filter.parse().map_err(|_| {
-        anyhow::anyhow!(
-            "--log {filter:?} is not a log filter: give a level such as info, or directives such as paddock=debug,info"
-        )
-    })?;
-    let (writer, guard) = crate::server::log_writer::BatchedStderr::start()
-        .map_err(|e| anyhow::anyhow!("cannot start the log's writer ({e})"))?;
-    tracing_subscriber::registry()
-        .with(
-            tracing_subscriber::fmt::layer()
-                .with_writer(writer)
-                .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr())),
-        )
-        .with(targets)
-        .try_init()
-        .map_err(|e| anyhow::anyhow!("cannot set up logging ({e})"))?;
-    Ok(guard)
-}
-
 #[derive(Clone, Copy, Default)]
 pub struct CallLogLayer;
 

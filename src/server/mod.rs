@@ -119,27 +119,26 @@ pub async fn prepare(settings: &Settings) -> anyhow::Result<AppState> {
     })
 }
 
-/// Resolves on SIGINT or SIGTERM.
-pub async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
+/// Resolves on SIGINT or SIGTERM. The handlers are installed now, not when
+/// the future is first polled: a SIGTERM that arrives while the server is
+/// still starting is a clean shutdown too, never the default death.
+pub fn shutdown_signal() -> impl Future<Output = ()> + Send + 'static {
     #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    #[cfg(unix)]
+    let mut interrupt = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt()).ok();
+    async move {
+        #[cfg(unix)]
+        tokio::select! {
+            Some(_) = async { terminate.as_mut()?.recv().await } => {},
+            Some(_) = async { interrupt.as_mut()?.recv().await } => {},
+            // neither could be installed: run until killed
+            else => std::future::pending::<()>().await,
         }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        _ = ctrl_c => {},
-        _ = terminate => {},
+        #[cfg(not(unix))]
+        let _ = tokio::signal::ctrl_c().await;
+        tracing::info!("shutting down: finishing calls in flight");
     }
-    tracing::info!("shutting down: finishing calls in flight");
 }
 
 /// Serves every protocol on `listener` until `shutdown` resolves; calls in

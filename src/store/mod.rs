@@ -87,7 +87,14 @@ pub async fn connect_pooled(url: &str, pool: u32, checkout: Duration) -> anyhow:
     let db = Database::connect(options)
         .await
         .with_context(|| format!("connecting to {}", redact(url)))?;
+    let pending = Migrator::get_pending_migrations(&db)
+        .await
+        .context("reading the migrations applied")?
+        .len();
     Migrator::up(&db, None).await.context("running migrations")?;
+    if pending > 0 {
+        tracing::info!("database migrated: {pending} migrations applied");
+    }
     Ok(db)
 }
 

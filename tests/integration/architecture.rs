@@ -277,7 +277,9 @@ fn every_api_service_is_a_folder_with_its_table_and_a_line_in_the_registry() {
             .unwrap_or_else(|| panic!("api/{name}/mod.rs has no service! table"));
         let header = after.trim_start();
         // a paddock.v1 service names its package first
-        let header = header.strip_prefix("package").map_or(header, |rest| &rest[rest.find(';').unwrap() + 1..]);
+        let header = header
+            .strip_prefix("package")
+            .map_or(header, |rest| &rest[rest.find(';').unwrap() + 1..]);
         let api_type = header.trim_start().split(':').next().unwrap().trim().to_owned();
         served.insert(api_type);
         let handlers: Vec<&str> = table.lines().filter(|l| l.contains("fn ")).collect();

@@ -439,3 +439,78 @@ fn every_setting_is_a_flag_with_its_environment_variable_in_help() {
         .unwrap();
     assert!(!String::from_utf8_lossy(&output.stdout).contains("very-secret-admin-token"));
 }
+
+/// `paddock serve` as `make run` starts it (the default log filter), over
+/// `dir`'s paddock.db: its stderr lines up to the one naming where it
+/// serves, and the child.
+fn serve_as_a_newcomer(dir: &std::path::Path) -> (Vec<String>, std::process::Child) {
+    use std::io::BufRead;
+    let mut child = Command::new(BIN)
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .current_dir(dir)
+        .env_remove("PADDOCK_LOG")
+        .env_remove("DATABASE_URL")
+        .env_remove("PADDOCK_SECRET_KEY_FILE")
+        .env_remove("PADDOCK_PUBLIC_URL")
+        .stderr(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufReader::new(child.stderr.take().unwrap()).lines();
+    let mut seen = Vec::new();
+    while !seen.last().is_some_and(|l: &String| l.contains("listen=")) {
+        seen.push(lines.next().expect("paddock exited before serving").unwrap());
+    }
+    std::thread::spawn(move || for _ in lines.map_while(Result::ok) {});
+    (seen, child)
+}
+
+/// A newcomer who ran `make run` reads where the console is: on a fresh
+/// database two lines of setup (the key made, the migrations applied, never
+/// one line per migration) come before it; on every later start it is the
+/// first line. And the URL it names is the console.
+#[tokio::test]
+async fn the_first_line_of_serve_names_the_console() {
+    let dir = tempfile::tempdir().unwrap();
+    let (first_start, child) = serve_as_a_newcomer(dir.path());
+    let serving = first_start.last().unwrap();
+    let console = serving
+        .split("the console at ")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap_or_else(|| panic!("the serving line names the console: {serving}"));
+    let address = serving
+        .split("listen=")
+        .nth(1)
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap();
+    assert_eq!(console, format!("http://{address}/"));
+    assert_eq!(
+        first_start.len(),
+        3,
+        "the key, the migrations, then the console: {first_start:#?}"
+    );
+    assert!(
+        first_start[0].contains("generated a new secret key"),
+        "{first_start:#?}"
+    );
+    assert!(first_start[1].contains("database migrated"), "{first_start:#?}");
+    assert!(
+        !first_start.iter().any(|l| l.contains("sea_orm_migration")),
+        "{first_start:#?}"
+    );
+
+    let page = reqwest::get(console).await.unwrap();
+    assert_eq!(page.status(), 200);
+    assert!(
+        page.text().await.unwrap().contains("<title>paddock"),
+        "the console's page"
+    );
+    terminate(child).await;
+
+    let (restart, child) = serve_as_a_newcomer(dir.path());
+    assert_eq!(restart.len(), 1, "the console's line is the first: {restart:#?}");
+    terminate(child).await;
+}
