@@ -4,11 +4,13 @@
 // reference agent started with it turning the runner ACTIVE, and killed,
 // INACTIVE — live; revoking a credential; filtering and paging through
 // 10,000 runners (filters kept in the address bar); a confirmed bulk delete;
-// groups, the audit log and personal access tokens; labels on every control
-// and no sideways scrolling at 390 px; the security headers; and screenshots
-// of each page at 1280 and 390 pixels wide into docs/console/. Prints one
-// line per check and, last, `console: N passed, M failed`; exits non-zero on
-// any failure.
+// groups, the audit log and personal access tokens; every fleet tile a
+// number (the one expected) whatever proto3 JSON leaves out; labels on every
+// control, no sideways scrolling and every table cell whole at 390 px (a
+// runner's state, heartbeat, version and region); the security headers; and
+// screenshots of each page at 1280 and 390 pixels wide into docs/console/.
+// Prints one line per check and, last, `console: N passed, M failed`; exits
+// non-zero on any failure.
 //
 // Environment: PADDOCK_BIN, CHROMIUM (as test.mjs), SDK_PYTHON (the Python
 // of scripts/sdk-venv, with gitpod-sdk), CONSOLE_SCREENSHOTS (the directory
@@ -190,12 +192,79 @@ async function lowContrast(page) {
   });
 }
 
+/**
+ * At 390 px, the cells (of `rows`, a selector) that do not read whole: not
+ * shown, cut off by their table's box or the window, or their text cut short
+ * (wider than the cell, or ended with an ellipsis). Each as "row: cell: why".
+ */
+async function clippedCells(page, rows = "tbody tr") {
+  await page.setViewportSize({ width: 390, height: 844 });
+  const problems = await page.$$eval(rows, (trs) => {
+    const found = [];
+    for (const [r, tr] of trs.entries()) {
+      const box = (tr.closest(".scroll") || document.documentElement).getBoundingClientRect();
+      for (const [c, td] of [...tr.cells].entries()) {
+        const style = getComputedStyle(td);
+        // a card leaves out a cell with nothing in it
+        if (style.display === "none" && !td.textContent.trim() && !td.querySelector("input, button")) continue;
+        const where = `row ${r + 1} (${tr.getAttribute("data-runner") || tr.textContent.trim().slice(0, 20)}): cell ${c + 1} "${td.textContent.trim().slice(0, 24)}"`;
+        const rect = td.getBoundingClientRect();
+        if (style.display === "none" || style.visibility !== "visible" || rect.width === 0 || rect.height === 0) {
+          found.push(`${where}: not shown`);
+          continue;
+        }
+        if (rect.left < box.left - 0.5 || rect.right > box.right + 0.5 || rect.left < 0 || rect.right > window.innerWidth) {
+          found.push(`${where}: cut off (${Math.round(rect.left)}–${Math.round(rect.right)} px of ${Math.round(box.left)}–${Math.round(box.right)})`);
+        }
+        if (td.scrollWidth > td.clientWidth + 1) found.push(`${where}: wider than the cell`);
+        for (const e of [td, ...td.querySelectorAll("*")]) {
+          const s = getComputedStyle(e);
+          if (e !== td && s.overflowX !== "visible" && e.scrollWidth > e.clientWidth + 1) found.push(`${where}: ${e.tagName} cuts its text`);
+          if (s.textOverflow === "ellipsis" || /…$/.test(e.innerText || "")) found.push(`${where}: ${e.tagName} ends with an ellipsis`);
+        }
+      }
+    }
+    return found;
+  });
+  await page.setViewportSize({ width: 1280, height: 800 });
+  return problems;
+}
+
 async function accessible(page, name) {
   const missing = await unlabelled(page);
   check(`${name}: every control has a name`, missing.length === 0, missing.join(" | "));
   const faint = await lowContrast(page);
   check(`${name}: text contrast at least WCAG AA`, faint.length === 0, faint.slice(0, 5).join(" | "));
   check(`${name}: no sideways scrolling at 390 px`, !(await overflowsNarrow(page)));
+  const clipped = await clippedCells(page);
+  check(`${name}: every table cell reads whole at 390 px`, clipped.length === 0, clipped.slice(0, 5).join(" | "));
+}
+
+/** The fleet's tiles: [what it counts, the count shown, its aria-label], in order. */
+async function tiles(page) {
+  return page.$$eval(".tiles .tile", (all) =>
+    all.map((t) => [t.lastElementChild?.textContent, t.querySelector(".count")?.textContent, t.getAttribute("aria-label")]),
+  );
+}
+
+/**
+ * Every tile shows digits (proto3 JSON leaves a zero count out and writes
+ * int64 as a string: neither may show as NaN, undefined or a blank), and
+ * the count `expected` says, read out the same.
+ */
+async function tilesRead(page, name, expected) {
+  const shown = await tiles(page);
+  const notDigits = shown.filter(([, count]) => !/^\d+$/.test(count ?? ""));
+  check(`${name}: every tile shows digits`, shown.length === 8 && notDigits.length === 0, JSON.stringify(shown));
+  const wrong = Object.entries(expected).filter(([label, count]) => {
+    const tile = shown.find(([l]) => l === label);
+    return !tile || tile[1] !== String(count) || tile[2] !== `${count} ${label}`;
+  });
+  check(
+    `${name}: each tile counts what it should (${Object.entries(expected).map(([l, c]) => `${c} ${l}`).join(", ")})`,
+    wrong.length === 0,
+    `shown: ${shown.map(([l, c]) => `${c} ${l}`).join(", ")}`,
+  );
 }
 
 async function rowsShown(page) {
@@ -250,6 +319,9 @@ async function main() {
     await page.click("button[type=submit]");
     await page.waitForSelector(".tiles .tile");
     check("signed in, the fleet shows", new URL(page.url()).pathname === "/fleet");
+    // no runner yet: GetFleetSummary answers {} (every count left out)
+    const none = { total: 0, active: 0, inactive: 0, degraded: 0, deleting: 0, "never connected": 0, stale: 0, outdated: 0 };
+    await tilesRead(page, "an empty fleet", none);
     check("the personal access token is in no URL", !page.url().includes(token));
     check("the token is in this tab's sessionStorage", (await page.evaluate(() => sessionStorage.getItem("paddock.token"))) === token);
 
@@ -259,6 +331,8 @@ async function main() {
     check("a runner created by the SDK appears live", !!row);
     const total = await page.textContent(".tiles .tile .count");
     check("the counts follow", total === "1", total);
+    // some counts 0 (left out of the answer), some not ("1", a string)
+    await tilesRead(page, "one runner never connected", { ...none, total: 1, "never connected": 1 });
     check("never connected: 'never' for its last heartbeat", (await page.textContent(`tr[data-runner="${sdkRunner}"]`)).includes("never"));
     await accessible(page, "the fleet");
 
@@ -422,6 +496,21 @@ async function main() {
     check("revoking the credentials of 2 selected runners leaves them none", working === 0, `${working} still work`);
     await page.goto(`${url}/fleet`);
     await page.waitForSelector("tbody tr[data-runner]");
+    // 10,000 created, agent-host killed (inactive, not yet stale), none outdated (no release)
+    await tilesRead(page, "10,001 runners", { ...none, total: 10001, inactive: 1, "never connected": 10000 });
+    // at 390 px a runner reads whole: its state, last heartbeat, version and region
+    await page.setViewportSize({ width: 390, height: 844 });
+    const agentRow = await page.$$eval(`tr[data-runner="${agentRunnerId}"] td`, (cells) =>
+      Object.fromEntries(cells.map((td) => [td.getAttribute("data-label") || td.className, td.innerText.trim()])),
+    );
+    await page.setViewportSize({ width: 1280, height: 800 });
+    check(
+      "at 390 px agent-host reads: inactive, a heartbeat seconds ago, version 0.1.0, region eu-central-1",
+      agentRow.state === "inactive" && /ago$|^now$/.test(agentRow["Last heartbeat"]) && /^0\.1\.0\s*no release$/.test(agentRow.Version) && agentRow.Region === "eu-central-1",
+      JSON.stringify(agentRow),
+    );
+    const clipped = await clippedCells(page, "tbody tr[data-runner]");
+    check("at 390 px every runner of the page reads whole (nothing cut off, no ellipsis)", clipped.length === 0, clipped.slice(0, 5).join(" | "));
     await shoot(page, "fleet");
 
     // groups, the audit log and tokens

@@ -2,7 +2,7 @@
 // who acted, on what, and when; the filters live in the address bar.
 
 import { actorName, call, membersById } from "./api.js";
-import { ago, exact, h, table, urlWith, words } from "./format.js";
+import { ago, exact, h, millis, table, urlWith, words } from "./format.js";
 
 const SUBJECT_TYPES = [
   "RESOURCE_TYPE_RUNNER",
@@ -52,8 +52,8 @@ export function auditView({ main, signal, params, navigate }) {
     subject,
     h("label", { for: "type", class: "visually-hidden" }, "Kind of subject"),
     type,
-    h("label", { for: "since" }, "Since"),
-    since,
+    // the label stays with its field when the toolbar wraps
+    h("span", { class: "pair" }, h("label", { for: "since" }, "Since"), since),
     h("button", { type: "submit" }, "Filter"),
   );
   next.addEventListener("click", () => go({ page: nextToken }));
@@ -70,7 +70,15 @@ export function auditView({ main, signal, params, navigate }) {
       if (value) filter[into] = [value];
     }
     if (params.get("type")) filter.subjectTypes = [params.get("type")];
-    if (params.get("since")) filter.from = new Date(`${params.get("since")}T00:00:00`).toISOString();
+    if (params.get("since")) {
+      // a day (YYYY-MM-DD) from the address bar: midnight where the reader is
+      const from = /^\d{4}-\d{2}-\d{2}$/.test(params.get("since")) ? millis(`${params.get("since")}T00:00:00`) : null;
+      if (from === null) {
+        status.textContent = "Since must be a day (YYYY-MM-DD).";
+        return;
+      }
+      filter.from = new Date(from).toISOString();
+    }
     try {
       const [page, people] = await Promise.all([
         call("gitpod.v1.EventService/ListAuditLogs", { filter, pagination: { pageSize: 50, token: pageToken } }, { signal }),

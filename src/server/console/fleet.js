@@ -18,6 +18,7 @@ import {
   fleetState,
   fleetStateOf,
   h,
+  int,
   provider,
   providerOf,
   providerWord,
@@ -33,11 +34,12 @@ export function stateBadge(state) {
   return h("span", { class: `badge ${tone}` }, label);
 }
 
-function tile(label, value, tone, href) {
+/** A count (a number: read the answer with int()) and what it counts, linking to its list. */
+function tile(label, count, tone, href) {
   return h(
     "a",
-    { class: `tile ${tone}`, href, "aria-label": `${value ?? 0} ${label}` },
-    h("span", { class: "count" }, String(value ?? 0)),
+    { class: `tile ${tone}`, href, "aria-label": `${count} ${label}` },
+    h("span", { class: "count" }, String(count)),
     h("span", {}, label),
   );
 }
@@ -67,7 +69,7 @@ function select(id, current, none, options) {
 
 export function fleetView({ main, signal, params, navigate, announce }) {
   const tiles = h("section", { class: "tiles", "aria-label": "Runners by state" });
-  const table = h("tbody");
+  const table = h("tbody", { role: "rowgroup" });
   const status = h("p", { class: "help", role: "status" });
   const selected = new Set();
   const deleteButton = h("button", { type: "button", class: "danger", disabled: true }, "Delete 0 runners");
@@ -158,7 +160,8 @@ export function fleetView({ main, signal, params, navigate, announce }) {
       then: async () => {
         try {
           const answer = await call(method, body(ids));
-          const refused = (answer[outcomes] || []).filter((d) => d.code);
+          // code: a google.rpc.Code number, left out when 0 (done)
+          const refused = (answer[outcomes] || []).filter((d) => int(d.code) !== 0);
           selected.clear();
           updateSelection();
           const text = refused.length
@@ -206,21 +209,28 @@ export function fleetView({ main, signal, params, navigate, announce }) {
     });
     const [driftLabel, driftTone] = f.releaseVersion ? drift(f.drift) : ["no release", "neutral"];
     const version = r.status?.version;
+    // data-label: the column's name, shown beside the value when the rows
+    // are cards (narrow screens; see style.css)
+    const cell = (attributes, ...content) => h("td", { role: "cell", ...attributes }, ...content);
     return h(
       "tr",
-      { "data-runner": r.runnerId },
-      h("td", {}, box),
-      h("td", {}, h("a", { href: `/runners/${r.runnerId}` }, r.name)),
-      h("td", {}, provider(r.provider)),
-      h("td", {}, stateBadge(f.state)),
-      h("td", { title: exact(f.lastLeaseAt) }, ago(f.lastLeaseAt)),
-      h(
-        "td",
-        { title: f.releaseVersion ? `release: ${f.releaseVersion}` : "no release set for its channel" },
-        version || "—",
-        version ? h("span", { class: `badge ${driftTone} small` }, driftLabel) : "",
+      { role: "row", "data-runner": r.runnerId },
+      cell({ class: "select" }, box),
+      cell({ class: "name" }, h("a", { href: `/runners/${r.runnerId}` }, r.name)),
+      cell({ "data-label": "Provider" }, provider(r.provider)),
+      cell({ class: "state" }, stateBadge(f.state)),
+      cell({ "data-label": "Last heartbeat", title: exact(f.lastLeaseAt) }, ago(f.lastLeaseAt)),
+      cell(
+        { "data-label": "Version", title: f.releaseVersion ? `release: ${f.releaseVersion}` : "no release set for its channel" },
+        h(
+          "span",
+          {},
+          version || "—",
+          // (a space: read out as two words)
+          version ? [" ", h("span", { class: `badge ${driftTone} small` }, driftLabel)] : "",
+        ),
       ),
-      h("td", {}, f.region || "—"),
+      cell({ "data-label": "Region" }, f.region || "—"),
     );
   }
 
@@ -236,16 +246,18 @@ export function fleetView({ main, signal, params, navigate, announce }) {
       ]);
       performance.mark("fleet:answered");
       const link = (state) => `/fleet?state=${state}`;
+      // int64 counts: strings in JSON, left out when 0
+      const count = (name) => int(summary[name]);
       tiles.replaceChildren(
-        tile("total", summary.total, "", "/fleet"),
-        tile("active", summary.active, "good", link("active")),
+        tile("total", count("total"), "", "/fleet"),
+        tile("active", count("active"), "good", link("active")),
         // inactive and stale split the INACTIVE runners, as their lists do
-        tile("inactive", summary.inactive - summary.stale, "", link("inactive")),
-        tile("degraded", summary.degraded, "warn", link("degraded")),
-        tile("deleting", summary.deleting, "busy", link("deleting")),
-        tile("never connected", summary.neverConnected, "", link("never-connected")),
-        tile("stale", summary.stale, "stale", link("stale")),
-        tile("outdated", summary.outdated, "warn", "/fleet?version=outdated"),
+        tile("inactive", count("inactive") - count("stale"), "", link("inactive")),
+        tile("degraded", count("degraded"), "warn", link("degraded")),
+        tile("deleting", count("deleting"), "busy", link("deleting")),
+        tile("never connected", count("neverConnected"), "", link("never-connected")),
+        tile("stale", count("stale"), "stale", link("stale")),
+        tile("outdated", count("outdated"), "warn", "/fleet?version=outdated"),
       );
       const regions = new Set(summary.regions || []);
       if (params.get("region")) regions.add(params.get("region"));
@@ -262,7 +274,7 @@ export function fleetView({ main, signal, params, navigate, announce }) {
       for (const id of selected) if (!shown.has(id)) selected.delete(id);
       updateSelection();
       table.replaceChildren(...runners.map(row));
-      if (runners.length === 0) table.replaceChildren(h("tr", {}, h("td", { colspan: 7 }, "No runners match.")));
+      if (runners.length === 0) table.replaceChildren(h("tr", { role: "row" }, h("td", { role: "cell", colspan: 7 }, "No runners match.")));
       // for `make bench-console`: the answer in the DOM, and on screen (the
       // frame after it)
       performance.mark("fleet:rendered");
@@ -296,23 +308,21 @@ export function fleetView({ main, signal, params, navigate, announce }) {
     h(
       "div",
       { class: "scroll" },
+      // at 390 px each runner is a card (style.css): the roles keep it a
+      // table for screen readers whatever its CSS display
       h(
         "table",
-        {},
+        { class: "runners", role: "table" },
         h("caption", { class: "visually-hidden" }, "Runners"),
         h(
           "thead",
-          {},
+          { role: "rowgroup" },
           h(
             "tr",
-            {},
-            h("th", { scope: "col" }, h("span", { class: "visually-hidden" }, "Select")),
-            h("th", { scope: "col" }, "Name"),
-            h("th", { scope: "col" }, "Provider"),
-            h("th", { scope: "col" }, "State"),
-            h("th", { scope: "col" }, "Last heartbeat"),
-            h("th", { scope: "col" }, "Version"),
-            h("th", { scope: "col" }, "Region"),
+            { role: "row" },
+            ...["Select", "Name", "Provider", "State", "Last heartbeat", "Version", "Region"].map((name, i) =>
+              h("th", { scope: "col", role: "columnheader" }, i === 0 ? h("span", { class: "visually-hidden" }, name) : name),
+            ),
           ),
         ),
         table,

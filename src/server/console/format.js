@@ -11,10 +11,35 @@ const UNITS = [
 
 const relative = new Intl.RelativeTimeFormat("en", { numeric: "auto" });
 
+/**
+ * An integer field of an API answer as a number. proto3 JSON leaves a field
+ * out when it is 0, and writes 64-bit integers (int64, uint64) as strings
+ * ("10001"): missing is 0, a string is read as its number (exact up to
+ * 2^53, past any count). Anything else (a server bug) throws rather than
+ * show NaN.
+ */
+export function int(value) {
+  if (value === undefined || value === null) return 0;
+  const n = typeof value === "string" && value.trim() !== "" ? Number(value) : value;
+  if (typeof n !== "number" || !Number.isInteger(n)) throw new TypeError(`not an integer: ${JSON.stringify(value)}`);
+  return n;
+}
+
+/**
+ * The milliseconds of a google.protobuf.Timestamp (an RFC 3339 string in
+ * JSON), or null when it is left out (never happened) or unreadable.
+ */
+export function millis(timestamp) {
+  if (!timestamp) return null;
+  const ms = new Date(timestamp).getTime();
+  return Number.isNaN(ms) ? null : ms;
+}
+
 /** "3 minutes ago"; "never" without a time. */
 export function ago(timestamp, now = Date.now()) {
-  if (!timestamp) return "never";
-  const seconds = Math.round((new Date(timestamp).getTime() - now) / 1000);
+  const at = millis(timestamp);
+  if (at === null) return "never";
+  const seconds = Math.round((at - now) / 1000);
   for (const [unit, size] of UNITS) {
     if (Math.abs(seconds) >= size || unit === "second") {
       return relative.format(Math.round(seconds / size), unit);
@@ -25,7 +50,8 @@ export function ago(timestamp, now = Date.now()) {
 
 /** The exact time, for a title. */
 export function exact(timestamp) {
-  return timestamp ? new Date(timestamp).toLocaleString() : "never";
+  const at = millis(timestamp);
+  return at === null ? "never" : new Date(at).toLocaleString();
 }
 
 const STATES = {
@@ -89,9 +115,11 @@ export function providerOf(word) {
   return PROVIDER_NAMES.find((p) => providerWord(p) === word);
 }
 
-/** "in 23 h 59 min" / "expired", for a countdown. */
+/** "23 h 59 min" / "expired", for a countdown; "no limit" without a time. */
 export function remaining(timestamp, now = Date.now()) {
-  const seconds = Math.floor((new Date(timestamp).getTime() - now) / 1000);
+  const at = millis(timestamp);
+  if (at === null) return "no limit";
+  const seconds = Math.floor((at - now) / 1000);
   if (seconds <= 0) return "expired";
   const hours = Math.floor(seconds / 3600);
   const minutes = Math.floor((seconds % 3600) / 60);
@@ -122,20 +150,27 @@ export function h(tag, attributes = {}, ...children) {
   return element;
 }
 
-/** A table with a caption (read by screen readers), column headers and rows (arrays of cells). */
+/**
+ * A table with a caption (read by screen readers), column headers and rows
+ * (arrays of cells). On narrow screens each row is a card, each cell beside
+ * its column's name (data-label; style.css); the roles keep it a table for
+ * screen readers whatever its CSS display.
+ */
 export function table(caption, headers, rows, empty = "None.") {
   const body = rows.length
-    ? rows.map((cells) => h("tr", {}, ...cells.map((c) => h("td", {}, c))))
-    : [h("tr", {}, h("td", { colspan: headers.length }, empty))];
+    ? rows.map((cells) =>
+        h("tr", { role: "row" }, ...cells.map((c, i) => h("td", { role: "cell", "data-label": headers[i] || null }, h("span", {}, c)))),
+      )
+    : [h("tr", { role: "row" }, h("td", { role: "cell", colspan: headers.length }, empty))];
   return h(
     "div",
     { class: "scroll" },
     h(
       "table",
-      {},
+      { class: "cards", role: "table" },
       h("caption", { class: "visually-hidden" }, caption),
-      h("thead", {}, h("tr", {}, ...headers.map((t) => h("th", { scope: "col" }, t)))),
-      h("tbody", {}, ...body),
+      h("thead", { role: "rowgroup" }, h("tr", { role: "row" }, ...headers.map((t) => h("th", { scope: "col", role: "columnheader" }, t)))),
+      h("tbody", { role: "rowgroup" }, ...body),
     ),
   );
 }

@@ -2,7 +2,7 @@
 // tokens.
 
 import { call, listAll, membersById } from "./api.js";
-import { ago, exact, h, shownOnce, table, words } from "./format.js";
+import { ago, exact, h, int, shownOnce, table, words } from "./format.js";
 
 function problem(status, e) {
   if (e.name === "AbortError") return;
@@ -49,7 +49,7 @@ export function groupsView({ main, navigate }) {
           groups.map((g) => [
             h("a", { href: `/groups/${g.id}` }, g.name),
             g.description || "—",
-            String(g.memberCount ?? 0),
+            String(int(g.memberCount)),
             g.systemManaged ? "managed by paddock" : "",
           ]),
         ),

@@ -3,7 +3,7 @@
 // rotated with an overlap) and its audit trail.
 
 import { actorName, call, followChanges, listAll, membersById } from "./api.js";
-import { ago, confirmFirst, drift, exact, h, provider, shownOnce, table, words } from "./format.js";
+import { ago, confirmFirst, drift, exact, h, int, provider, shownOnce, table, words } from "./format.js";
 import { stateBadge } from "./fleet.js";
 
 const GRACES = [
@@ -62,7 +62,12 @@ export function runnerView({ main, signal, runnerId, announce }) {
             shownOnce(
               "The runner's new access token",
               answer.accessToken,
-              h("p", { class: "help" }, `Earlier access tokens stop ${exact(answer.previousExpireAt)}. Put it in the runner's state file, or start the agent with it.`),
+              h(
+                "p",
+                { class: "help" },
+                answer.previousExpireAt ? `Earlier access tokens stop ${exact(answer.previousExpireAt)}. ` : "",
+                "Put it in the runner's state file, or start the agent with it.",
+              ),
             ),
           );
           announce("A new access token was made");
@@ -134,12 +139,14 @@ export function runnerView({ main, signal, runnerId, announce }) {
           ["Id", h("code", {}, runner.runnerId)],
         ]),
       );
-      const window = c.updateWindow;
+      // optional hours: the window limits updates only with both set, and apart
+      const window = c.updateWindow || {};
+      const [start, end] = [window.startHour, window.endHour].map((hour) => (hour === undefined ? null : int(hour)));
       configuration.replaceChildren(
         details([
           ["Release channel", words(c.releaseChannel, "RUNNER_RELEASE_CHANNEL_")],
           ["Auto update", c.autoUpdate ? "on" : "off"],
-          ["Update window", window ? `${window.startHour ?? 0}:00–${window.endHour ?? 0}:00 UTC` : "any time"],
+          ["Update window", start !== null && end !== null && start !== end ? `${start}:00–${end}:00 UTC` : "any time"],
           ["Log level", c.logLevel && c.logLevel !== "LOG_LEVEL_UNSPECIFIED" ? words(c.logLevel, "LOG_LEVEL_") : "default"],
           ["Metrics", c.metrics?.enabled ? c.metrics.url || "on" : "off"],
           ["Image cache", c.devcontainerImageCacheEnabled ? "on" : "off"],
