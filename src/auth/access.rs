@@ -65,14 +65,7 @@ pub fn see_groups(principal: &Principal) -> Result<Visible<Groups>> {
 /// The admin CLI (`paddock admin`), run by whoever may open the database,
 /// manages any organization's groups; its audit entries name nobody.
 pub fn operator_groups(organization_id: Uuid) -> Managed<Groups> {
-    Managed::grant(
-        Groups { organization_id },
-        Actor {
-            id: Uuid::nil(),
-            principal: 0,
-            organization_id,
-        },
-    )
+    Managed::grant(Groups { organization_id }, Actor::operator(organization_id))
 }
 
 /// The audit log of the caller's organization is for its admins and for
@@ -415,10 +408,6 @@ pub async fn operator_runner(db: &Db, runner_id: Uuid) -> Result<Managed<Runner>
     let runner = store::runners::get(db, runner_id)
         .await?
         .ok_or_else(|| Error::NotFound("runner not found".into()))?;
-    let actor = Actor {
-        id: Uuid::nil(),
-        principal: 0,
-        organization_id: runner.organization_id,
-    };
+    let actor = Actor::operator(runner.organization_id);
     Ok(Managed::grant(runner, actor))
 }

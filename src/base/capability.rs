@@ -68,6 +68,19 @@ pub struct Actor {
     pub organization_id: uuid::Uuid,
 }
 
+impl Actor {
+    /// Changes nobody authenticated for: the admin CLI, run by whoever may
+    /// open the database, and the server's own sweeps. Audit entries name
+    /// nobody (the nil id, principal unspecified).
+    pub fn operator(organization_id: uuid::Uuid) -> Actor {
+        Actor {
+            id: uuid::Uuid::nil(),
+            principal: 0,
+            organization_id,
+        }
+    }
+}
+
 impl<T> Visible<T> {
     /// Only `auth::access` calls this (checked by tests/integration/architecture.rs).
     #[doc(hidden)]

@@ -11,7 +11,8 @@ use uuid::Uuid;
 
 use super::entities::audit_log;
 use super::query::beyond_in_scope;
-use crate::base::capability::Actor;
+use super::runners::Runner;
+use crate::base::capability::{Actor, Managed};
 use crate::base::error::Result;
 use crate::base::events::Event;
 use crate::base::pagination::Page;
@@ -169,16 +170,6 @@ pub async fn announce(db: &impl ConnectionTrait, event: Event) -> Result<Pending
     Ok(Pending(vec![event]))
 }
 
-/// The actor of changes nobody authenticated for: the admin CLI, run by
-/// whoever may open the database.
-pub fn operator(organization_id: Uuid) -> Actor {
-    Actor {
-        id: Uuid::nil(),
-        principal: 0,
-        organization_id,
-    }
-}
-
 /// Writes the entry of `change` made by `actor`, and announces it to
 /// watchers; call it inside the change's transaction and `committed()` the
 /// answer after the commit.
@@ -231,6 +222,24 @@ pub async fn audited<T>(
     txn.commit().await?;
     pending.committed();
     Ok(value)
+}
+
+/// `write` to something the managed runner owns (`subject_type` `id`),
+/// recorded as `action` of that runner in the same transaction.
+pub async fn audited_for_runner(
+    db: &impl TransactionTrait,
+    runner: &Managed<Runner>,
+    (subject_type, id, action): (i32, Uuid, &'static str),
+    write: impl AsyncFnOnce(&DatabaseTransaction) -> Result<()>,
+) -> Result<()> {
+    audited(db, runner.actor(), async |txn| {
+        write(txn).await?;
+        Ok((
+            (),
+            Change::resource(subject_type, id, action).of_runner(runner.get().id),
+        ))
+    })
+    .await
 }
 
 /// ListAuditLogs' filter, within one organization.

@@ -127,12 +127,10 @@ pub async fn update(
         .set(C::DisplayName, changes.display_name)
         .set(C::Description, changes.description)
         .set(C::Enabled, changes.enabled);
-    audit::audited(db, runner.actor(), async |txn| {
+    let action = (subject::ENVIRONMENT_CLASS, id, "environment_class.update");
+    audit::audited_for_runner(db, runner, action, async |txn| {
         let filter = C::Id.eq(id).and(C::RunnerId.eq(runner.get().id));
-        patch.apply(txn, filter, "environment class").await?;
-        let change =
-            Change::resource(subject::ENVIRONMENT_CLASS, id, "environment_class.update").of_runner(runner.get().id);
-        Ok(((), change))
+        patch.apply(txn, filter, "environment class").await
     })
     .await
 }

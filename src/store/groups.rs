@@ -337,3 +337,14 @@ async fn user_names(db: &impl ConnectionTrait, ids: &[Uuid]) -> Result<HashMap<U
         .await?;
     Ok(rows.into_iter().collect())
 }
+
+/// The ids of the groups `user_id` is a member of, as a subquery (for a
+/// filter's `GroupId IN (…)`).
+pub fn of_user(user_id: Uuid) -> sea_orm::sea_query::SelectStatement {
+    use super::entities::membership::Column as M;
+    sea_orm::sea_query::Query::select()
+        .column(M::GroupId)
+        .from(super::entities::membership::Entity)
+        .and_where(M::UserId.eq(user_id))
+        .to_owned()
+}

@@ -319,7 +319,7 @@ pub async fn collect(
             // DELETE event comes with it
             let change =
                 Change::resource(audit::subject::RUNNER, runner_id, "runner.collect").heard_as(operation::DELETE);
-            let effect = Effect::Record(audit::operator(organization_id), change);
+            let effect = Effect::Record(crate::base::capability::Actor::operator(organization_id), change);
             if let Some(announced) = batch.change(db, Statement::Delete(delete), effect).await? {
                 removed_here += 1;
                 removed.push(runner_id);

@@ -96,12 +96,7 @@ pub fn list_query(filter: &OrgRoleFilter, page: Page) -> sea_orm::Select<org_rol
         query = query.filter(C::GroupId.eq(group_id));
     }
     if let Some(user_id) = filter.user_id {
-        let groups_of_the_user = Query::select()
-            .column(membership::Column::GroupId)
-            .from(membership::Entity)
-            .and_where(membership::Column::UserId.eq(user_id))
-            .to_owned();
-        query = query.filter(C::GroupId.in_subquery(groups_of_the_user));
+        query = query.filter(C::GroupId.in_subquery(super::groups::of_user(user_id)));
     }
     if !filter.roles.is_empty() {
         query = query.filter(C::Role.is_in(filter.roles.clone()));

@@ -69,7 +69,12 @@ pub async fn create_user(db: &(impl ConnectionTrait + TransactionTrait), new: Ne
     )
     .await?;
     let change = Change::resource(subject::USER, user.id, "user.create");
-    let pending = audit::record(&txn, &audit::operator(new.organization_id), change).await?;
+    let pending = audit::record(
+        &txn,
+        &crate::base::capability::Actor::operator(new.organization_id),
+        change,
+    )
+    .await?;
     txn.commit().await?;
     pending.committed();
     Ok(user)

@@ -6,7 +6,7 @@ use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, Query
 use uuid::Uuid;
 
 use super::audit::{self, Change, subject};
-use super::entities::{group, membership, runner_policy};
+use super::entities::{group, runner_policy};
 use super::query::keyset;
 use super::runners::Runner;
 use super::{is_unique_violation, not_found};
@@ -149,12 +149,7 @@ pub fn assignments_query(filter: &AssignmentFilter, page: Page) -> sea_orm::Sele
         query = query.filter(C::GroupId.eq(group_id));
     }
     if let Some(user_id) = filter.user_id {
-        let groups_of_the_user = Query::select()
-            .column(membership::Column::GroupId)
-            .from(membership::Entity)
-            .and_where(membership::Column::UserId.eq(user_id))
-            .to_owned();
-        query = query.filter(C::GroupId.in_subquery(groups_of_the_user));
+        query = query.filter(C::GroupId.in_subquery(super::groups::of_user(user_id)));
     }
     if !filter.runner_ids.is_empty() {
         query = query.filter(C::RunnerId.is_in(filter.runner_ids.clone()));

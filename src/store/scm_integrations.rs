@@ -105,12 +105,12 @@ pub async fn update(
     id: Uuid,
     changes: ScmIntegrationChanges,
 ) -> Result<()> {
-    audit::audited(db, runner.actor(), async |txn| {
-        update_row(txn, runner, id, changes).await?;
-        let change =
-            Change::resource(subject::RUNNER_SCM_INTEGRATION, id, "scm_integration.update").of_runner(runner.get().id);
-        Ok(((), change))
-    })
+    audit::audited_for_runner(
+        db,
+        runner,
+        (subject::RUNNER_SCM_INTEGRATION, id, "scm_integration.update"),
+        async |txn| update_row(txn, runner, id, changes).await,
+    )
     .await
 }
 
@@ -133,12 +133,12 @@ async fn update_row(
 }
 
 pub async fn delete(db: &impl sea_orm::TransactionTrait, runner: &Managed<Runner>, id: Uuid) -> Result<()> {
-    audit::audited(db, runner.actor(), async |txn| {
-        delete_row(txn, runner, id).await?;
-        let change =
-            Change::resource(subject::RUNNER_SCM_INTEGRATION, id, "scm_integration.delete").of_runner(runner.get().id);
-        Ok(((), change))
-    })
+    audit::audited_for_runner(
+        db,
+        runner,
+        (subject::RUNNER_SCM_INTEGRATION, id, "scm_integration.delete"),
+        async |txn| delete_row(txn, runner, id).await,
+    )
     .await
 }
 

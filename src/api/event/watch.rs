@@ -176,6 +176,28 @@ mod tests {
             .expect("no limit")
     }
 
+    /// An organization admin's watch of everything in `organization_id`,
+    /// subscribed now.
+    fn watching(organization_id: uuid::Uuid, stopping: tokio::sync::watch::Receiver<bool>) -> Option<WatchState> {
+        let caller = Principal::User {
+            id: uuid::Uuid::now_v7(),
+            organization_id,
+            org_admin: true,
+            read_only: false,
+        };
+        Some((
+            events::subscribe(),
+            stopping,
+            Watch {
+                caller,
+                filters: vec![],
+                replica: uuid::Uuid::nil(),
+                _open: crate::base::metrics::OpenStream::open(),
+                _slot: unlimited_slot(),
+            },
+        ))
+    }
+
     /// The event broadcast is the process's: these tests take turns, or one
     /// would make the other fall behind.
     static BROADCAST: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
@@ -198,24 +220,8 @@ mod tests {
     async fn a_watcher_that_falls_behind_is_told_to_list_again() {
         let _turn = BROADCAST.lock().await;
         let org = uuid::Uuid::now_v7();
-        let caller = Principal::User {
-            id: uuid::Uuid::now_v7(),
-            organization_id: org,
-            org_admin: true,
-            read_only: false,
-        };
         let (_stop, stopping) = tokio::sync::watch::channel(false);
-        let state = Some((
-            events::subscribe(),
-            stopping,
-            Watch {
-                caller,
-                filters: vec![],
-                replica: uuid::Uuid::nil(),
-                _open: crate::base::metrics::OpenStream::open(),
-                _slot: unlimited_slot(),
-            },
-        ));
+        let state = watching(org, stopping);
         for _ in 0..events::BACKLOG + 10 {
             events::publish(event(org));
         }
@@ -230,24 +236,8 @@ mod tests {
     #[tokio::test]
     async fn a_gap_ends_the_stream_with_unavailable() {
         let _turn = BROADCAST.lock().await;
-        let caller = Principal::User {
-            id: uuid::Uuid::now_v7(),
-            organization_id: uuid::Uuid::now_v7(),
-            org_admin: true,
-            read_only: false,
-        };
         let (_stop, stopping) = tokio::sync::watch::channel(false);
-        let state = Some((
-            events::subscribe(),
-            stopping,
-            Watch {
-                caller,
-                filters: vec![],
-                replica: uuid::Uuid::nil(),
-                _open: crate::base::metrics::OpenStream::open(),
-                _slot: unlimited_slot(),
-            },
-        ));
+        let state = watching(uuid::Uuid::now_v7(), stopping);
         events::gap(uuid::Uuid::now_v7());
         // another replica's gap is not this stream's
         events::gap(uuid::Uuid::nil());
