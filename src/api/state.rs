@@ -12,7 +12,7 @@ pub struct AppState {
     /// Plain reads: concurrent SQLite readers, or `db` itself.
     pub read_db: Db,
     pub secrets: Arc<Secrets>,
-    /// The keys ID tokens and logs tokens are signed with (see `signing`).
+    /// The keys ID tokens and logs tokens are signed with (see `auth::signing`).
     pub signing: Arc<crate::auth::signing::KeyRing>,
     /// Bearer tokens verified in the last seconds (see `auth::cache`).
     pub token_cache: Arc<crate::auth::cache::TokenCache>,
@@ -23,7 +23,7 @@ pub struct AppState {
     /// REST API base URLs of SCM hosts, where they are not the SCM's default
     /// (`--scm-api-url HOST=URL`).
     pub scm_api_urls: std::collections::HashMap<String, String>,
-    /// Leases of ACTIVE runners not yet written (see `liveness`).
+    /// Leases of ACTIVE runners not yet written (see `fleet::liveness`).
     pub leases: Arc<crate::fleet::liveness::LeaseBook>,
     /// How often runners renew their lease.
     pub runner_lease: std::time::Duration,
@@ -36,6 +36,6 @@ pub struct AppState {
     pub replica: uuid::Uuid,
     /// INACTIVE longer than this is stale (the fleet summary).
     pub stale_after: std::time::Duration,
-    /// Rate limits and stream counts (see `limits`).
+    /// Rate limits and stream counts (see `auth::limits`).
     pub limits: Arc<crate::auth::limits::Limits>,
 }

@@ -7,13 +7,15 @@
 //! store can name them without importing `auth`. Their fields are private and
 //! their one constructor, `grant`, is crate-private;
 //! `tests/integration/architecture.rs`
-//! fails the build's tests if any file but `src/auth/access.rs` calls it.
+//! fails the build's tests if any file but `src/auth/access.rs` calls it. The
+//! examples below are compiled by `cargo test --doc`, each failing one with
+//! the error it must fail with.
 //!
 //! The write compiles with the capability the check hands back:
 //!
 //! ```no_run
 //! # async fn f(db: &paddock::store::Db, caller: paddock::auth::Principal, runner_id: uuid::Uuid, group_id: uuid::Uuid)
-//! # -> paddock::error::Result<()> {
+//! # -> paddock::base::error::Result<()> {
 //! let runner = paddock::auth::access::manage_runner(db, &caller, runner_id).await?;
 //! paddock::store::policies::delete(db, &runner, group_id).await?;
 //! # Ok(()) }
@@ -22,23 +24,23 @@
 //! and not without it. From outside the crate no capability can be made,
 //! nor a store write called with a bare id:
 //!
-//! ```compile_fail
+//! ```compile_fail,E0308
 //! # async fn f(db: &paddock::store::Db, runner_id: uuid::Uuid, group_id: uuid::Uuid) {
 //! // a policy delete wants proof that the caller manages the runner, not an id
 //! paddock::store::policies::delete(db, runner_id, group_id).await;
 //! # }
 //! ```
 //!
-//! ```compile_fail
-//! # fn f(runner: paddock::store::runners::Runner) {
+//! ```compile_fail,E0624
+//! # fn f(runner: paddock::store::runners::Runner, actor: paddock::base::capability::Actor) {
 //! // and that proof cannot be forged
-//! let forged = paddock::capability::Managed::grant(runner);
+//! let forged = paddock::base::capability::Managed::grant(runner, actor);
 //! # }
 //! ```
 //!
-//! ```compile_fail
+//! ```compile_fail,E0451
 //! # fn f(runner: paddock::store::runners::Runner) {
-//! let forged = paddock::capability::Managed { inner: runner, actor: todo!() };
+//! let forged = paddock::base::capability::Managed { inner: runner, actor: todo!() };
 //! # }
 //! ```
 

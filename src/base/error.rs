@@ -37,7 +37,7 @@ pub enum Error {
     Unavailable(String),
     #[error("{0}")]
     Aborted(String),
-    /// Over a limit (see `limits`): RESOURCE_EXHAUSTED with RetryInfo, and
+    /// Over a limit (see `auth::limits`): RESOURCE_EXHAUSTED with RetryInfo, and
     /// Retry-After on Connect.
     #[error("{0}")]
     ResourceExhausted(String, std::time::Duration),

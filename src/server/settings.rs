@@ -45,7 +45,7 @@ pub struct Settings {
     pub audit_retention: Duration,
     /// The release of each channel (gitpod.v1.RunnerReleaseChannel numbers).
     pub runner_releases: HashMap<i32, Release>,
-    /// What one client may ask of the server (see `limits`).
+    /// What one client may ask of the server (see `auth::limits`).
     pub limits: crate::auth::limits::LimitSettings,
     /// INACTIVE longer than this is stale (the fleet summary).
     pub stale_after: Duration,

@@ -9,7 +9,7 @@ use crate::base::error::Result;
 use crate::protocol::proto::gitpod::v1 as gitpod;
 use crate::protocol::proto::paddock::v1 as pb;
 use crate::store::fleet::{self, Drift, FleetFilter, Search, State};
-use crate::store::runners::{self};
+use crate::store::runners;
 
 pub(super) const MAX_FILTER_VALUES: usize = 25;
 pub(super) const MAX_SEARCH: usize = 128;

@@ -1,5 +1,5 @@
 //! gitpod.v1.IdentityService: the runner token exchange, "who am I", and
-//! OIDC ID tokens of the caller for other systems to verify (see `signing`).
+//! OIDC ID tokens of the caller for other systems to verify (see `auth::signing`).
 
 mod tokens;
 

@@ -10,7 +10,7 @@ use crate::base::error::{Error, Result};
 use crate::base::secrets::{purpose, seal_to};
 use crate::protocol::proto::gitpod::v1 as pb;
 use crate::store::environment_classes::{self, EnvironmentClassFilter};
-use crate::store::interaction::{self};
+use crate::store::interaction;
 use crate::store::query::RunnerScope;
 use crate::store::runners::Itself;
 use crate::store::{host_tokens, scm_integrations};

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Writes the committed seed corpus (tests/fuzz/seeds/<target>/): a handful of
-valid inputs per target, in the layouts paddock::fuzzing documents. Route
-selectors are indices into the sorted route lists src/fuzzing.rs builds from
+valid inputs per target, in the layouts paddock_fuzz (tests/fuzz/src/lib.rs) documents. Route
+selectors are indices into the sorted route lists tests/fuzz/src/lib.rs builds from
 the descriptors; give this script those lists as JSON (see docs/fuzzing.md).
 Usage: make_seeds.py ROUTES_JSON"""
 import base64, gzip, json, os, struct, sys, urllib.parse
