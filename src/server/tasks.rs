@@ -1,5 +1,6 @@
-//! The one supervisor of background tasks: each is started with a name,
-//! told to stop at shutdown, awaited, and reported when it failed.
+//! The one supervisor of background tasks: each is started with a name
+//! (which every line it logs carries), told to stop at shutdown, awaited,
+//! and reported when it failed.
 
 use std::future::Future;
 
@@ -33,7 +34,10 @@ impl Tasks {
             let _ = stopped.wait_for(|stop| *stop).await;
         });
         tracing::debug!(task = name, "background task started");
-        self.running.push((name, tokio::spawn(task(stop))));
+        // every line the task logs says which task it is
+        let span = tracing::info_span!("task", name);
+        self.running
+            .push((name, tokio::spawn(tracing::Instrument::instrument(task(stop), span))));
     }
 
     /// Tells every task to stop, then waits for each (the flushers write
@@ -51,3 +55,41 @@ impl Tasks {
 
 /// Resolves when the supervisor stops its tasks.
 pub type Stop = std::pin::Pin<Box<dyn Future<Output = ()> + Send>>;
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    use super::*;
+
+    /// Stopping tells every task, waits for each to finish what it does on
+    /// stop, and survives one that failed.
+    #[tokio::test]
+    async fn stop_tells_every_task_and_waits_for_each() {
+        let mut tasks = Tasks::default();
+        let flushed = Arc::new(AtomicBool::new(false));
+        let flag = flushed.clone();
+        tasks.spawn("flusher", move |stop| async move {
+            stop.await;
+            // the last batch, after the stop: stop() must wait for it
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            flag.store(true, Ordering::SeqCst);
+        });
+        tasks.spawn("broken", |_stop| async {
+            if true {
+                panic!("a task that fails")
+            }
+        });
+        let waiter = Arc::new(AtomicBool::new(false));
+        let waited = waiter.clone();
+        tasks.spawn("waiter", move |stop| async move {
+            stop.await;
+            waited.store(true, Ordering::SeqCst);
+        });
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        assert!(!flushed.load(Ordering::SeqCst), "nothing stops before it is told");
+        tasks.stop().await;
+        assert!(flushed.load(Ordering::SeqCst) && waiter.load(Ordering::SeqCst));
+    }
+}

@@ -121,18 +121,23 @@ async fn a_database_that_takes_no_writes_refuses_them_clearly_while_reads_go_on(
     // a database that answers writes as a full disk or a read-only mount do
     // (SQLite), or as a read-only standby after a failover (PostgreSQL)
     if using_postgres() {
-        // new sessions are read-only, and every session of the database ends
-        // (this one too): the pool reconnects into read-only sessions
+        // new sessions are read-only, and every session of the database ends:
+        // the pool reconnects into read-only sessions. Ended from a session
+        // of another database: one of the server's own would end itself
+        // part-way through the list, and leave the rest writing.
         let name = server.db.url.rsplit('/').next().unwrap().to_owned();
-        let db = &server.state.db;
-        db.execute_unprepared(&format!("ALTER DATABASE {name} SET default_transaction_read_only = on"))
+        let admin = sea_orm::Database::connect(postgres_admin_url()).await.unwrap();
+        admin
+            .execute_unprepared(&format!("ALTER DATABASE {name} SET default_transaction_read_only = on"))
             .await
             .unwrap();
-        let _ = db
+        admin
             .execute_unprepared(&format!(
                 "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'"
             ))
-            .await;
+            .await
+            .unwrap();
+        admin.close().await.unwrap();
     } else {
         // SQLite's one writer connection: SQLITE_READONLY from now on
         server
