@@ -947,7 +947,7 @@ fn measure_replicas(
 
 /// Nanoseconds paddock spends per call counting it for /metrics: the call's
 /// counter and latency histogram and the token cache's counter, as
-/// `telemetry` and `auth` record them.
+/// `server::call_log` and `auth` record them.
 pub fn metrics_cost_ns() -> f64 {
     const CALLS: u32 = 1_000_000;
     let started = Instant::now();

@@ -1,9 +1,9 @@
-//! `paddock agent`: the reference runner. It trades its exchange token for an
-//! access token, keeps that and an X25519 key pair in its state file, signs
-//! up, holds the lease, reports its status, fetches its environment classes
-//! and honours deletion. It is a client of the public API only, like any
-//! runner a user writes; nothing here touches the server's internals.
+//! The runner's side, `paddock agent`: a client of the public API only, like any runner a user writes.
 //! May import: base, protocol.
+//!
+//! It trades its exchange token for an access token, keeps that and an X25519 key pair in its state
+//! file, signs up, holds the lease, reports its status, fetches its environment classes and honours
+//! deletion.
 
 mod args;
 mod backoff;

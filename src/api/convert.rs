@@ -184,7 +184,7 @@ pub fn llm_integration(l: crate::store::llm_integrations::LlmIntegration) -> pb:
     }
 }
 
-pub fn group(g: Group, members: i64) -> pb::Group {
+pub(crate) fn group(g: Group, members: i64) -> pb::Group {
     pb::Group {
         id: g.id.to_string(),
         organization_id: g.organization_id.to_string(),
@@ -198,7 +198,7 @@ pub fn group(g: Group, members: i64) -> pb::Group {
     }
 }
 
-pub fn group_membership(m: Member) -> pb::GroupMembership {
+pub(crate) fn group_membership(m: Member) -> pb::GroupMembership {
     pb::GroupMembership {
         id: m.membership.id.to_string(),
         subject: Some(pb::Subject {
@@ -211,7 +211,7 @@ pub fn group_membership(m: Member) -> pb::GroupMembership {
     }
 }
 
-pub fn org_role_assignment(r: crate::store::org_roles::OrgRole) -> pb::RoleAssignment {
+pub(crate) fn org_role_assignment(r: crate::store::org_roles::OrgRole) -> pb::RoleAssignment {
     pb::RoleAssignment {
         id: r.id.to_string(),
         group_id: r.group_id.to_string(),
@@ -223,7 +223,10 @@ pub fn org_role_assignment(r: crate::store::org_roles::OrgRole) -> pb::RoleAssig
     }
 }
 
-pub fn runner_role_assignment(p: crate::store::policies::Policy, organization_id: uuid::Uuid) -> pb::RoleAssignment {
+pub(crate) fn runner_role_assignment(
+    p: crate::store::policies::Policy,
+    organization_id: uuid::Uuid,
+) -> pb::RoleAssignment {
     pb::RoleAssignment {
         id: p.id.to_string(),
         group_id: p.group_id.to_string(),
@@ -235,7 +238,7 @@ pub fn runner_role_assignment(p: crate::store::policies::Policy, organization_id
     }
 }
 
-pub fn audit_log_entry(e: AuditEntry) -> pb::list_audit_logs_response::AuditLogEntry {
+pub(crate) fn audit_log_entry(e: AuditEntry) -> pb::list_audit_logs_response::AuditLogEntry {
     pb::list_audit_logs_response::AuditLogEntry {
         id: e.id.to_string(),
         actor_id: e.actor_id.to_string(),
@@ -248,7 +251,7 @@ pub fn audit_log_entry(e: AuditEntry) -> pb::list_audit_logs_response::AuditLogE
     }
 }
 
-pub fn fleet_state(s: State) -> paddock::FleetState {
+pub(crate) fn fleet_state(s: State) -> paddock::FleetState {
     match s {
         State::NeverConnected => paddock::FleetState::NeverConnected,
         State::Active => paddock::FleetState::Active,
@@ -259,7 +262,7 @@ pub fn fleet_state(s: State) -> paddock::FleetState {
     }
 }
 
-pub fn version_drift(d: Drift) -> paddock::VersionDrift {
+pub(crate) fn version_drift(d: Drift) -> paddock::VersionDrift {
     match d {
         Drift::UpToDate => paddock::VersionDrift::UpToDate,
         Drift::Outdated => paddock::VersionDrift::Outdated,
@@ -267,7 +270,7 @@ pub fn version_drift(d: Drift) -> paddock::VersionDrift {
     }
 }
 
-pub fn organization_member(u: crate::store::members::Member) -> pb::OrganizationMember {
+pub(crate) fn organization_member(u: crate::store::members::Member) -> pb::OrganizationMember {
     pb::OrganizationMember {
         user_id: u.id.to_string(),
         role: if u.org_admin {
@@ -284,7 +287,7 @@ pub fn organization_member(u: crate::store::members::Member) -> pb::Organization
     }
 }
 
-pub fn runner_token(t: RunnerToken) -> paddock::RunnerToken {
+pub(crate) fn runner_token(t: RunnerToken) -> paddock::RunnerToken {
     let now = Utc::now();
     let kind = match TokenKind::parse(&t.kind) {
         Some(TokenKind::RunnerAccess) => paddock::RunnerTokenKind::Access,
@@ -304,7 +307,7 @@ pub fn runner_token(t: RunnerToken) -> paddock::RunnerToken {
     }
 }
 
-pub fn user(u: crate::store::members::Member) -> pb::User {
+pub(crate) fn user(u: crate::store::members::Member) -> pb::User {
     pb::User {
         id: u.id.to_string(),
         organization_id: u.organization_id.to_string(),
@@ -317,7 +320,7 @@ pub fn user(u: crate::store::members::Member) -> pb::User {
     }
 }
 
-pub fn personal_access_token(t: PersonalToken) -> pb::PersonalAccessToken {
+pub(crate) fn personal_access_token(t: PersonalToken) -> pb::PersonalAccessToken {
     let user_id = t.user_id.map(|u| u.to_string()).unwrap_or_default();
     pb::PersonalAccessToken {
         id: t.id.to_string(),
@@ -335,21 +338,75 @@ pub fn personal_access_token(t: PersonalToken) -> pb::PersonalAccessToken {
 }
 
 /// gitpod.v1.RunnerRole ⇄ gitpod.v1.ResourceRole of a runner's role assignment.
-pub const RUNNER_ROLES: [(pb::RunnerRole, pb::ResourceRole); 2] = [
+const RUNNER_ROLES: [(pb::RunnerRole, pb::ResourceRole); 2] = [
     (pb::RunnerRole::Admin, pb::ResourceRole::RunnerAdmin),
     (pb::RunnerRole::User, pb::ResourceRole::RunnerUser),
 ];
 
-pub fn runner_role_of(resource_role: i32) -> Option<i32> {
+pub(crate) fn runner_role_of(resource_role: i32) -> Option<i32> {
     RUNNER_ROLES
         .iter()
         .find(|(_, r)| *r as i32 == resource_role)
         .map(|(runner, _)| *runner as i32)
 }
 
-pub fn resource_role_of(runner_role: i32) -> i32 {
+pub(crate) fn resource_role_of(runner_role: i32) -> i32 {
     RUNNER_ROLES
         .iter()
         .find(|(r, _)| *r as i32 == runner_role)
         .map_or(0, |(_, resource)| *resource as i32)
+}
+
+pub(crate) fn organization(o: crate::store::entities::organization::Model) -> pb::Organization {
+    let created_at = Some(timestamp(o.created_at));
+    pb::Organization {
+        id: o.id.to_string(),
+        name: o.name,
+        updated_at: created_at,
+        created_at,
+        invite_domains: None,
+        // self-hosted: every feature paddock has is there
+        tier: pb::OrganizationTier::Enterprise as i32,
+    }
+}
+
+/// A runner as the fleet page lists it; `last_lease` is the latest the
+/// replica knows (written, or held and not yet written).
+pub(crate) fn fleet_runner(
+    r: Runner,
+    view: &crate::store::fleet::FleetView,
+    last_lease: Option<DateTime<Utc>>,
+) -> paddock::FleetRunner {
+    paddock::FleetRunner {
+        state: fleet_state(view.state_of(&r)) as i32,
+        last_lease_at: last_lease.map(timestamp),
+        inactive_since: r.inactive_since.map(timestamp),
+        drift: version_drift(view.drift_of(&r)) as i32,
+        release_version: view.release_of(&r).unwrap_or_default().to_owned(),
+        region: crate::store::fleet::region_of(&r).to_owned(),
+        runner: Some(runner(r)),
+    }
+}
+
+pub(crate) fn fleet_summary(
+    counts: &crate::store::fleet::FleetCounts,
+    regions: Vec<String>,
+    stale_after: std::time::Duration,
+) -> paddock::GetFleetSummaryResponse {
+    use crate::store::runners::phase;
+    paddock::GetFleetSummaryResponse {
+        total: counts.total,
+        active: counts.in_phase(phase::ACTIVE),
+        inactive: counts.in_phase(phase::INACTIVE),
+        degraded: counts.in_phase(phase::DEGRADED),
+        deleting: counts.in_phase(phase::DELETING),
+        never_connected: counts.in_phase(phase::CREATED),
+        stale: counts.stale,
+        outdated: counts.outdated,
+        stale_after: Some(prost_types::Duration {
+            seconds: i64::try_from(stale_after.as_secs()).unwrap_or(i64::MAX),
+            nanos: 0,
+        }),
+        regions,
+    }
 }

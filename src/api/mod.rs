@@ -1,9 +1,8 @@
-//! The services, one folder each: its `mod.rs` is a table (`service!`) from
-//! its RPCs to handler functions, its resources are files of their own; a
-//! handler is `async fn(&AppState, Principal, Request) -> Result<Response>`
-//! and does, in this order: validate → authorize (a capability from
-//! `auth::access`) → store → map to protos (`convert`).
+//! The services, one folder each: `mod.rs` its `service!` table, its resources in files of their own.
 //! May import: auth, fleet, store, base, protocol.
+//!
+//! A handler is `async fn(&AppState, Principal, Request) -> Result<Response>` and does, in this order:
+//! validate → authorize (a capability from `auth::access`) → store → map to protos (`convert`).
 
 pub mod convert;
 pub mod event;

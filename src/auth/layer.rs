@@ -68,6 +68,7 @@ fn check_read_only(principal: &Principal, path: &str) -> Result<(), Error> {
     Ok(())
 }
 
+#[doc(hidden)] // public for the fuzz harness (tests/fuzz)
 pub fn bearer(headers: &HeaderMap) -> Option<&str> {
     let value = headers.get(http::header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = value.split_once(' ')?;

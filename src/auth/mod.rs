@@ -1,8 +1,8 @@
-//! Who is calling and what they may do: authentication (bearer token →
-//! principal, before dispatch, with rate limits on failures), authorization
-//! (`access`: the rules that grant capabilities), and the keys paddock signs
-//! JWTs with (published at /.well-known).
+//! Who is calling and what they may do: authentication, rate limits, the rules that grant capabilities, signing keys.
 //! May import: fleet, store, base, protocol.
+//!
+//! Authentication turns a bearer token into a principal before dispatch; `access` holds the authorization
+//! rules, the only code that grants capabilities; the JWT keys are published at /.well-known.
 
 pub mod access;
 pub mod cache;

@@ -49,7 +49,14 @@ impl UsageBook {
         if ids.is_empty() {
             return Ok(());
         }
-        store::tokens::mark_used(db, &ids, Utc::now()).await
+        let written = store::tokens::mark_used(db, &ids, Utc::now()).await;
+        if written.is_err()
+            && let Ok(mut used) = self.used.lock()
+        {
+            // kept for the next beat, as the lease book keeps its leases
+            used.extend(ids);
+        }
+        written
     }
 }
 

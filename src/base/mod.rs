@@ -1,8 +1,5 @@
-//! What every layer stands on: the one error type, who is calling
-//! (principals) and what a check allowed (capabilities), keyset page tokens,
-//! sealed secrets, change events, the beat of background work, and the
-//! metric instruments calls are counted with.
-//! May import: protocol (nothing else of paddock).
+//! What every layer stands on: errors, principals, capabilities, page tokens, secrets, events, beats, metrics.
+//! May import: protocol.
 
 pub mod beat;
 pub mod capability;

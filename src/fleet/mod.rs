@@ -1,5 +1,4 @@
-//! The fleet's own lifecycle: runners' leases (kept in memory, written in
-//! batches), the liveness sweep that ends them, the audit log's retention.
+//! The fleet's own lifecycle: leases (written in batches), the liveness sweep, audit retention, releases.
 //! May import: store, base, protocol.
 
 pub mod audit_retention;

@@ -1,7 +1,7 @@
-//! The wire, from the accepted connection to a gRPC call: the generated
-//! gitpod.v1 and paddock.v1 types, connections (idle timeout, calls in
-//! flight), Connect ⇄ gRPC with its `/api` base-path form, CORS, header limits.
-//! May import: nothing of paddock (a leaf: it knows no server, store or auth).
+//! The wire, from the accepted connection to a gRPC call: generated types, connections, Connect ⇄ gRPC, CORS, limits.
+//! May import: nothing of paddock.
+//!
+//! A leaf: it knows no server, store or auth.
 
 pub mod answered;
 pub mod codes;

@@ -177,7 +177,11 @@ where
 
 /// /metrics on a port of its own (`--metrics-listen`) until `stop`, with
 /// gRPC health beside it.
-pub async fn serve_apart(listener: tokio::net::TcpListener, layer: MetricsLayer, stop: impl Future<Output = ()>) {
+pub(crate) async fn serve_apart(
+    listener: tokio::net::TcpListener,
+    layer: MetricsLayer,
+    stop: impl Future<Output = ()>,
+) {
     let (_, health) = tonic_health::server::health_reporter();
     let served = tonic::transport::Server::builder()
         .accept_http1(true)

@@ -1,9 +1,7 @@
-//! The running server: `run` is the boot sequence (bind, open the
-//! database, serve every protocol on one port, stop cleanly); beside it the
-//! command line and settings, the one registry of services, the one
-//! supervisor of background tasks, health, /metrics, the call log and the
-//! browser console.
-//! May import: everything (it assembles the layers below).
+//! The running server: boot, command line, settings, services, background tasks, health, /metrics, call log, console.
+//! May import: everything.
+//!
+//! `run` is the boot sequence: bind, open the database, serve every protocol on one port, stop cleanly.
 
 pub mod admin;
 pub mod call_log;
@@ -150,33 +148,48 @@ pub async fn serve(
     settings: &Settings,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
+    // everything that can refuse to start, before any task runs
     let limits = settings.limits;
     let services = Services::new(&state, limits.max_message_bytes)?;
-    // every service SERVING, then following the database (health.rs)
-    let names = services.names().to_vec();
-    let (reporter, health) = tonic_health::server::health_reporter();
-    let routes = services.routes(&reporter, health).await;
-    let mut tasks = Tasks::default();
-    let db = state.db.clone();
-    tasks.spawn("health follower", move |stop| {
-        health::follow_database(db, reporter, names, health::PROBE_EVERY, stop)
-    });
-    start_background_tasks(&mut tasks, &state, settings).await;
-    if let Some(address) = settings.metrics_listen {
-        let listener = TcpListener::bind(address).await.map_err(|e| {
-            anyhow::anyhow!("cannot listen on {address} for /metrics ({e}): choose another --metrics-listen")
-        })?;
-        tracing::info!(metrics_listen = %listener.local_addr()?, "serving /metrics");
-        let layer = MetricsLayer::new(state.db.clone(), state.read_db.clone());
-        tasks.spawn("/metrics server", move |stop| {
-            metrics::serve_apart(listener, layer, stop)
-        });
-    }
+    let cors = crate::protocol::cors::layer(&settings.cors_origins)?;
+    let connect = ConnectLayer::new(Routes::new(DESCRIPTOR_SETS)?.with_max_message_size(limits.max_message_bytes));
+    let metrics_apart = match settings.metrics_listen {
+        Some(address) => {
+            let listener = TcpListener::bind(address).await.map_err(|e| {
+                anyhow::anyhow!("cannot listen on {address} for /metrics ({e}): choose another --metrics-listen")
+            })?;
+            tracing::info!(metrics_listen = %listener.local_addr()?, "serving /metrics");
+            Some(listener)
+        }
+        None => None,
+    };
     let metrics_here = (settings.metrics && settings.metrics_listen.is_none())
         .then(|| MetricsLayer::new(state.db.clone(), state.read_db.clone()));
     if !settings.metrics {
         crate::base::metrics::turn_off();
     }
+
+    // every service SERVING, then following the database (health.rs) until
+    // the shutdown signal, as /metrics' own port does: a balancer stops
+    // sending calls the moment this replica stops taking them
+    let names = services.names().to_vec();
+    let (reporter, health) = tonic_health::server::health_reporter();
+    let routes = services.routes(&reporter, health).await;
+    let mut tasks = Tasks::default();
+    let (db, signalled) = (state.db.clone(), shutdown_begun(&state));
+    tasks.spawn("health follower", move |_| {
+        health::follow_database(db, reporter, names, health::PROBE_EVERY, signalled)
+    });
+    if let Some(listener) = metrics_apart {
+        let (layer, signalled) = (
+            MetricsLayer::new(state.db.clone(), state.read_db.clone()),
+            shutdown_begun(&state),
+        );
+        tasks.spawn("/metrics server", move |_| {
+            metrics::serve_apart(listener, layer, signalled)
+        });
+    }
+    start_background_tasks(&mut tasks, &state, settings).await;
 
     // The shutdown signal stops new calls at once (and ends watch streams);
     // calls in flight get up to SHUTDOWN_GRACE to finish, so that one stuck
@@ -206,14 +219,10 @@ pub async fn serve(
         .layer(HeaderLimitLayer::new(limits.max_header_bytes))
         .layer(ConsoleLayer)
         .layer(CallLogLayer)
-        .layer(tower::util::option_layer(crate::protocol::cors::layer(
-            &settings.cors_origins,
-        )?))
+        .layer(tower::util::option_layer(cors))
         .layer(WellKnownLayer::new(state.signing.clone()))
         .layer(tower::util::option_layer(metrics_here))
-        .layer(ConnectLayer::new(
-            Routes::new(DESCRIPTOR_SETS)?.with_max_message_size(limits.max_message_bytes),
-        ))
+        .layer(connect)
         .layer(GrpcWebLayer::new())
         .layer(AuthLayer::new(
             state.read_db.clone(),
@@ -232,6 +241,15 @@ pub async fn serve(
     };
     tasks.stop().await;
     result
+}
+
+/// Resolves when the shutdown signal has come (the server stops taking
+/// calls, and ends its watch streams).
+fn shutdown_begun(state: &AppState) -> impl Future<Output = ()> + Send + 'static {
+    let mut stopping = state.stopping.subscribe();
+    async move {
+        let _ = stopping.wait_for(|stopping| *stopping).await;
+    }
 }
 
 /// The work every replica does beside answering calls.

@@ -7,27 +7,9 @@ use tonic::codec::CompressionEncoding;
 use tonic::service::{Routes, RoutesBuilder};
 use tonic_health::server::HealthReporter;
 
-use crate::api::event::EventApi;
-use crate::api::fleet::FleetApi;
-use crate::api::group::GroupApi;
-use crate::api::identity::IdentityApi;
-use crate::api::organization::OrganizationApi;
-use crate::api::runner::RunnerApi;
-use crate::api::runner_configuration::RunnerConfigurationApi;
-use crate::api::runner_interaction::RunnerInteractionApi;
-use crate::api::runner_tokens::RunnerTokenApi;
-use crate::api::state::AppState;
-use crate::api::user::UserApi;
-use crate::protocol::proto::gitpod::v1::event_service_server::EventServiceServer;
-use crate::protocol::proto::gitpod::v1::group_service_server::GroupServiceServer;
-use crate::protocol::proto::gitpod::v1::identity_service_server::IdentityServiceServer;
-use crate::protocol::proto::gitpod::v1::organization_service_server::OrganizationServiceServer;
-use crate::protocol::proto::gitpod::v1::runner_configuration_service_server::RunnerConfigurationServiceServer;
-use crate::protocol::proto::gitpod::v1::runner_interaction_service_server::RunnerInteractionServiceServer;
-use crate::protocol::proto::gitpod::v1::runner_service_server::RunnerServiceServer;
-use crate::protocol::proto::gitpod::v1::user_service_server::UserServiceServer;
-use crate::protocol::proto::paddock::v1::fleet_service_server::FleetServiceServer;
-use crate::protocol::proto::paddock::v1::runner_token_service_server::RunnerTokenServiceServer;
+use crate::api::{self, state::AppState};
+use crate::protocol::proto::gitpod::v1 as gitpod;
+use crate::protocol::proto::paddock::v1 as paddock;
 
 /// The descriptors of everything served: paddock's protos, reflection's and
 /// health's. Reflection lists them all (health and reflection included, as
@@ -39,13 +21,13 @@ pub const DESCRIPTOR_SETS: &[&[u8]] = &[
     tonic_health::pb::FILE_DESCRIPTOR_SET,
 ];
 
-/// The API services: `GeneratedServer(Api)`, each answering gzip when
+/// The API services: `generated server(api)`, each answering gzip when
 /// asked and refusing messages over the size limit.
 macro_rules! api_services {
-    ($registry:ident, $state:expr, $max_message_bytes:expr; $($server:ident($api:ident)),* $(,)?) => {
+    ($registry:ident, $state:expr, $max_message_bytes:expr; $($server:path => $api:path),* $(,)?) => {
         $(
             $registry.add(
-                $server::new($api::new($state.clone()))
+                <$server>::new(<$api>::new($state.clone()))
                     .accept_compressed(CompressionEncoding::Gzip)
                     .send_compressed(CompressionEncoding::Gzip)
                     .max_decoding_message_size($max_message_bytes),
@@ -55,7 +37,7 @@ macro_rules! api_services {
 }
 
 /// What `serve` mounts: the routes, and the names health reports on.
-pub struct Services {
+pub(crate) struct Services {
     routes: RoutesBuilder,
     names: Vec<&'static str>,
 }
@@ -69,16 +51,16 @@ impl Services {
         };
         api_services! {
             services, state, max_message_bytes;
-            RunnerServiceServer(RunnerApi),
-            RunnerConfigurationServiceServer(RunnerConfigurationApi),
-            IdentityServiceServer(IdentityApi),
-            RunnerInteractionServiceServer(RunnerInteractionApi),
-            EventServiceServer(EventApi),
-            GroupServiceServer(GroupApi),
-            UserServiceServer(UserApi),
-            OrganizationServiceServer(OrganizationApi),
-            RunnerTokenServiceServer(RunnerTokenApi),
-            FleetServiceServer(FleetApi),
+            gitpod::runner_service_server::RunnerServiceServer<_> => api::runner::RunnerApi,
+            gitpod::runner_configuration_service_server::RunnerConfigurationServiceServer<_> => api::runner_configuration::RunnerConfigurationApi,
+            gitpod::identity_service_server::IdentityServiceServer<_> => api::identity::IdentityApi,
+            gitpod::runner_interaction_service_server::RunnerInteractionServiceServer<_> => api::runner_interaction::RunnerInteractionApi,
+            gitpod::event_service_server::EventServiceServer<_> => api::event::EventApi,
+            gitpod::group_service_server::GroupServiceServer<_> => api::group::GroupApi,
+            gitpod::user_service_server::UserServiceServer<_> => api::user::UserApi,
+            gitpod::organization_service_server::OrganizationServiceServer<_> => api::organization::OrganizationApi,
+            paddock::runner_token_service_server::RunnerTokenServiceServer<_> => api::runner_tokens::RunnerTokenApi,
+            paddock::fleet_service_server::FleetServiceServer<_> => api::fleet::FleetApi,
         }
         let described = || {
             DESCRIPTOR_SETS
@@ -115,7 +97,7 @@ impl Services {
 }
 
 /// What tonic can route calls to.
-pub trait Servable:
+pub(crate) trait Servable:
     tower::Service<
         http::Request<tonic::body::Body>,
         Response = http::Response<tonic::body::Body>,

@@ -8,7 +8,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 /// The background tasks of one server.
-pub struct Tasks {
+pub(crate) struct Tasks {
     stop: watch::Sender<bool>,
     running: Vec<(&'static str, JoinHandle<()>)>,
 }
@@ -34,27 +34,35 @@ impl Tasks {
             let _ = stopped.wait_for(|stop| *stop).await;
         });
         tracing::debug!(task = name, "background task started");
-        // every line the task logs says which task it is
-        let span = tracing::info_span!("task", name);
-        self.running
-            .push((name, tokio::spawn(tracing::Instrument::instrument(task(stop), span))));
+        // every line the task logs says which task it is (at every level)
+        let task = tokio::spawn(tracing::Instrument::instrument(
+            task(stop),
+            tracing::error_span!("task", name),
+        ));
+        // a task that fails is said at once, not at shutdown
+        let watched = tokio::spawn(async move {
+            match task.await {
+                Ok(()) => tracing::debug!(task = name, "background task ended"),
+                Err(e) => tracing::error!(task = name, error = %e, "background task failed"),
+            }
+        });
+        self.running.push((name, watched));
     }
 
     /// Tells every task to stop, then waits for each (the flushers write
     /// their last batch now).
     pub async fn stop(self) {
         self.stop.send_replace(true);
-        for (name, task) in self.running {
-            match task.await {
-                Ok(()) => tracing::debug!(task = name, "background task stopped"),
-                Err(e) => tracing::error!(task = name, error = %e, "background task failed"),
+        for (name, watched) in self.running {
+            if let Err(e) = watched.await {
+                tracing::error!(task = name, error = %e, "background task's watcher failed");
             }
         }
     }
 }
 
 /// Resolves when the supervisor stops its tasks.
-pub type Stop = std::pin::Pin<Box<dyn Future<Output = ()> + Send>>;
+pub(crate) type Stop = std::pin::Pin<Box<dyn Future<Output = ()> + Send>>;
 
 #[cfg(test)]
 mod tests {

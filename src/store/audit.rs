@@ -224,18 +224,19 @@ pub async fn audited<T>(
     Ok(value)
 }
 
-/// `write` to something the managed runner owns (`subject_type` `id`),
-/// recorded as `action` of that runner in the same transaction.
-pub async fn audited_for_runner(
+/// `write` to something the managed runner owns, recorded as `action` on a
+/// subject of `subject_type` of that runner, in the same transaction.
+/// `write` answers its value and the id of the subject it wrote.
+pub async fn audited_for_runner<T>(
     db: &impl TransactionTrait,
     runner: &Managed<Runner>,
-    (subject_type, id, action): (i32, Uuid, &'static str),
-    write: impl AsyncFnOnce(&DatabaseTransaction) -> Result<()>,
-) -> Result<()> {
+    (subject_type, action): (i32, &'static str),
+    write: impl AsyncFnOnce(&DatabaseTransaction) -> Result<(T, Uuid)>,
+) -> Result<T> {
     audited(db, runner.actor(), async |txn| {
-        write(txn).await?;
+        let (value, id) = write(txn).await?;
         Ok((
-            (),
+            value,
             Change::resource(subject_type, id, action).of_runner(runner.get().id),
         ))
     })

@@ -5,7 +5,7 @@ use sea_orm::sea_query::{Expr, Query};
 use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 use uuid::Uuid;
 
-use super::audit::{self, Change, subject};
+use super::audit::{self, subject};
 use super::entities::{environment_class, runner};
 use super::query::{Patch, RunnerScope, keyset_scoped};
 use super::runners::Runner;
@@ -26,12 +26,16 @@ pub async fn create(
     runner: &Managed<Runner>,
     new: NewEnvironmentClass,
 ) -> Result<EnvironmentClass> {
-    audit::audited(db, runner.actor(), async |txn| {
-        let class = insert(txn, runner.get(), new).await?;
-        let change = Change::resource(subject::ENVIRONMENT_CLASS, class.id, "environment_class.create")
-            .of_runner(class.runner_id);
-        Ok((class, change))
-    })
+    audit::audited_for_runner(
+        db,
+        runner,
+        (subject::ENVIRONMENT_CLASS, "environment_class.create"),
+        async |txn| {
+            let class = insert(txn, runner.get(), new).await?;
+            let id = class.id;
+            Ok((class, id))
+        },
+    )
     .await
 }
 
@@ -127,11 +131,16 @@ pub async fn update(
         .set(C::DisplayName, changes.display_name)
         .set(C::Description, changes.description)
         .set(C::Enabled, changes.enabled);
-    let action = (subject::ENVIRONMENT_CLASS, id, "environment_class.update");
-    audit::audited_for_runner(db, runner, action, async |txn| {
-        let filter = C::Id.eq(id).and(C::RunnerId.eq(runner.get().id));
-        patch.apply(txn, filter, "environment class").await
-    })
+    audit::audited_for_runner(
+        db,
+        runner,
+        (subject::ENVIRONMENT_CLASS, "environment_class.update"),
+        async |txn| {
+            let filter = C::Id.eq(id).and(C::RunnerId.eq(runner.get().id));
+            patch.apply(txn, filter, "environment class").await?;
+            Ok(((), id))
+        },
+    )
     .await
 }
 

@@ -5,7 +5,7 @@ use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::audit::{self, Change, subject};
+use super::audit::{self, subject};
 use super::entities::llm_integration;
 use super::query::{Patch, RunnerScope, keyset_scoped};
 use super::runners::Runner;
@@ -41,12 +41,16 @@ pub async fn create(
     runner: &Managed<Runner>,
     new: NewLlmIntegration,
 ) -> Result<LlmIntegration> {
-    audit::audited(db, runner.actor(), async |txn| {
-        let value = create_row(txn, runner, new).await?;
-        let change = Change::resource(subject::RUNNER_LLM_INTEGRATION, value.id, "llm_integration.create")
-            .of_runner(value.runner_id);
-        Ok((value, change))
-    })
+    audit::audited_for_runner(
+        db,
+        runner,
+        (subject::RUNNER_LLM_INTEGRATION, "llm_integration.create"),
+        async |txn| {
+            let value = create_row(txn, runner, new).await?;
+            let id = value.id;
+            Ok((value, id))
+        },
+    )
     .await
 }
 
@@ -111,8 +115,11 @@ pub async fn update(
     audit::audited_for_runner(
         db,
         runner,
-        (subject::RUNNER_LLM_INTEGRATION, id, "llm_integration.update"),
-        async |txn| update_row(txn, runner, id, changes).await,
+        (subject::RUNNER_LLM_INTEGRATION, "llm_integration.update"),
+        async |txn| {
+            update_row(txn, runner, id, changes).await?;
+            Ok(((), id))
+        },
     )
     .await
 }
@@ -143,8 +150,11 @@ pub async fn delete(db: &impl sea_orm::TransactionTrait, runner: &Managed<Runner
     audit::audited_for_runner(
         db,
         runner,
-        (subject::RUNNER_LLM_INTEGRATION, id, "llm_integration.delete"),
-        async |txn| delete_row(txn, runner, id).await,
+        (subject::RUNNER_LLM_INTEGRATION, "llm_integration.delete"),
+        async |txn| {
+            delete_row(txn, runner, id).await?;
+            Ok(((), id))
+        },
     )
     .await
 }

@@ -1,7 +1,7 @@
-//! Storage: SeaORM entities and the queries and transactions over them.
-//! Store functions take `&impl ConnectionTrait`, so they run on the pool or
-//! inside a transaction unchanged. Nothing here knows about gRPC.
+//! The database: SeaORM entities and the queries and transactions over them, never a tonic type.
 //! May import: base.
+//!
+//! Store functions take `&impl ConnectionTrait`, so they run on the pool or inside a transaction unchanged.
 
 pub mod audit;
 pub mod entities;

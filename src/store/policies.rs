@@ -5,7 +5,7 @@ use sea_orm::sea_query::{Expr, Query};
 use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 use uuid::Uuid;
 
-use super::audit::{self, Change, subject};
+use super::audit::{self, subject};
 use super::entities::{group, runner_policy};
 use super::query::keyset;
 use super::runners::Runner;
@@ -35,12 +35,17 @@ pub async fn create(
     group: &Visible<group::Model>,
     role: i32,
 ) -> Result<Policy> {
-    audit::audited(db, runner.actor(), async |txn| {
-        let policy = insert(txn, runner, group, role).await?;
-        let change = Change::resource(subject::ROLE_ASSIGNMENT, policy.runner_id, "runner_policy.create")
-            .of_runner(policy.runner_id);
-        Ok((policy, change))
-    })
+    // a role assignment's subject is the runner it is on
+    audit::audited_for_runner(
+        db,
+        runner,
+        (subject::ROLE_ASSIGNMENT, "runner_policy.create"),
+        async |txn| {
+            let policy = insert(txn, runner, group, role).await?;
+            let id = policy.runner_id;
+            Ok((policy, id))
+        },
+    )
     .await
 }
 
@@ -74,13 +79,12 @@ pub async fn update(
     role: i32,
 ) -> Result<Policy> {
     let runner_id = runner.get().id;
-    audit::audited(db, runner.actor(), async |txn| {
-        let policy = set_role(txn, runner_id, group_id, role).await?;
-        Ok((
-            policy,
-            Change::resource(subject::ROLE_ASSIGNMENT, runner_id, "runner_policy.update").of_runner(runner_id),
-        ))
-    })
+    audit::audited_for_runner(
+        db,
+        runner,
+        (subject::ROLE_ASSIGNMENT, "runner_policy.update"),
+        async |txn| Ok((set_role(txn, runner_id, group_id, role).await?, runner_id)),
+    )
     .await
 }
 
@@ -106,14 +110,16 @@ async fn set_role(db: &impl ConnectionTrait, runner_id: Uuid, group_id: Uuid, ro
 pub async fn delete(db: &impl sea_orm::TransactionTrait, runner: &Managed<Runner>, group_id: Uuid) -> Result<()> {
     use runner_policy::Column as C;
     let runner_id = runner.get().id;
-    audit::audited(db, runner.actor(), async |txn| {
-        let filter = C::RunnerId.eq(runner_id).and(C::GroupId.eq(group_id));
-        super::query::delete::<runner_policy::Entity>(txn, filter, "policy").await?;
-        Ok((
-            (),
-            Change::resource(subject::ROLE_ASSIGNMENT, runner_id, "runner_policy.delete").of_runner(runner_id),
-        ))
-    })
+    audit::audited_for_runner(
+        db,
+        runner,
+        (subject::ROLE_ASSIGNMENT, "runner_policy.delete"),
+        async |txn| {
+            let filter = C::RunnerId.eq(runner_id).and(C::GroupId.eq(group_id));
+            super::query::delete::<runner_policy::Entity>(txn, filter, "policy").await?;
+            Ok(((), runner_id))
+        },
+    )
     .await
 }
 

@@ -4,7 +4,7 @@ use chrono::Utc;
 use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use uuid::Uuid;
 
-use super::audit::{self, Change, subject};
+use super::audit::{self, subject};
 use super::entities::scm_integration;
 use super::is_unique_violation;
 use super::query::{Patch, RunnerScope, keyset_scoped};
@@ -34,12 +34,16 @@ pub async fn create(
     runner: &Managed<Runner>,
     new: NewScmIntegration,
 ) -> Result<ScmIntegration> {
-    audit::audited(db, runner.actor(), async |txn| {
-        let value = create_row(txn, runner, new).await?;
-        let change = Change::resource(subject::RUNNER_SCM_INTEGRATION, value.id, "scm_integration.create")
-            .of_runner(value.runner_id);
-        Ok((value, change))
-    })
+    audit::audited_for_runner(
+        db,
+        runner,
+        (subject::RUNNER_SCM_INTEGRATION, "scm_integration.create"),
+        async |txn| {
+            let value = create_row(txn, runner, new).await?;
+            let id = value.id;
+            Ok((value, id))
+        },
+    )
     .await
 }
 
@@ -108,8 +112,11 @@ pub async fn update(
     audit::audited_for_runner(
         db,
         runner,
-        (subject::RUNNER_SCM_INTEGRATION, id, "scm_integration.update"),
-        async |txn| update_row(txn, runner, id, changes).await,
+        (subject::RUNNER_SCM_INTEGRATION, "scm_integration.update"),
+        async |txn| {
+            update_row(txn, runner, id, changes).await?;
+            Ok(((), id))
+        },
     )
     .await
 }
@@ -136,8 +143,11 @@ pub async fn delete(db: &impl sea_orm::TransactionTrait, runner: &Managed<Runner
     audit::audited_for_runner(
         db,
         runner,
-        (subject::RUNNER_SCM_INTEGRATION, id, "scm_integration.delete"),
-        async |txn| delete_row(txn, runner, id).await,
+        (subject::RUNNER_SCM_INTEGRATION, "scm_integration.delete"),
+        async |txn| {
+            delete_row(txn, runner, id).await?;
+            Ok(((), id))
+        },
     )
     .await
 }

@@ -23,33 +23,112 @@ const LAYERS: &[(&str, &[&str])] = &[
     ("agent", &["base", "protocol"]),
 ];
 
-/// The crate paths a source text names, as `folder::module…` strings
-/// (`crate::x::y`, `use crate::{x::y, z}`), comments left out.
-fn crate_paths(source: &str) -> BTreeSet<String> {
-    let mut paths = BTreeSet::new();
+/// The crate paths a source text names, as `folder::module…` strings:
+/// `crate::x::y`, `super::…` resolved from `module` (the file's module path,
+/// e.g. `["store", "runners"]`), brace groups expanded however nested
+/// (`use crate::{x::{y, z}, w}`); comments left out. A `super` that climbs
+/// to the crate's root (a nested test module's) names no folder.
+fn crate_paths_in(source: &str, module: &[&str]) -> BTreeSet<String> {
     let code: String = source
         .lines()
         .filter(|line| !line.trim_start().starts_with("//"))
         .collect::<Vec<_>>()
         .join("\n");
-    let path_chars = |c: char| c.is_alphanumeric() || c == '_' || c == ':';
-    let mut rest = code.as_str();
-    while let Some(at) = rest.find("crate::") {
-        rest = &rest[at + "crate::".len()..];
-        if let Some(group) = rest.strip_prefix('{') {
-            let end = group.find('}').unwrap_or(group.len());
-            for item in group[..end].split(',') {
-                let path: String = item.trim().chars().take_while(|c| path_chars(*c)).collect();
-                if !path.is_empty() {
-                    paths.insert(path.trim_end_matches(':').to_owned());
-                }
-            }
-        } else {
-            let path: String = rest.chars().take_while(|c| path_chars(*c)).collect();
-            paths.insert(path.trim_end_matches(':').to_owned());
+    let mut paths = BTreeSet::new();
+    let bytes = code.as_bytes();
+    let mut at = 0;
+    while at < code.len() {
+        let rest = &code[at..];
+        let starts = (rest.starts_with("crate::") || rest.starts_with("super::"))
+            && (at == 0 || !(bytes[at - 1].is_ascii_alphanumeric() || bytes[at - 1] == b'_' || bytes[at - 1] == b':'));
+        if !starts {
+            at += rest.chars().next().map_or(1, char::len_utf8);
+            continue;
         }
+        // the whole path: path characters, and brace groups with what they hold
+        let mut depth = 0;
+        let mut end = 0;
+        for (i, c) in rest.char_indices() {
+            match c {
+                '{' => depth += 1,
+                '}' if depth == 0 => break,
+                '}' => depth -= 1,
+                c if c.is_alphanumeric() || c == '_' || c == ':' => {}
+                c if depth > 0 && (c == ',' || c.is_whitespace()) => {}
+                _ if depth > 0 => {}
+                _ => break,
+            }
+            end = i + c.len_utf8();
+        }
+        let text = &rest[..end];
+        let (base, tree) = if let Some(tree) = text.strip_prefix("crate::") {
+            (Vec::new(), tree)
+        } else {
+            let mut tree = text;
+            let mut base: Vec<&str> = module.to_vec();
+            while let Some(up) = tree.strip_prefix("super::") {
+                tree = up;
+                base.pop();
+            }
+            (base, tree)
+        };
+        expand(
+            &base.iter().map(|s| s.to_string()).collect::<Vec<_>>(),
+            tree,
+            &mut paths,
+        );
+        at += end.max(1);
     }
+    paths.retain(|p| !p.is_empty());
     paths
+}
+
+/// Adds the paths of one use-tree (`a::b`, `a::{b, c::{d}}`) below `base`.
+fn expand(base: &[String], tree: &str, out: &mut BTreeSet<String>) {
+    let tree = tree.trim().trim_end_matches(':');
+    if let Some(open) = tree.find('{') {
+        let close = tree.rfind('}').unwrap_or(tree.len());
+        let mut prefix = base.to_vec();
+        prefix.extend(tree[..open].split("::").filter(|s| !s.is_empty()).map(str::to_owned));
+        let inner = &tree[open + 1..close];
+        let (mut depth, mut start) = (0, 0);
+        for (i, c) in inner.char_indices() {
+            match c {
+                '{' => depth += 1,
+                '}' => depth -= 1,
+                ',' if depth == 0 => {
+                    expand(&prefix, &inner[start..i], out);
+                    start = i + 1;
+                }
+                _ => {}
+            }
+        }
+        expand(&prefix, &inner[start..], out);
+        return;
+    }
+    let tree = tree.split(" as ").next().unwrap_or(tree).trim();
+    let mut path = base.to_vec();
+    path.extend(
+        tree.split("::")
+            .filter(|s| !s.is_empty() && *s != "self" && *s != "*")
+            .map(str::to_owned),
+    );
+    out.insert(path.join("::"));
+}
+
+/// The crate paths of a source at the crate's root (`crate::` only).
+fn crate_paths(source: &str) -> BTreeSet<String> {
+    crate_paths_in(source, &[])
+}
+
+/// The module path of a file under src/: `store/runners.rs` → `[store,
+/// runners]`, `store/mod.rs` → `[store]`.
+fn module_of(relative: &str) -> Vec<&str> {
+    let mut parts: Vec<&str> = relative.trim_end_matches(".rs").split('/').collect();
+    if parts.last() == Some(&"mod") || parts.last() == Some(&"lib") || parts.last() == Some(&"main") {
+        parts.pop();
+    }
+    parts
 }
 
 /// The folder a crate path starts with.
@@ -96,9 +175,12 @@ fn violations_in(root: &Path) -> Vec<String> {
         let folder = rel.split('/').next().unwrap().to_owned();
         let allowed = rules.get(folder.as_str()).copied().unwrap_or(&[]);
         let source = std::fs::read_to_string(&file).unwrap();
-        for path in crate_paths(&source) {
+        for path in crate_paths_in(&source, &module_of(&rel)) {
             let to = folder_of(&path);
-            if to == folder || allowed.contains(&to) || to == "DEFAULT_ORGANIZATION" {
+            // a root item (`crate::DEFAULT_ORGANIZATION`, or what a nested
+            // test module's `super` reaches) is no layer
+            let is_layer = rules.contains_key(to);
+            if to == folder || allowed.contains(&to) || !is_layer {
                 continue;
             }
             found.push(format!("{rel} imports crate::{path}"));
@@ -116,6 +198,23 @@ fn the_detector_sees_every_form_of_import() {
         paths,
         BTreeSet::from(["server::X".into(), "auth".into(), "store::Db".into(), "api::f".into()])
     );
+    // nested groups, renames, and `super` from a file's module
+    let nested = crate_paths_in(
+        "use crate::server::{cli::{ServeArgs, self}, settings::Settings as S};\nuse super::error::Error;\nuse super::super::api::state;",
+        &["base", "capability"],
+    );
+    assert_eq!(
+        nested,
+        BTreeSet::from([
+            "server::cli::ServeArgs".into(),
+            "server::cli".into(),
+            "server::settings::Settings".into(),
+            "base::error::Error".into(),
+            "api::state".into(),
+        ])
+    );
+    assert_eq!(module_of("store/mod.rs"), ["store"]);
+    assert_eq!(module_of("store/runners.rs"), ["store", "runners"]);
 }
 
 #[test]
@@ -130,11 +229,28 @@ fn src_holds_lib_main_and_one_folder_per_layer() {
     expected.sort();
     assert_eq!(entries, expected, "src/ is lib.rs, main.rs and the layers' folders");
     assert!(entries.len() <= 10);
-    for (folder, _) in LAYERS {
+    for (folder, allowed) in LAYERS {
         let head = std::fs::read_to_string(src().join(folder).join("mod.rs")).unwrap();
+        let mut lines = head.lines();
+        let holds = lines.next().unwrap_or("");
         assert!(
-            head.lines().any(|l| l.starts_with("//! May import:")),
-            "src/{folder}/mod.rs says what it holds and what it may import"
+            holds.starts_with("//! ") && holds.len() > 20,
+            "src/{folder}/mod.rs: line 1 says what it holds"
+        );
+        let may = lines.next().unwrap_or("");
+        let listed = may
+            .strip_prefix("//! May import: ")
+            .unwrap_or_else(|| panic!("src/{folder}/mod.rs: line 2 is `//! May import: …`, not {may:?}"))
+            .trim_end_matches('.');
+        let listed: BTreeSet<&str> = match listed {
+            "nothing of paddock" => BTreeSet::new(),
+            "everything" => LAYERS.iter().map(|(f, _)| *f).filter(|f| f != folder).collect(),
+            list => list.split(", ").collect(),
+        };
+        assert_eq!(
+            listed,
+            allowed.iter().copied().collect::<BTreeSet<_>>(),
+            "src/{folder}/mod.rs's `May import` and the rules here"
         );
     }
 }
@@ -189,7 +305,7 @@ fn an_import_against_the_rules_is_caught() {
 fn capabilities_and_principals_are_leaves() {
     for leaf in ["base/capability.rs", "base/principal.rs"] {
         let source = std::fs::read_to_string(src().join(leaf)).unwrap();
-        let paths = crate_paths(&source);
+        let paths = crate_paths_in(&source, &module_of(leaf));
         assert!(paths.is_empty(), "{leaf} imports {paths:?}");
     }
 }
@@ -224,7 +340,10 @@ fn only_main_reads_the_command_line() {
             continue;
         }
         let source = std::fs::read_to_string(&file).unwrap();
-        if crate_paths(&source).iter().any(|p| p.starts_with("server::cli")) || source.contains("clap::") {
+        let names_cli = crate_paths_in(&source, &module_of(&rel))
+            .iter()
+            .any(|p| p.starts_with("server::cli"));
+        if names_cli || source.contains("clap::") {
             found.push(rel);
         }
     }
@@ -244,10 +363,10 @@ fn registered_apis() -> BTreeSet<String> {
         .nth(1)
         .expect("the registry's api_services! list");
     let list = &list[..list.find('}').unwrap()];
-    list.split(',')
+    list.lines()
         .filter_map(|entry| {
-            let (_, api) = entry.split_once('(')?;
-            Some(api.trim_end_matches(')').trim().to_owned())
+            let (_, api) = entry.split_once("=>")?;
+            Some(api.trim().trim_end_matches(',').rsplit("::").next()?.to_owned())
         })
         .collect()
 }
@@ -291,8 +410,68 @@ fn every_api_service_is_a_folder_with_its_table_and_a_line_in_the_registry() {
     assert_eq!(served, registered_apis(), "api/'s services and the registry's list");
 }
 
+/// The plain functions of `source` (any visibility, any nesting; an async
+/// one reads or writes, it does not map) that take a store type and answer
+/// a proto: `name` for each. The store's
+/// types are those named through `crate::store::` (imports resolved from
+/// `module`) or written with a `store::` path.
+fn store_to_proto_mappings(source: &str, module: &[&str]) -> Vec<String> {
+    let store_types: BTreeSet<String> = crate_paths_in(source, module)
+        .into_iter()
+        .filter(|p| p.starts_with("store::"))
+        .filter_map(|p| p.rsplit("::").next().map(str::to_owned))
+        .filter(|name| name.chars().next().is_some_and(char::is_uppercase))
+        .collect();
+    let words = |text: &str| -> BTreeSet<String> {
+        text.split(|c: char| !c.is_alphanumeric() && c != '_')
+            .filter(|w| !w.is_empty())
+            .map(str::to_owned)
+            .collect()
+    };
+    let mut found = Vec::new();
+    let mut rest = source;
+    while let Some(at) = rest.find("fn ") {
+        let before = rest[..at].chars().last();
+        let signature = &rest[at + 3..];
+        rest = signature;
+        if before.is_some_and(|c| c.is_alphanumeric() || c == '_') || rest_before(source, rest).ends_with("async ") {
+            continue;
+        }
+        let signature = &signature[..signature.find(['{', ';']).unwrap_or(signature.len())];
+        let Some((params, returns)) = signature.split_once("->") else {
+            continue;
+        };
+        let takes_store = params.contains("store::") || !words(params).is_disjoint(&store_types);
+        let answers_proto = ["pb::", "gitpod::", "paddock::"].iter().any(|p| returns.contains(p));
+        if takes_store && answers_proto {
+            found.push(signature.split('(').next().unwrap_or("").trim().to_owned());
+        }
+    }
+    found
+}
+
+/// What of `source` comes before the (sub)slice `rest`, up to its `fn `.
+fn rest_before<'a>(source: &'a str, rest: &str) -> &'a str {
+    let at = source.len() - rest.len();
+    &source[..at.saturating_sub(3)]
+}
+
+#[test]
+fn the_mapping_detector_sees_any_function_that_maps_a_store_type() {
+    let source = "use crate::store::runners::{self, Runner};\n\
+        pub(super) fn row(r: Runner) -> pb::Runner { todo!() }\n\
+        impl X {\n    fn other(t: crate::store::tokens::Token) -> Option<paddock::RunnerToken> { todo!() }\n}\n\
+        async fn lookup(r: &Runner) -> Result<pb::RunnerConfigurationSchema> { todo!() }\n\
+        fn fine(id: Uuid) -> pb::Runner { todo!() }\n\
+        fn handler(state: &AppState, req: pb::GetRunnerRequest) -> Result<pb::GetRunnerResponse> { todo!() }";
+    assert_eq!(
+        store_to_proto_mappings(source, &["api", "runner", "runners"]),
+        ["row", "other"]
+    );
+}
+
 /// Proto mapping lives in api/convert.rs: no function elsewhere in api/
-/// takes a store type and returns a proto.
+/// takes a store type and answers a proto.
 #[test]
 fn proto_mapping_lives_in_api_convert() {
     let mut found = Vec::new();
@@ -302,41 +481,66 @@ fn proto_mapping_lives_in_api_convert() {
             continue;
         }
         let source = std::fs::read_to_string(&file).unwrap();
-        // the store's types this file names by their short names
-        let store_types: BTreeSet<String> = source
-            .lines()
-            .filter(|l| l.starts_with("use crate::store::"))
-            .flat_map(|l| {
-                let names = l.rsplit("::").next().unwrap_or("");
-                names
-                    .trim_matches(|c| c == '{' || c == '}' || c == ';')
-                    .split(',')
-                    .map(|n| n.trim().to_owned())
-                    .filter(|n| n.chars().next().is_some_and(char::is_uppercase))
-                    .collect::<Vec<_>>()
-            })
-            .collect();
-        for signature in source
-            .split("\nfn ")
-            .chain(source.split("\npub fn "))
-            .chain(source.split("\npub(crate) fn "))
-            .skip(1)
-        {
-            let signature = &signature[..signature.find('{').unwrap_or(signature.len())];
-            let Some((params, returns)) = signature.split_once("->") else {
-                continue;
-            };
-            let takes_store = params.contains("store::")
-                || store_types
-                    .iter()
-                    .any(|t| params.split(|c: char| !c.is_alphanumeric() && c != '_').any(|w| w == t));
-            if takes_store && returns.contains("pb::") {
-                found.push(format!("{rel}: fn {}", signature.split('(').next().unwrap_or("")));
-            }
+        for name in store_to_proto_mappings(&source, &module_of(&rel)) {
+            found.push(format!("{rel}: fn {name}"));
         }
     }
     assert!(
         found.is_empty(),
         "store → proto mapping outside api/convert.rs: {found:?}"
+    );
+}
+
+/// docs/development.md's "Adding an RPC" names only what the tree has:
+/// every `src/…` path (with `<service>` for each service's folder) and
+/// every `auth::access` rule it names.
+#[test]
+fn adding_an_rpc_matches_the_tree() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let docs = std::fs::read_to_string(root.join("docs/development.md")).unwrap();
+    let section = docs
+        .split("## Adding an RPC")
+        .nth(1)
+        .expect("docs/development.md has Adding an RPC");
+    let section = section.split("\n## ").next().unwrap();
+    let services: Vec<String> = std::fs::read_dir(src().join("api"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_dir())
+        .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
+    let mut missing = Vec::new();
+    let mut named = 0;
+    for quoted in section.split('`').skip(1).step_by(2) {
+        if let Some(path) = quoted.strip_prefix("src/") {
+            let path = path.trim_end_matches('/');
+            named += 1;
+            let each: Vec<String> = if path.contains("<service>") {
+                services.iter().map(|s| path.replace("<service>", s)).collect()
+            } else {
+                vec![path.to_owned()]
+            };
+            missing.extend(
+                each.into_iter()
+                    .filter(|p| !src().join(p).exists())
+                    .map(|p| format!("src/{p}")),
+            );
+        }
+    }
+    assert!(named >= 4, "the section names the files to touch ({named})");
+    let access = std::fs::read_to_string(src().join("auth/access.rs")).unwrap();
+    let rules = section
+        .split("`auth::access` (")
+        .nth(1)
+        .and_then(|r| r.split(')').next())
+        .unwrap_or("");
+    for rule in rules.split('`').skip(1).step_by(2) {
+        if !access.contains(&format!("fn {rule}(")) && !access.contains(&format!("fn {rule}<")) {
+            missing.push(format!("auth::access::{rule}"));
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "Adding an RPC names what the tree lacks: {missing:?}"
     );
 }

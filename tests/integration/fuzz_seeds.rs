@@ -75,7 +75,7 @@ fn from_hex(hex: &str) -> Vec<u8> {
 /// `unframe` → `decompress(encoding, message, usize::MAX)`:
 /// `limit as u64 + 1` overflows (src/protocol/connect.rs, "attempt to add
 /// with overflow"); without overflow checks it wraps to `take(0)` and
-/// the message comes out empty. Fails until that is fixed.
+/// the message comes out empty. Fixed with a saturating bound; this keeps it so.
 #[test]
 fn regression_a_compressed_unary_grpc_answer() {
     // byte 1 (0x3b, GetRunner when found) picks the route; any unary route fails
@@ -94,8 +94,7 @@ fn regression_a_compressed_unary_grpc_answer() {
 /// Finding 1, the streaming way: a compressed frame of a gRPC stream
 /// answer (`grpc-encoding: gzip`) panics the same way, through
 /// `ResponseEnvelopes::poll_frame` → `decompress(&this.grpc_encoding,
-/// message, usize::MAX)` (src/protocol/connect/stream.rs). Fails until
-/// that is fixed.
+/// message, usize::MAX)` (src/protocol/connect/stream.rs). Fixed the same way.
 #[test]
 fn regression_a_compressed_grpc_stream_answer() {
     // byte 1 (0x02, WatchEvents when found) picks the route

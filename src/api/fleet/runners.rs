@@ -98,15 +98,7 @@ pub(super) async fn list(
                 (Some(written), Some(held)) => Some(written.max(held)),
                 (written, held) => written.or(held),
             };
-            pb::FleetRunner {
-                state: convert::fleet_state(view.state_of(&r)) as i32,
-                last_lease_at: last_lease.map(convert::timestamp),
-                inactive_since: r.inactive_since.map(convert::timestamp),
-                drift: convert::version_drift(view.drift_of(&r)) as i32,
-                release_version: view.release_of(&r).unwrap_or_default().to_owned(),
-                region: fleet::region_of(&r).to_owned(),
-                runner: Some(convert::runner(r)),
-            }
+            convert::fleet_runner(r, &view, last_lease)
         })
         .collect();
     Ok(pb::ListFleetRunnersResponse { pagination, runners })

@@ -1,13 +1,13 @@
 //! GetFleetSummary: the organization's runners counted by state, staleness
 //! and drift.
 
+use crate::api::convert;
 use crate::api::state::AppState;
 use crate::auth::{Principal, access};
 use crate::base::error::Result;
 use crate::protocol::proto::gitpod::v1 as gitpod;
 use crate::protocol::proto::paddock::v1 as pb;
 use crate::store::fleet::{self, FleetView};
-use crate::store::runners::phase;
 use chrono::Utc;
 
 /// The organization seen with this server's --stale-after and releases.
@@ -45,19 +45,5 @@ pub(super) async fn summary(
     let view = view(state, organization_id);
     let counts = fleet::counts(&state.read_db, &view).await?;
     let regions = fleet::regions(&state.read_db, organization_id).await?;
-    Ok(pb::GetFleetSummaryResponse {
-        total: counts.total,
-        active: counts.in_phase(phase::ACTIVE),
-        inactive: counts.in_phase(phase::INACTIVE),
-        degraded: counts.in_phase(phase::DEGRADED),
-        deleting: counts.in_phase(phase::DELETING),
-        never_connected: counts.in_phase(phase::CREATED),
-        stale: counts.stale,
-        outdated: counts.outdated,
-        stale_after: Some(prost_types::Duration {
-            seconds: i64::try_from(state.stale_after.as_secs()).unwrap_or(i64::MAX),
-            nanos: 0,
-        }),
-        regions,
-    })
+    Ok(convert::fleet_summary(&counts, regions, state.stale_after))
 }

@@ -16,16 +16,7 @@ pub(super) async fn get_organization(
     let organization = crate::store::organizations::find(&state.read_db, id)
         .await?
         .ok_or_else(|| crate::base::error::Error::NotFound("organization not found".into()))?;
-    let created_at = Some(convert::timestamp(organization.created_at));
     Ok(pb::GetOrganizationResponse {
-        organization: Some(pb::Organization {
-            id: organization.id.to_string(),
-            name: organization.name,
-            updated_at: created_at,
-            created_at,
-            invite_domains: None,
-            // self-hosted: every feature paddock has is there
-            tier: pb::OrganizationTier::Enterprise as i32,
-        }),
+        organization: Some(convert::organization(organization)),
     })
 }

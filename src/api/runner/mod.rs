@@ -1,5 +1,5 @@
 //! gitpod.v1.RunnerService: runners, their tokens and their policies, and the
-//! source-host RPCs (`api::context`).
+//! source-host RPCs (`context`, over the hosts of `scm`).
 
 pub mod context;
 mod policies;

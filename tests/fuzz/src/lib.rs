@@ -549,7 +549,7 @@ fn check_positive_number(what: &str, n: &str) {
     );
 }
 
-/// `scm::context_url::parse` on the input as UTF-8 (a context URL arrives
+/// `api::runner::scm::context_url::parse` on the input as UTF-8 (a context URL arrives
 /// in a protobuf string, so other input is skipped).
 pub fn context_url(data: &[u8]) {
     let Ok(raw) = std::str::from_utf8(data) else {
