@@ -4,3 +4,4 @@
 pub mod audit_retention;
 pub mod liveness;
 pub mod releases;
+pub mod webhooks;
